@@ -1,0 +1,707 @@
+/**
+ * Hook: runtime wrappers for global scope.
+ *
+ * A spec names functions; this module finds them (module exports of CommonJS modules already
+ * in `require.cache`, modules loaded later, prototype and static methods, nested objects,
+ * `node:` builtins, objects given directly), wraps each one once however many paths reach it,
+ * and puts the wrapper in place of the original at every path. Restoring puts back the exact
+ * original property descriptor at every place, so after `clear()` or a trip the program holds
+ * the very same function objects as before and pays nothing.
+ *
+ * A wrapper is faithful: same `name`, `length`, `prototype` (so `instanceof` holds), the same
+ * [[Prototype]] (so static inheritance and `fn.constructor` hold), static properties forwarded
+ * to the original (reads and writes reach it), `this`, `new.target` and `arguments` passed
+ * through untouched (`Reflect.apply` / `Reflect.construct`), the same thrown object and the
+ * same returned object. A function without its own `prototype` (arrow, method, async
+ * function) gets a wrapper that is not a constructor either.
+ *
+ * Known differences that no wrapper can hide: `Function.prototype.toString` shows the
+ * wrapper's source; `util.types.isAsyncFunction(wrapper)` is false; a static method that uses
+ * a private static member through `this` (`this.#x`) throws while wrapped, since `this` is the
+ * wrapper; one extra frame appears in stack traces. References taken while the trace ran keep
+ * the wrapper, which turns inert (straight through to the original) when the trace ends.
+ *
+ * The wrapper's dormant path is one flag check, the compiled argument-count match and the
+ * call through `Reflect.apply`; see bench/ for the figures.
+ */
+import Module from 'node:module'
+import { basename, dirname, extname, join, sep } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { types } from 'node:util'
+import { show } from './error.js'
+import type { Matcher } from './match.js'
+import type { TraceSpec } from './spec.js'
+
+const apply = Reflect.apply
+const construct = Reflect.construct
+const defineProperty = Reflect.defineProperty
+const deleteProperty = Reflect.deleteProperty
+const getOwnDescriptor = Reflect.getOwnPropertyDescriptor
+const getPrototypeOf = Reflect.getPrototypeOf
+const setPrototypeOf = Reflect.setPrototypeOf
+const ownKeys = Reflect.ownKeys
+const isExtensible = Reflect.isExtensible
+const isProxy = types.isProxy
+const hasOwn = Object.prototype.hasOwnProperty
+
+/** Depth of tracing machinery on the stack; wrappers pass straight through while it is > 0. */
+let busy = 0
+/** Enter/leave code of ours (or a user predicate) during which traced functions must not trace. */
+export function enterBusy(): void {
+  busy++
+}
+export function leaveBusy(): void {
+  busy--
+}
+
+/** The slow path, provided by the session: record the call, run it, record its outcome. */
+export type OnMatch = (target: Target, flags: number, self: unknown, args: IArguments, newTarget: Function | undefined) => unknown
+
+/** Where a wrapper sits: a property of an object (its value, or its getter or setter). */
+interface Site {
+  readonly owner: object
+  readonly key: string | symbol
+  readonly slot: 'value' | 'get' | 'set'
+  /** The own descriptor before we touched it; undefined when we shadowed an inherited one. */
+  readonly before: PropertyDescriptor | undefined
+}
+
+/** One hooked function: its original, its wrapper, and every place the wrapper sits. */
+export class Target {
+  /** 1 while the trace runs; 0 once it ended (a wrapper someone kept goes straight through). */
+  on = 1
+  wrapper: Function = noop
+  readonly sites: Site[] = []
+  constructor(
+    readonly original: Function,
+    /** Display name of the module: 'queue', 'pg', 'node:fs', 'Server'. */
+    readonly module: string,
+    /** Display name of the function: 'in', 'Client#query'. */
+    readonly name: string,
+    public match: Matcher,
+  ) {}
+}
+function noop() {}
+
+/** A function found by a spec, not yet wrapped. */
+interface Found {
+  fn: Function
+  owner: object
+  key: string | symbol
+  slot: 'value' | 'get' | 'set'
+  shadow: boolean
+  name: string
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our own files: never traced (a trace of the tracer would recurse).
+
+function selfFile(): string {
+  const prep = Error.prepareStackTrace
+  const limit = Error.stackTraceLimit
+  try {
+    Error.stackTraceLimit = 1
+    Error.prepareStackTrace = (_e, cs) => cs
+    const holder: { stack?: unknown } = {}
+    Error.captureStackTrace(holder, selfFile)
+    const sites = holder.stack as NodeJS.CallSite[] | undefined
+    const name = sites?.[0]?.getFileName() ?? ''
+    return name.startsWith('file:') ? fileURLToPath(name) : name
+  } catch {
+    return ''
+  } finally {
+    Error.prepareStackTrace = prep
+    Error.stackTraceLimit = limit
+  }
+}
+const SELF_DIR = dirname(selfFile())
+const OWN_DIRS = [SELF_DIR + sep, ...(/[\\/]dist[\\/](esm|cjs)$/.test(SELF_DIR) ? [dirname(SELF_DIR) + sep] : [])]
+export function isOwnFile(file: string): boolean {
+  return OWN_DIRS.some((d) => d !== sep && file.startsWith(d))
+}
+
+/** Builtins that recon-trace itself stands on: tracing them could recurse or blind the tracer. */
+const REFUSED_BUILTINS = new Set(['console', 'inspector', 'inspector/promises', 'module'])
+
+// ---------------------------------------------------------------------------------------------
+// Resolving module specs.
+
+type ModuleRecord = { exports: unknown; filename: string; loaded: boolean }
+const ModuleCtor = Module as unknown as {
+  _cache: Record<string, ModuleRecord | undefined>
+  prototype: { load: (this: ModuleRecord, filename: string) => unknown }
+  createRequire: typeof Module.createRequire
+  isBuiltin: (s: string) => boolean
+  syncBuiltinESMExports: () => void
+}
+
+export type Resolved =
+  | { kind: 'builtin'; id: string; label: string }
+  | { kind: 'file'; filename: string; label: string }
+  | { kind: 'any' }
+  | { kind: 'object'; target: object; label: string }
+
+function packageNameOf(file: string): string | undefined {
+  const i = file.lastIndexOf(`${sep}node_modules${sep}`)
+  if (i < 0) return undefined
+  const parts = file.slice(i + 14).split(sep)
+  return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]
+}
+
+/** The display name of a module file: its package's name, else its base name without extension. */
+export function labelOfFile(file: string): string {
+  return packageNameOf(file) ?? basename(file, extname(file))
+}
+
+function labelOfObject(o: object): string {
+  if (isProxy(o)) return 'Proxy'
+  if (typeof o === 'function') {
+    const d = getOwnDescriptor(o, 'name')
+    return d && typeof d.value === 'string' && d.value ? d.value : 'function'
+  }
+  let p: object | null = o
+  for (let i = 0; p !== null && i < 32; i++) {
+    const c = getOwnDescriptor(p, 'constructor')
+    if (c && typeof c.value === 'function') {
+      const n = getOwnDescriptor(c.value, 'name')
+      if (n && typeof n.value === 'string' && n.value) return n.value
+    }
+    p = getPrototypeOf(p)
+  }
+  return 'object'
+}
+
+function isEsmFile(file: string): boolean {
+  if (file.endsWith('.mjs') || file.endsWith('.mts')) return true
+  if (!file.endsWith('.js')) return false
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { type?: unknown }
+      return pkg.type === 'module'
+    } catch {
+      /* no package.json here: look further up */
+    }
+    if (dirname(dir) === dir || basename(dir) === 'node_modules') return false
+  }
+}
+
+/** Resolve a module as written in a spec, from the working directory. */
+export function resolveModule(module: string | object, where: string, problems: string[], cwd = process.cwd()): Resolved | undefined {
+  if (typeof module !== 'string') {
+    if (module === console) {
+      problems.push(`${where}: tracing console is refused: recon-trace and the program both write through it`)
+      return undefined
+    }
+    return { kind: 'object', target: module, label: labelOfObject(module) }
+  }
+  if (module === '_') return { kind: 'any' }
+  if (ModuleCtor.isBuiltin(module)) {
+    const id = module.startsWith('node:') ? module.slice(5) : module
+    if (REFUSED_BUILTINS.has(id)) {
+      problems.push(`${where}: tracing node:${id} is refused: recon-trace itself relies on it`)
+      return undefined
+    }
+    return { kind: 'builtin', id, label: module.startsWith('node:') ? module : `node:${module}` }
+  }
+  const req = ModuleCtor.createRequire(join(cwd, '[recon-trace]'))
+  let filename: string
+  try {
+    filename = req.resolve(module.startsWith('.') || module.startsWith('/') ? join(cwd, module) : module)
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    problems.push(
+      `${where}: cannot resolve the module ${show(module)} from ${cwd}` +
+        (code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' || code === 'ERR_REQUIRE_ESM'
+          ? ' (an ES module: run the program with --import recon-trace/register to trace ES modules)'
+          : ': give a package name, a node: builtin, a path relative to the working directory (./lib/x.js) or an absolute path'),
+    )
+    return undefined
+  }
+  if (isOwnFile(filename) || labelOfFile(filename) === 'recon-trace') {
+    problems.push(`${where}: tracing recon-trace itself is refused`)
+    return undefined
+  }
+  if (isEsmFile(filename)) {
+    problems.push(
+      `${where}: ${show(module)} is an ES module (${filename}); its exports cannot be replaced at run time. ` +
+        `Start the program with \`node --import recon-trace/register\` to trace ES modules, or name a CommonJS module`,
+    )
+    return undefined
+  }
+  const isPath = module.startsWith('.') || module.startsWith('/') || /^[A-Za-z]:[\\/]/.test(module)
+  return { kind: 'file', filename, label: isPath ? basename(filename, extname(filename)) : module }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding functions by path.
+
+/** A descriptor found on `o` or up its prototype chain, never touching a proxy. */
+function findDescriptor(o: object, key: string | symbol): { desc: PropertyDescriptor; own: boolean } | undefined {
+  let p: object | null = o
+  for (let depth = 0; p !== null && depth < 64; depth++) {
+    if (isProxy(p)) return undefined
+    const d = getOwnDescriptor(p, key)
+    if (d) return { desc: d, own: p === o }
+    p = getPrototypeOf(p)
+  }
+  return undefined
+}
+
+function readData(o: object, key: string): unknown {
+  const f = findDescriptor(o, key)
+  return f && 'value' in f.desc ? f.desc.value : undefined
+}
+
+const isObjectLike = (v: unknown): v is object => (typeof v === 'object' && v !== null) || typeof v === 'function'
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
+}
+
+/** Function-valued data properties of `o` (own, or up to but excluding Object/Function.prototype). */
+function functionsOf(o: object, inherited: boolean): [string, boolean][] {
+  const out: [string, boolean][] = []
+  const seen = new Set<string>()
+  let p: object | null = o
+  for (let depth = 0; p !== null && depth < 64; depth++) {
+    if (isProxy(p) || p === Object.prototype || p === Function.prototype) break
+    for (const k of ownKeys(p)) {
+      if (typeof k !== 'string' || seen.has(k)) continue
+      seen.add(k)
+      if (k === 'constructor' || (typeof o === 'function' && (k === 'prototype' || k === 'caller' || k === 'arguments'))) continue
+      const d = getOwnDescriptor(p, k)
+      if (d && typeof d.value === 'function') out.push([k, p !== o])
+    }
+    if (!inherited) break
+    p = getPrototypeOf(p)
+  }
+  return out
+}
+
+/** Has the class-like function its own methods on the prototype? */
+function isClassLike(fn: Function): boolean {
+  const proto = readData(fn, 'prototype')
+  if (!isObjectLike(proto) || isProxy(proto)) return false
+  return ownKeys(proto).some((k) => k !== 'constructor' && typeof getOwnDescriptor(proto, k)?.value === 'function')
+}
+
+function closeNames(wanted: string, names: string[]): string[] {
+  const dist = (a: string, b: string) => {
+    const m = a.length
+    const n = b.length
+    const d = Array.from({ length: m + 1 }, (_, i) => [i, ...new Array<number>(n).fill(0)])
+    for (let j = 1; j <= n; j++) d[0][j] = j
+    for (let i = 1; i <= m; i++)
+      for (let j = 1; j <= n; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    return d[m][n]
+  }
+  const w = wanted.toLowerCase()
+  return [...new Set(names)].sort((a, b) => dist(w, a.toLowerCase()) - dist(w, b.toLowerCase()) || a.localeCompare(b))
+}
+
+/** Every traceable name of a root, for "did you mean" lists. */
+function exportedNames(root: unknown): string[] {
+  if (!isObjectLike(root) || isProxy(root)) return []
+  const names: string[] = []
+  if (typeof root === 'function') names.push('default')
+  for (const [k] of functionsOf(root, typeof root !== 'function' && !isPlainExports(root))) {
+    names.push(k)
+    const v = readData(root, k)
+    if (typeof v === 'function' && isClassLike(v)) {
+      const proto = readData(v, 'prototype') as object
+      for (const [m] of functionsOf(proto, false)) names.push(`${k}#${m}`)
+    }
+  }
+  return names
+}
+
+function isPlainExports(o: object): boolean {
+  const p = getPrototypeOf(o)
+  return p === Object.prototype || p === null
+}
+
+type Step = { kind: 'key'; key: string } | { kind: 'proto' }
+
+function stepsOf(path: string): Step[] {
+  const steps: Step[] = []
+  const re = /([.#]?)([^.#]+)/g
+  for (let m = re.exec(path); m; m = re.exec(path)) {
+    if (m[1] === '#') steps.push({ kind: 'proto' })
+    steps.push({ kind: 'key', key: m[2] })
+  }
+  return steps
+}
+
+/**
+ * Find the functions a function pattern names under `root`. `isExports` says the root is a
+ * module's exports (then `default` may name the exports themselves, and `_` includes the
+ * methods of exported classes).
+ */
+export function findFunctions(
+  root: object,
+  pattern: string,
+  rootSite: { owner: object; key: string } | undefined,
+): { found: Found[]; error?: string } {
+  const found: Found[] = []
+  const fromExports = rootSite !== undefined
+  const addClassMethods = (cls: Function, prefix: string) => {
+    const proto = readData(cls, 'prototype')
+    if (isObjectLike(proto) && !isProxy(proto)) {
+      for (const [m] of functionsOf(proto, false)) {
+        found.push({ fn: getOwnDescriptor(proto, m)!.value, owner: proto, key: m, slot: 'value', shadow: false, name: `${prefix}#${m}` })
+      }
+    }
+    for (const [s] of functionsOf(cls, false)) {
+      found.push({ fn: getOwnDescriptor(cls, s)!.value, owner: cls, key: s, slot: 'value', shadow: false, name: `${prefix}.${s}` })
+    }
+  }
+
+  if (pattern === 'default' && fromExports && typeof root === 'function' && !hasOwn.call(root, 'default')) {
+    found.push({ fn: root, owner: rootSite.owner, key: rootSite.key, slot: 'value', shadow: false, name: 'default' })
+    return { found }
+  }
+
+  const steps = stepsOf(pattern === '_' ? '*' : pattern)
+  let cur: unknown = root
+  let prefix = ''
+  for (let i = 0; i < steps.length - 1; i++) {
+    const s = steps[i]
+    if (!isObjectLike(cur) || isProxy(cur)) return { found, error: `${show(prefix)} is not an object or function` }
+    if (s.kind === 'proto') {
+      cur = readData(cur, 'prototype')
+      prefix += '#'
+      continue
+    }
+    cur = readData(cur, s.key)
+    prefix += (prefix === '' || prefix.endsWith('#') ? '' : '.') + s.key
+    if (cur === undefined) return { found, error: `nothing is found at ${show(prefix)}` }
+  }
+  if (!isObjectLike(cur) || isProxy(cur)) return { found, error: `${show(prefix || pattern)} is not an object or function` }
+  const last = steps[steps.length - 1] as { kind: 'key'; key: string }
+  const sepChar = prefix === '' || prefix.endsWith('#') ? '' : '.'
+  const container = cur
+
+  if (/[*?]/.test(last.key)) {
+    const re = globToRegExp(last.key)
+    // On a module's exports the functions are own properties; on an object given directly
+    // (a server, a client) most of its methods are inherited, so look up its chain.
+    const inherited = !(fromExports && prefix === '') && !prefix.endsWith('#') && typeof container !== 'function'
+    for (const [k, isInherited] of functionsOf(container, inherited)) {
+      if (!re.test(k)) continue
+      const d = findDescriptor(container, k)!
+      const name = `${prefix}${sepChar}${k}`
+      found.push({ fn: d.desc.value, owner: container, key: k, slot: 'value', shadow: isInherited, name })
+      if (pattern === '_' && typeof d.desc.value === 'function' && isClassLike(d.desc.value)) addClassMethods(d.desc.value, name)
+    }
+    return { found }
+  }
+
+  const d = findDescriptor(container, last.key)
+  const name = pattern
+  if (!d) return { found, error: `no function ${show(pattern)}` }
+  if ('value' in d.desc) {
+    if (typeof d.desc.value !== 'function') return { found, error: `${show(pattern)} is not a function but ${show(d.desc.value)}` }
+    found.push({ fn: d.desc.value, owner: container, key: last.key, slot: 'value', shadow: !d.own, name })
+    return { found }
+  }
+  // An accessor the spec names explicitly: trace its getter and setter as functions.
+  if (!d.own) return { found, error: `${show(pattern)} is an inherited accessor: name it on the object that defines it` }
+  if (d.desc.get) found.push({ fn: d.desc.get, owner: container, key: last.key, slot: 'get', shadow: false, name: `${name} (get)` })
+  if (d.desc.set) found.push({ fn: d.desc.set, owner: container, key: last.key, slot: 'set', shadow: false, name: `${name} (set)` })
+  return { found }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wrapping and restoring.
+
+function copyFunctionProperties(original: Function, wrapper: Function): void {
+  setPrototypeOf(wrapper, getPrototypeOf(original))
+  for (const key of ownKeys(wrapper)) {
+    if (key !== 'prototype') deleteProperty(wrapper, key)
+  }
+  for (const key of ownKeys(original)) {
+    const d = getOwnDescriptor(original, key)!
+    if (key === 'prototype') {
+      if (getOwnDescriptor(wrapper, 'prototype')) {
+        defineProperty(wrapper, 'prototype', { value: d.value })
+        if (!d.writable) defineProperty(wrapper, 'prototype', { writable: false })
+      }
+      continue
+    }
+    if (key === 'name' || key === 'length' || !('value' in d) || !d.writable) {
+      defineProperty(wrapper, key, d)
+      continue
+    }
+    // A writable static (a counter, a registry): forward reads and writes to the original, so
+    // the original's own code (which sees its own binding) and the program agree.
+    defineProperty(wrapper, key, {
+      get: () => (original as unknown as Record<string | symbol, unknown>)[key],
+      set: (v: unknown) => {
+        ;(original as unknown as Record<string | symbol, unknown>)[key] = v
+      },
+      enumerable: d.enumerable,
+      configurable: d.configurable,
+    })
+  }
+}
+
+/** Make the wrapper of a target. Two shapes: constructible (original has its own `prototype`), or not. */
+export function makeWrapper(t: Target, onMatch: OnMatch): Function {
+  const original = t.original
+  let wrapper: Function
+  if (getOwnDescriptor(original, 'prototype') !== undefined) {
+    wrapper = function (this: unknown) {
+      const n = arguments.length
+      if (t.on === 1 && busy === 0) {
+        const flags = t.match(arguments, n)
+        if (flags !== 0) return onMatch(t, flags, this, arguments, new.target)
+      }
+      return new.target === undefined ? apply(original, this, arguments) : construct(original, arguments, new.target)
+    }
+  } else {
+    wrapper = {
+      wrapper(this: unknown) {
+        const n = arguments.length
+        if (t.on === 1 && busy === 0) {
+          const flags = t.match(arguments, n)
+          if (flags !== 0) return onMatch(t, flags, this, arguments, undefined)
+        }
+        return apply(original, this, arguments)
+      },
+    }.wrapper
+  }
+  copyFunctionProperties(original, wrapper)
+  t.wrapper = wrapper
+  return wrapper
+}
+
+/** Put the wrapper at a site; false (and nothing changed) if the property cannot be replaced. */
+function install(site: Site, wrapper: Function): boolean {
+  const { owner, key, slot, before } = site
+  if (before === undefined) {
+    const inherited = findDescriptor(owner, key)?.desc
+    return defineProperty(owner, key, { value: wrapper, writable: inherited?.writable ?? true, enumerable: inherited?.enumerable ?? false, configurable: true })
+  }
+  if (slot === 'value') {
+    if (before.configurable) return defineProperty(owner, key, { ...before, value: wrapper })
+    return before.writable === true && defineProperty(owner, key, { value: wrapper })
+  }
+  return before.configurable === true && defineProperty(owner, key, { ...before, [slot]: wrapper })
+}
+
+/** Put the original back, exactly, unless the program has since replaced our wrapper itself. */
+function uninstall(site: Site, wrapper: Function): void {
+  const { owner, key, slot, before } = site
+  const now = getOwnDescriptor(owner, key)
+  if (!now || (now as Record<string, unknown>)[slot] !== wrapper) return
+  if (before === undefined) deleteProperty(owner, key)
+  else if (before.configurable || slot !== 'value') defineProperty(owner, key, before)
+  else defineProperty(owner, key, { value: before.value })
+}
+
+/** What a set of specs resolves to before anything is hooked. */
+export interface Plan {
+  /** Functions found now, with the specs (indexes) that name each. */
+  found: { found: Found; module: string; spec: number }[]
+  /** Files not loaded yet, and the specs waiting for them. */
+  pending: Map<string, { label: string; specs: number[] }>
+  /** Specs with a wildcard module, applied to every module loaded later too. */
+  anyModule: number[]
+  /** Builtin modules touched (their ESM named exports are resynced after hooking/restoring). */
+  builtins: boolean
+}
+
+function loadedModules(): ModuleRecord[] {
+  return Object.values(ModuleCtor._cache).filter((m): m is ModuleRecord => m !== undefined && m.loaded && !isOwnFile(m.filename))
+}
+
+/** Resolve every spec and find what it names; push every problem. Loads nothing, runs no user code. */
+export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<Function>, problems: string[], cwd?: string): Plan {
+  const p: Plan = { found: [], pending: new Map(), anyModule: [], builtins: false }
+  specs.forEach((spec, i) => {
+    const where = `spec ${show(spec.text)}`
+    const r = resolveModule(spec.module, where, problems, cwd)
+    if (!r) return
+    const before = problems.length
+    const add = (root: unknown, label: string, rootSite: { owner: object; key: string } | undefined, quiet: boolean) => {
+      if (!isObjectLike(root)) {
+        if (!quiet) problems.push(`${where}: the module ${label} exports ${show(root)}, which has no functions`)
+        return 0
+      }
+      const { found, error } = findFunctions(root, spec.function, rootSite)
+      if (error && !quiet) {
+        const names = closeNames(spec.function, exportedNames(root)).slice(0, 12)
+        problems.push(`${where}: ${error} in ${label}; ${names.length ? `it has: ${names.join(', ')}` : 'it has no functions'}`)
+      }
+      for (const f of found) {
+        if (forbidden.has(f.fn)) {
+          problems.push(`${where}: ${label}:${f.name} is refused: recon-trace writes its output through it`)
+          continue
+        }
+        p.found.push({ found: f, module: label, spec: i })
+      }
+      return found.length
+    }
+    if (r.kind === 'object') add(r.target, r.label, undefined, false)
+    else if (r.kind === 'builtin') {
+      p.builtins = true
+      add(ModuleCtor.createRequire(join(cwd ?? process.cwd(), '[recon-trace]'))(`node:${r.id}`), r.label, undefined, false)
+    } else if (r.kind === 'file') {
+      const m = ModuleCtor._cache[r.filename]
+      if (m && m.loaded) add(m.exports, r.label, { owner: m, key: 'exports' }, false)
+      else {
+        const entry = p.pending.get(r.filename) ?? { label: r.label, specs: [] }
+        entry.specs.push(i)
+        p.pending.set(r.filename, entry)
+      }
+    } else {
+      p.anyModule.push(i)
+      let n = 0
+      for (const m of loadedModules()) n += add(m.exports, labelOfFile(m.filename), { owner: m, key: 'exports' }, true)
+      void n
+    }
+    void before
+  })
+  return p
+}
+
+/** Find what the specs waiting for a module name in it, once it has loaded. */
+export function planLoaded(specs: readonly TraceSpec[], indexes: readonly number[], m: ModuleRecord, label: string, forbidden: ReadonlySet<Function>, notices: string[]): Plan['found'] {
+  const out: Plan['found'] = []
+  for (const i of indexes) {
+    const spec = specs[i]
+    if (!isObjectLike(m.exports)) continue
+    const { found, error } = findFunctions(m.exports, spec.function, { owner: m, key: 'exports' })
+    if (error && spec.module !== '_') {
+      const names = closeNames(spec.function, exportedNames(m.exports)).slice(0, 12)
+      notices.push(`spec ${show(spec.text)}: ${error} in ${label} (loaded just now); it has: ${names.join(', ') || 'no functions'}`)
+    }
+    for (const f of found) if (!forbidden.has(f.fn)) out.push({ found: f, module: label, spec: i })
+  }
+  return out
+}
+
+/**
+ * The hooks of one trace: the wrappers in place, and the loader patch that catches modules
+ * loaded later. `restore()` undoes all of it synchronously.
+ */
+export class Hooks {
+  readonly targets = new Map<Function, Target>()
+  private loaderPatched = false
+  private originalLoad: ((this: ModuleRecord, filename: string) => unknown) | undefined
+  private patchedLoad: ((this: ModuleRecord, filename: string) => unknown) | undefined
+  private builtins = false
+
+  constructor(
+    private readonly specs: readonly TraceSpec[],
+    private readonly matchers: readonly Matcher[],
+    private readonly unite: (ms: Matcher[]) => Matcher,
+    private readonly onMatch: OnMatch,
+    private readonly forbidden: ReadonlySet<Function>,
+    /** Told about functions hooked after the start (modules loaded later) and problems found then. */
+    private readonly onLate: (hooked: number, notices: string[]) => void,
+  ) {}
+
+  /** Wrap everything found; returns how many functions were hooked. Problems: sites that cannot be replaced. */
+  apply(p: Plan, problems: string[]): number {
+    this.builtins ||= p.builtins
+    const n = this.wrapAll(p.found, problems)
+    if (p.pending.size > 0 || p.anyModule.length > 0) this.patchLoader(p)
+    if (this.builtins) ModuleCtor.syncBuiltinESMExports()
+    return n
+  }
+
+  private wrapAll(list: Plan['found'], problems: string[]): number {
+    const specsOf = new Map<Function, Set<number>>()
+    let added = 0
+    for (const { found: f, module, spec } of list) {
+      let t = this.targets.get(f.fn)
+      if (!t) {
+        t = new Target(f.fn, module, f.name, this.matchers[spec])
+        makeWrapper(t, this.onMatch)
+        this.targets.set(f.fn, t)
+        specsOf.set(f.fn, new Set([spec]))
+        added++
+      } else {
+        const set = specsOf.get(f.fn) ?? new Set<number>()
+        if (!set.has(spec)) {
+          set.add(spec)
+          specsOf.set(f.fn, set)
+          t.match = this.unite([...set].map((i) => this.matchers[i]))
+        }
+      }
+      if (t.sites.some((s) => s.owner === f.owner && s.key === f.key && s.slot === f.slot)) continue
+      const site: Site = { owner: f.owner, key: f.key, slot: f.slot, before: f.shadow ? undefined : getOwnDescriptor(f.owner, f.key) }
+      if (f.shadow && !isExtensible(f.owner)) {
+        problems.push(`cannot hook ${module}:${f.name}: the object is not extensible (frozen or sealed)`)
+        continue
+      }
+      if (install(site, t.wrapper)) t.sites.push(site)
+      else problems.push(`cannot hook ${module}:${f.name}: the property is read-only and not configurable`)
+    }
+    // A target that could not be installed anywhere is no target.
+    for (const [fn, t] of this.targets) {
+      if (t.sites.length === 0) {
+        this.targets.delete(fn)
+        added--
+      }
+    }
+    return added
+  }
+
+  private patchLoader(p: Plan): void {
+    if (this.loaderPatched) return
+    this.loaderPatched = true
+    const original = ModuleCtor.prototype.load
+    this.originalLoad = original
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const hooks = this
+    const pending = p.pending
+    const anyModule = p.anyModule
+    // Called once per module file, on its first load: cheap for the program, and exports are
+    // complete when it returns.
+    this.patchedLoad = ModuleCtor.prototype.load = function load(this: ModuleRecord, filename: string) {
+      const result = apply(original, this, [filename])
+      if (hooks.loaderPatched) {
+        enterBusy()
+        try {
+          hooks.onLoaded(this, pending, anyModule)
+        } catch {
+          /* never into the program */
+        } finally {
+          leaveBusy()
+        }
+      }
+      return result
+    }
+  }
+
+  private onLoaded(m: ModuleRecord, pending: Plan['pending'], anyModule: number[]): void {
+    const notices: string[] = []
+    const list: Plan['found'] = []
+    const waiting = pending.get(m.filename)
+    if (waiting) {
+      pending.delete(m.filename)
+      list.push(...planLoaded(this.specs, waiting.specs, m, waiting.label, this.forbidden, notices))
+    }
+    if (anyModule.length > 0 && !isOwnFile(m.filename)) list.push(...planLoaded(this.specs, anyModule, m, labelOfFile(m.filename), this.forbidden, notices))
+    if (list.length === 0 && notices.length === 0) return
+    const n = this.wrapAll(list, notices)
+    this.onLate(n, notices)
+  }
+
+  /** Remove every wrapper and the loader patch; synchronous. */
+  restore(): void {
+    if (this.loaderPatched) {
+      this.loaderPatched = false
+      // Only unpatch if nobody patched over us; otherwise our patch stays in their chain, inert.
+      if (this.originalLoad && ModuleCtor.prototype.load === this.patchedLoad) ModuleCtor.prototype.load = this.originalLoad
+    }
+    for (const t of this.targets.values()) {
+      t.on = 0
+      for (let i = t.sites.length - 1; i >= 0; i--) uninstall(t.sites[i], t.wrapper)
+    }
+    if (this.builtins) ModuleCtor.syncBuiltinESMExports()
+  }
+}

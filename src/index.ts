@@ -1,0 +1,72 @@
+/**
+ * recon-trace: production-safe tracing of live Node.js processes, after Erlang's recon_trace.
+ *
+ * Name the functions to watch, say for which arguments and in which threads or async contexts,
+ * set a limit. recon-trace prints each matching call (and, when asked, what it returned, threw,
+ * or what its promise settled to), then stops by itself when the limit trips, leaving the
+ * process exactly as it found it.
+ *
+ *     import { calls, clear } from 'recon-trace'
+ *     calls('./lib/queue.js:in/2', 10)                       // module:function/arity, 10 messages
+ *     calls(['./lib/queue.js', 'in', (args) => 'return'], 3) // recon's {M, F, fun(_) -> return_trace() end}
+ *     calls('pg:Client#query(sql, _) when sql.startsWith("SELECT") -> return', [50, 1000])
+ *     calls([server, 'emit', '_'], 10)                       // an object given directly (REPL)
+ *     clear()
+ *
+ * ## A session (the fixture `fixtures/queue.js`, as in Erlang in Anger, ch. 9)
+ *
+ *     > calls(['./fixtures/queue.js', 'in', (args) => 'return'], 3)
+ *     1
+ *     13:15:27.655132 <4242.0> queue:in('a', Queue { front: [], back: [] })
+ *     13:15:27.655467 <4242.0> queue:in/2 --> Queue { front: [ 'a' ], back: [] }
+ *     13:15:27.757921 <4242.0> queue:in('b', Queue { front: [ 'a' ], back: [] })
+ *     recon-trace: rate limit tripped after 3 messages; tracing stopped.
+ *
+ * ## Specs
+ *
+ * `module:function[/arity | (arg patterns)] [when guard] [-> return, stack]`, or the tuple
+ * `[module, function, arity | '_' | 'return' | predicate]`, or `{ module, function, arity?,
+ * args?, when?, return?, stack? }`, or a list of these. A module is a package name, a `node:`
+ * builtin, a path relative to the working directory, an absolute path, `'_'`, or an object.
+ * A function is an exported name, `default`, `a.b.c`, `Class#method`, `Class.static`, `'_'` or
+ * a glob. See `spec.ts` for the grammar and `guard.ts` for the guard language.
+ *
+ * ## Limits
+ *
+ * A count `N` (at most N messages; every line counts, a return line too) or a rate
+ * `[N, ms]` (more than N messages within one window of `ms` trips), and optionally
+ * `{ time: ms }`. Whatever trips removes every hook at once, on the call that tripped it.
+ *
+ * ## Safety model
+ *
+ * 1. Every trace has a limit; when it trips every hook is removed synchronously, originals are
+ *    restored exactly (identity, descriptor, name, length, prototype) and one line says why.
+ * 2. Over-broad specs are refused before anything is hooked: a wildcard module with a wildcard
+ *    function, recon-trace itself, `console`, `node:inspector`, `node:module`, and the stream
+ *    the output goes to.
+ * 3. The traced call only matches, counts, snapshots within bounds and enqueues. Formatting and
+ *    writing happen at the next turn of the event loop, behind a bounded queue that drops (and
+ *    says how many) rather than grow or block.
+ * 4. Tracing runs no code of the program but the user's own predicate: no getters, Proxy traps,
+ *    `toJSON`, `toString`, `valueOf` or custom inspect; guards run in a restricted evaluator.
+ *    A predicate, formatter or io function that throws counts as no match, is reported once,
+ *    and never reaches the traced program.
+ * 5. The program behaves as without tracing: same values, same exceptions (the same objects),
+ *    same `this`, `new.target`, `arguments`, the same promise objects, and an unhandled
+ *    rejection still reaches `unhandledRejection` (promises are observed through the
+ *    in-process inspector, never with `.then`).
+ *
+ * ## Pipeline
+ *
+ * spec (parse, check) -> session (the one active trace) -> hook (runtime wrappers, loader
+ * patch for modules loaded later) -> where (threads, async context) -> match (arity, patterns,
+ * guard, predicate) -> limit -> snapshot (bounded, on the call) -> output (queue, off the call)
+ * -> format (text, color, JSON Lines).
+ */
+export { calls, clear } from './session.js'
+export { TraceError } from './error.js'
+export type { Specs, SpecInput, SpecTuple, SpecObject, Predicate } from './spec.js'
+export type { Limit } from './limit.js'
+export type { TraceOptions, FormatLimits } from './options.js'
+export type { PidSpec, PidSelector, ContextSelector } from './where.js'
+export type { TraceEvent, StackFrame } from './format.js'

@@ -1,0 +1,204 @@
+/**
+ * Output: the only place where text is made and written, always off the traced call.
+ *
+ * The traced call only appends its event to a bounded queue (an array push). The queue is
+ * drained at the next turn of the event loop (`setImmediate`): events are formatted in a batch,
+ * joined and written with one `write` per 64 KiB. A stream that signals back-pressure
+ * (`write()` returns false) is waited for (`'drain'`), never forced: meanwhile the queue fills,
+ * and once it holds `capacity` events further ones are dropped and counted, and one line says
+ * how many. Memory therefore stays bounded (capacity x one bounded snapshot) and the event loop
+ * is never blocked by tracing output. A user formatter or `io` function that throws loses that
+ * line, is reported once, and never reaches the traced program.
+ *
+ * When the process exits with messages still queued, they are written synchronously from the
+ * `'exit'` event (stderr and stdout are synchronous for files, TTYs and pipes on Linux).
+ */
+import { performance } from 'node:perf_hooks'
+import { enterBusy, leaveBusy } from './hook.js'
+import { eventToJSON, formatEvent, loadColor, type TraceEvent } from './format.js'
+import { mapFrames } from './stack.js'
+
+export interface OutputOptions {
+  io: { stream: NodeJS.WritableStream } | { fn: (line: string) => void }
+  formatter: ((event: TraceEvent) => string) | undefined
+  json: boolean
+  color: boolean
+  line: number
+  /** Events that may wait; more are dropped and counted. */
+  capacity: number
+  /** Told once per kind of user-code failure (formatter, io function). */
+  onUserError: (what: string, err: unknown) => void
+}
+
+/** Notices (diagnostic lines) kept at most per trace; they are few by construction. */
+const MAX_NOTICES = 1000
+const CHUNK = 64 * 1024
+
+export class Output {
+  private items: (TraceEvent | string)[] = []
+  private events = 0
+  private notices = 0
+  private dropped = 0
+  private scheduled = false
+  private waiting = false
+  private colorReady: boolean
+  private finished = false
+  private onFinished: (() => void) | undefined
+  private formatterFailed = false
+  private ioFailed = false
+  private readonly exitFlush = () => this.flush(true)
+
+  constructor(private readonly o: OutputOptions) {
+    this.colorReady = !o.color
+    if (o.color) {
+      void loadColor().then(() => {
+        this.colorReady = true
+        this.schedule()
+      })
+    }
+    process.on('exit', this.exitFlush)
+  }
+
+  /** Queue one event; false if it was dropped because the queue is full. Hot path. */
+  push(event: TraceEvent): boolean {
+    if (this.events >= this.o.capacity) {
+      this.dropped++
+      return false
+    }
+    this.events++
+    this.items.push(event)
+    if (!this.scheduled) this.schedule()
+    return true
+  }
+
+  /** Queue a diagnostic line (`recon-trace: ...`); not counted as a message. */
+  notice(line: string): void {
+    if (this.finished || this.notices >= MAX_NOTICES) return
+    this.notices++
+    this.items.push(line)
+    if (!this.scheduled) this.schedule()
+  }
+
+  /** Queue the last line; once everything before it is written, `then` runs and the output closes. */
+  end(line: string | undefined, then?: () => void): void {
+    if (this.finished) return
+    if (line !== undefined) this.items.push(line)
+    this.finished = true
+    this.onFinished = then
+    this.schedule()
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.waiting || !this.colorReady) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      this.flush(false)
+    })
+  }
+
+  private render(item: TraceEvent | string): string | undefined {
+    if (typeof item === 'string') return item
+    if (item.time === 0) item.time = performance.timeOrigin + performance.now()
+    if (item.stack) item.stack = mapFrames(item.stack)
+    if (this.o.json) return JSON.stringify(eventToJSON(item))
+    if (this.o.formatter) {
+      try {
+        const s = this.o.formatter(item)
+        return typeof s === 'string' && s !== '' ? s : undefined
+      } catch (err) {
+        if (!this.formatterFailed) {
+          this.formatterFailed = true
+          this.o.onUserError('the formatter', err)
+        }
+        return undefined
+      }
+    }
+    return formatEvent(item, { color: this.o.color, line: this.o.line })
+  }
+
+  private droppedLine(): string | undefined {
+    if (this.dropped === 0) return undefined
+    const n = this.dropped
+    this.dropped = 0
+    return `recon-trace: ${n} message${n === 1 ? '' : 's'} dropped: the output could not keep up (queue of ${this.o.capacity})`
+  }
+
+  /** Write what is queued. `sync`: at exit, ignore back-pressure and write everything now. */
+  private flush(sync: boolean): void {
+    if (this.waiting && !sync) return
+    enterBusy()
+    try {
+      const items = this.items
+      let i = 0
+      let chunk = ''
+      const io = this.o.io
+      const write = (text: string): boolean => {
+        if ('fn' in io) {
+          for (const line of text.split('\n')) {
+            if (line === '') continue
+            try {
+              io.fn(line)
+            } catch (err) {
+              if (!this.ioFailed) {
+                this.ioFailed = true
+                this.o.onUserError('the io function', err)
+              }
+            }
+          }
+          return true
+        }
+        try {
+          return io.stream.write(text)
+        } catch {
+          return true
+        }
+      }
+      let blocked = false
+      while (i < items.length) {
+        const item = items[i++]
+        if (typeof item !== 'string') this.events--
+        const line = this.render(item)
+        // Drops happened before whatever is still queued: say so before the closing line.
+        if (typeof item === 'string' && i === items.length && this.finished) {
+          const d = this.droppedLine()
+          if (d) chunk += `${d}\n`
+        }
+        if (line !== undefined) chunk += `${line}\n`
+        if (chunk.length >= CHUNK) {
+          const ok = write(chunk)
+          chunk = ''
+          if (!ok && !sync) {
+            blocked = true
+            break
+          }
+        }
+      }
+      if (i >= items.length) {
+        const d = this.droppedLine()
+        if (d) chunk += `${d}\n`
+      }
+      if (chunk !== '' && !write(chunk) && !sync) blocked = true
+      this.items = i >= items.length ? [] : items.slice(i)
+      if (blocked && 'stream' in io) {
+        this.waiting = true
+        io.stream.once('drain', () => {
+          this.waiting = false
+          this.schedule()
+        })
+        return
+      }
+      if (this.items.length > 0) this.schedule()
+      else if (this.finished) this.close()
+    } finally {
+      leaveBusy()
+    }
+  }
+
+  private close(): void {
+    process.removeListener('exit', this.exitFlush)
+    const then = this.onFinished
+    this.onFinished = undefined
+    then?.()
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * Session: the one active trace of this thread, and the slow path of a traced call.
+ *
+ * `calls()` checks everything first (specs, limit, options, modules, functions) and throws one
+ * `TraceError` before touching anything; then it ends the trace before it, hooks, and returns
+ * how many functions it hooked. When a limit trips, every hook is removed synchronously, on the
+ * very call that tripped it, before the program runs another line; the queued messages are
+ * written, then one line says why. `clear()` ends the trace without that line.
+ *
+ * The active trace lives in a global slot, so that the ESM and CommonJS builds of recon-trace,
+ * if both are loaded, still share one trace (a new `calls` from either ends the other's).
+ */
+import { performance } from 'node:perf_hooks'
+import { threadId } from 'node:worker_threads'
+import { types } from 'node:util'
+import { TraceError, throwIfProblems } from './error.js'
+import { parseSpecs, type Specs, type TraceSpec } from './spec.js'
+import { checkLimit, Limiter, type Limit } from './limit.js'
+import { checkOptions, type Resolved, type TraceOptions } from './options.js'
+import { compileWhere } from './where.js'
+import { CALL, RETURN, STACK, compileMatcher, uniteMatchers } from './match.js'
+import { Hooks, enterBusy, leaveBusy, plan, type Target } from './hook.js'
+import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
+import type { TraceEvent } from './format.js'
+import { Output } from './output.js'
+import { Settler } from './settle.js'
+import { captureStack } from './stack.js'
+
+const apply = Reflect.apply
+const construct = Reflect.construct
+const isPromise = types.isPromise
+const SLOT = Symbol.for('recon-trace.active')
+type Slot = { end(reason: string | undefined): void }
+const globalSlot = globalThis as unknown as Record<symbol, Slot | undefined>
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const name = Object.getOwnPropertyDescriptor(err, 'name')?.value ?? Object.getPrototypeOf(err)?.constructor?.name ?? 'Error'
+    const message = Object.getOwnPropertyDescriptor(err, 'message')?.value
+    return `${String(name)}${typeof message === 'string' && message ? `: ${message}` : ''}`
+  }
+  return typeof err === 'string' ? err : typeof err
+}
+
+/** Functions recon-trace writes through: tracing them is refused. */
+function forbiddenFunctions(o: Resolved): Set<Function> {
+  const set = new Set<Function>()
+  const c = console as unknown as Record<string, unknown>
+  for (const k of Object.keys(c)) if (typeof c[k] === 'function') set.add(c[k] as Function)
+  const streams: unknown[] = [process.stderr, process.stdout]
+  if ('stream' in o.io) streams.push(o.io.stream)
+  else set.add(o.io.fn)
+  for (const s of streams) {
+    for (let p: unknown = s, i = 0; p !== null && typeof p === 'object' && i < 16; p = Object.getPrototypeOf(p), i++) {
+      for (const k of ['write', '_write', '_writev', 'end', 'emit']) {
+        const d = Object.getOwnPropertyDescriptor(p, k)
+        if (d && typeof d.value === 'function') set.add(d.value)
+      }
+    }
+  }
+  if (o.formatter) set.add(o.formatter)
+  set.add(calls)
+  set.add(clear)
+  return set
+}
+
+class Trace {
+  active = true
+  readonly hooks: Hooks
+  readonly limiter: Limiter
+  readonly output: Output
+  readonly settler = new Settler()
+  private timer: NodeJS.Timeout | undefined
+  private readonly redact: (key: string) => boolean
+  private readonly pid = process.pid
+  private readonly stamp: boolean
+  private readonly withArgs: boolean
+  private settleFailed = false
+
+  constructor(
+    readonly specs: readonly TraceSpec[],
+    readonly limit: Limit,
+    readonly o: Resolved,
+  ) {
+    this.limiter = new Limiter(limit)
+    this.redact = makeRedactor(o.redact)
+    this.stamp = o.timestamp === 'trace'
+    this.withArgs = o.args === 'args'
+    const onUserError = (what: string, err: unknown) => this.userError(what, err)
+    this.output = new Output({ io: o.io, formatter: o.formatter, json: o.json, color: o.color, line: o.line, capacity: o.queue, onUserError })
+    const where = compileWhere(o.pid, onUserError)
+    const matchers = specs.map((s) => compileMatcher(s, where.test, onUserError, enterBusy, leaveBusy))
+    this.hooks = new Hooks(specs, matchers, uniteMatchers, this.onMatch, forbiddenFunctions(o), (n, notices) => {
+      for (const n of notices) this.output.notice(`recon-trace: ${n}`)
+      void n
+    })
+    if (!where.here) this.hooksHere = false
+  }
+  hooksHere = true
+
+  userError(what: string, err: unknown): void {
+    this.output.notice(`recon-trace: ${what} threw ${describeError(err)}; counted as no match, reported once`)
+  }
+
+  start(): number {
+    if (o_time(this.o) !== undefined) {
+      this.timer = setTimeout(() => this.end(`time limit of ${fmtSeconds(this.o.time!)} reached after ${this.limiter.taken} messages`), this.o.time!)
+      this.timer.unref()
+    }
+    return 0
+  }
+
+  /** One message: false if the limit refuses it. Closes the trace when the limit trips. */
+  private take(): boolean {
+    const ok = this.limiter.take()
+    if (this.limiter.tripped) {
+      const l = this.limit
+      const why = typeof l === 'number'
+        ? `rate limit tripped after ${this.limiter.taken} messages`
+        : `rate limit tripped after ${this.limiter.taken} messages (more than ${l[0]} in ${l[1]} ms)`
+      this.end(why)
+    }
+    return ok
+  }
+
+  private event(type: TraceEvent['type'], t: Target, arity: number): TraceEvent {
+    return {
+      type,
+      time: this.stamp ? performance.timeOrigin + performance.now() : 0,
+      pid: this.pid,
+      threadId,
+      module: t.module,
+      function: t.name,
+      arity,
+    }
+  }
+
+  /** The slow path of a wrapper whose matcher said yes. */
+  readonly onMatch = (t: Target, flags: number, self: unknown, args: IArguments, newTarget: Function | undefined): unknown => {
+    const n = args.length
+    let follow = false
+    enterBusy()
+    try {
+      if (this.active && (flags & CALL) !== 0 && this.take()) {
+        const ev = this.event('call', t, n)
+        if (this.withArgs) ev.args = snapshotArgs(args, this.o.snapshot, this.redact)
+        if ((flags & STACK) !== 0) ev.stack = captureStack(this.o.frames, t.wrapper)
+        this.output.push(ev)
+        follow = (flags & RETURN) !== 0 && this.active
+      }
+    } catch {
+      follow = false // a fault of ours never reaches the program
+    } finally {
+      leaveBusy()
+    }
+    if (!follow) return newTarget === undefined ? apply(t.original, self, args) : construct(t.original, args, newTarget)
+    let result: unknown
+    try {
+      result = newTarget === undefined ? apply(t.original, self, args) : construct(t.original, args, newTarget)
+    } catch (err) {
+      this.outcome('exception', t, n, err)
+      throw err
+    }
+    if (isPromise(result)) this.follow(t, n, result as Promise<unknown>)
+    else this.outcome('return', t, n, result)
+    return result
+  }
+
+  private outcome(type: 'return' | 'exception' | 'fulfilled' | 'rejected', t: Target, n: number, value: unknown): void {
+    enterBusy()
+    try {
+      if (!this.active || !this.take()) return
+      const ev = this.event(type, t, n)
+      ev.result = snapshot(value, this.o.snapshot, this.redact)
+      this.output.push(ev)
+    } catch {
+      /* never into the program */
+    } finally {
+      leaveBusy()
+    }
+  }
+
+  private follow(t: Target, n: number, p: Promise<unknown>): void {
+    enterBusy()
+    let ok = false
+    try {
+      ok = this.active && this.settler.watch(p, (state, value) => this.outcome(state, t, n, value))
+    } catch {
+      ok = false
+    } finally {
+      leaveBusy()
+    }
+    if (!ok) {
+      if (!this.settleFailed) {
+        this.settleFailed = true
+        this.output.notice('recon-trace: a returned promise cannot be followed (no inspector in this runtime, or too many pending); its return prints as a value')
+      }
+      this.outcome('return', t, n, p)
+    }
+  }
+
+  /** End the trace: hooks off now, then the queued lines, then `reason` if given. */
+  end(reason: string | undefined): void {
+    if (!this.active) return
+    this.active = false
+    this.hooks.restore()
+    this.settler.close()
+    if (this.timer) clearTimeout(this.timer)
+    if (globalSlot[SLOT] === this.slot) globalSlot[SLOT] = undefined
+    this.output.end(reason === undefined ? undefined : `recon-trace: ${reason}; tracing stopped.`)
+  }
+
+  readonly slot: Slot = { end: (reason) => this.end(reason) }
+}
+
+function o_time(o: Resolved): number | undefined {
+  return o.time
+}
+
+function fmtSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
+}
+
+/**
+ * Start tracing: every call matching `specs` prints a message, until `limit` messages (or a
+ * rate `[count, ms]` is exceeded, or `options.time` runs out). Ends the trace before it.
+ * Returns how many functions were hooked. Throws a `TraceError` listing every problem, before
+ * anything is hooked, for a malformed or over-broad spec, a bad limit or an unknown option.
+ */
+export function calls(specs: Specs, limit: Limit, options?: TraceOptions): number {
+  const problems: string[] = []
+  const parsed = parseSpecs(specs, problems)
+  const lim = checkLimit(limit, problems)
+  const o = checkOptions(options, problems)
+  throwIfProblems(problems)
+  clear()
+  const trace = new Trace(parsed, lim!, o!)
+  if (!trace.hooksHere) {
+    globalSlot[SLOT] = trace.slot
+    trace.start()
+    return 0
+  }
+  const p = plan(parsed, forbiddenFunctions(o!), problems)
+  if (problems.length > 0) {
+    trace.output.end(undefined)
+    throw new TraceError(problems)
+  }
+  const installProblems: string[] = []
+  const n = trace.hooks.apply(p, installProblems)
+  if (installProblems.length > 0) {
+    trace.hooks.restore()
+    trace.output.end(undefined)
+    throw new TraceError(installProblems)
+  }
+  globalSlot[SLOT] = trace.slot
+  trace.start()
+  return n
+}
+
+/** Stop the active trace, if any: every hook removed, originals restored, queued lines written. */
+export function clear(): void {
+  globalSlot[SLOT]?.end(undefined)
+  globalSlot[SLOT] = undefined
+}

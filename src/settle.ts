@@ -1,0 +1,153 @@
+/**
+ * Settle: what a returned promise settled to, observed without changing the program.
+ *
+ * Attaching `.then` to a promise marks it handled: a rejection nobody else handles would then
+ * never reach `unhandledRejection`, and a process that should crash would not. So recon-trace
+ * never calls `then` on a traced promise. Instead:
+ *
+ * 1. `v8.promiseHooks.onSettled` tells when a watched promise settles. The hook is installed
+ *    only while watched promises are pending (every promise of the process pays for it, so it
+ *    is removed as soon as none is left) and is a single WeakMap lookup per settling promise.
+ * 2. The outcome is read through an in-process `inspector.Session` (no port, no signal, no
+ *    Debugger domain): `Runtime.getProperties` exposes `[[PromiseState]]` and
+ *    `[[PromiseResult]]` without running any code of the program. Measured here: 55-70 µs per
+ *    read on Node 20 and 24. That is expensive, but it happens once per traced async return,
+ *    and every such return is a message that the trace's limit already bounds.
+ *
+ * A promise already settled when the function returns is read at the next microtask. Non-native
+ * thenables are not followed: their `then` is the program's code (a query builder's `then` runs
+ * the query), so their return prints as a plain `-->` value.
+ */
+import { promiseHooks } from 'node:v8'
+import { createRequire } from 'node:module'
+import type { Session } from 'node:inspector'
+
+export type Settled = (state: 'fulfilled' | 'rejected', value: unknown) => void
+
+/** Most promises watched at once; beyond this, a return is not followed (and the caller says so). */
+export const MAX_WATCHED = 10_000
+
+const SLOT = '__reconTraceSlot__'
+const READ = `globalThis.${SLOT}`
+const STORE = `function () { globalThis.${SLOT} = this }`
+
+type RemoteObject = { type: string; subtype?: string; value?: unknown; unserializableValue?: string; objectId?: string }
+
+function openSession(): Session | undefined {
+  try {
+    // Through createRequire so that the inspector is loaded only when a trace follows a
+    // promise (and a runtime built without it still loads recon-trace).
+    const inspector = createRequire(`${process.cwd()}/[recon-trace]`)('node:inspector') as typeof import('node:inspector')
+    const s = new inspector.Session()
+    s.connect()
+    return s
+  } catch {
+    return undefined
+  }
+}
+
+function unserializable(text: string): unknown {
+  if (text.endsWith('n')) return BigInt(text.slice(0, -1))
+  if (text === '-0') return -0
+  if (text === 'NaN') return NaN
+  return text === '-Infinity' ? -Infinity : Infinity
+}
+
+export class Settler {
+  private session: Session | undefined
+  private unavailable = false
+  private readonly waiting = new WeakMap<Promise<unknown>, Settled>()
+  private pending = 0
+  private stopHook: (() => void) | undefined
+  private closed = false
+
+  /** Follow `p`; false when it cannot be followed (no inspector, or too many pending). */
+  watch(p: Promise<unknown>, done: Settled): boolean {
+    if (this.closed || this.unavailable || this.pending >= MAX_WATCHED) return false
+    if (this.session === undefined) {
+      this.session = openSession()
+      if (this.session === undefined) {
+        this.unavailable = true
+        return false
+      }
+    }
+    if (this.waiting.has(p)) return true
+    this.waiting.set(p, done)
+    this.pending++
+    this.stopHook ??= promiseHooks.onSettled((q) => {
+      // The hook runs inside resolve/reject, before the state is set: look at the next microtask.
+      if (this.waiting.has(q as Promise<unknown>)) queueMicrotask(() => this.check(q as Promise<unknown>))
+    })
+    // It may have settled already (an async function that returned without awaiting).
+    queueMicrotask(() => this.check(p))
+    return true
+  }
+
+  private check(p: Promise<unknown>): void {
+    const done = this.waiting.get(p)
+    if (done === undefined || this.closed) return
+    const r = this.read(p)
+    if (r === undefined) return // still pending: the settle hook will call again
+    this.waiting.delete(p)
+    this.pending--
+    if (this.pending === 0) this.unhook()
+    done(r.state, r.value)
+  }
+
+  private post<T>(method: string, params: object): T {
+    let result: T | undefined
+    let error: Error | null = null
+    // An in-thread inspector session answers synchronously.
+    this.session!.post(method, params, (err, res) => {
+      error = err
+      result = res as T
+    })
+    if (error) throw error
+    return result as T
+  }
+
+  /** The state and result of a settled promise, or undefined if it is still pending. */
+  private read(p: Promise<unknown>): { state: 'fulfilled' | 'rejected'; value: unknown } | undefined {
+    const g = globalThis as Record<string, unknown>
+    try {
+      Object.defineProperty(g, SLOT, { value: p, configurable: true, writable: true, enumerable: false })
+      const { result } = this.post<{ result: RemoteObject }>('Runtime.evaluate', { expression: READ, objectGroup: 'recon-trace', silent: true })
+      const { internalProperties = [] } = this.post<{ internalProperties?: { name: string; value?: RemoteObject }[] }>('Runtime.getProperties', {
+        objectId: result.objectId,
+        ownProperties: true,
+      })
+      const state = internalProperties.find((x) => x.name === '[[PromiseState]]')?.value?.value
+      if (state !== 'fulfilled' && state !== 'rejected') return undefined
+      const rv = internalProperties.find((x) => x.name === '[[PromiseResult]]')?.value
+      let value: unknown
+      if (rv?.objectId !== undefined) {
+        this.post('Runtime.callFunctionOn', { objectId: rv.objectId, functionDeclaration: STORE, silent: true })
+        value = g[SLOT]
+      } else if (rv?.unserializableValue !== undefined) value = unserializable(rv.unserializableValue)
+      else value = rv?.value
+      return { state, value }
+    } catch {
+      return undefined
+    } finally {
+      delete g[SLOT]
+      try {
+        this.post('Runtime.releaseObjectGroup', { objectGroup: 'recon-trace' })
+      } catch {
+        /* the session is gone: nothing to release */
+      }
+    }
+  }
+
+  private unhook(): void {
+    this.stopHook?.()
+    this.stopHook = undefined
+  }
+
+  /** Stop following everything; pending promises are forgotten. */
+  close(): void {
+    this.closed = true
+    this.unhook()
+    this.session?.disconnect()
+    this.session = undefined
+  }
+}
