@@ -27,7 +27,6 @@
 import Module from 'node:module'
 import { basename, dirname, extname, join, sep } from 'node:path'
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { types } from 'node:util'
 import { show } from './error.js'
 import type { Matcher } from './match.js'
@@ -97,28 +96,34 @@ interface Found {
 // ---------------------------------------------------------------------------------------------
 // Our own files: never traced (a trace of the tracer would recurse).
 
-function selfFile(): string {
-  const prep = Error.prepareStackTrace
-  const limit = Error.stackTraceLimit
-  try {
-    Error.stackTraceLimit = 1
-    Error.prepareStackTrace = (_e, cs) => cs
-    const holder: { stack?: unknown } = {}
-    Error.captureStackTrace(holder, selfFile)
-    const sites = holder.stack as NodeJS.CallSite[] | undefined
-    const name = sites?.[0]?.getFileName() ?? ''
-    return name.startsWith('file:') ? fileURLToPath(name) : name
-  } catch {
-    return ''
-  } finally {
-    Error.prepareStackTrace = prep
-    Error.stackTraceLimit = limit
+const ownDirCache = new Map<string, boolean>()
+
+/**
+ * The nearest package.json above `dir` (as Node finds it for the module type), or with
+ * `named`, the nearest that has a name (a build's `dist/cjs/package.json` has none).
+ */
+function packageOf(dir: string, named = false): { root: string; name?: unknown; type?: unknown } | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { name?: unknown; type?: unknown }
+      if (!named || typeof pkg.name === 'string') return { root: d, name: pkg.name, type: pkg.type }
+    } catch {
+      /* none here: look further up */
+    }
+    if (dirname(d) === d) return undefined
   }
 }
-const SELF_DIR = dirname(selfFile())
-const OWN_DIRS = [SELF_DIR + sep, ...(/[\\/]dist[\\/](esm|cjs)$/.test(SELF_DIR) ? [dirname(SELF_DIR) + sep] : [])]
+
+/** A file of recon-trace itself (its src/ or dist/, wherever this copy is installed). */
 export function isOwnFile(file: string): boolean {
-  return OWN_DIRS.some((d) => d !== sep && file.startsWith(d))
+  const dir = dirname(file)
+  let own = ownDirCache.get(dir)
+  if (own === undefined) {
+    const pkg = packageOf(dir, true)
+    own = pkg !== undefined && pkg.name === 'recon-trace' && /^(src|dist)([\\/]|$)/.test(dir.slice(pkg.root.length + 1))
+    ownDirCache.set(dir, own)
+  }
+  return own
 }
 
 /** Builtins that recon-trace itself stands on: tracing them could recurse or blind the tracer. */
@@ -175,15 +180,7 @@ function labelOfObject(o: object): string {
 function isEsmFile(file: string): boolean {
   if (file.endsWith('.mjs') || file.endsWith('.mts')) return true
   if (!file.endsWith('.js')) return false
-  for (let dir = dirname(file); ; dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { type?: unknown }
-      return pkg.type === 'module'
-    } catch {
-      /* no package.json here: look further up */
-    }
-    if (dirname(dir) === dir || basename(dir) === 'node_modules') return false
-  }
+  return packageOf(dirname(file))?.type === 'module'
 }
 
 /** Resolve a module as written in a spec, from the working directory. */
@@ -218,7 +215,7 @@ export function resolveModule(module: string | object, where: string, problems: 
     )
     return undefined
   }
-  if (isOwnFile(filename) || labelOfFile(filename) === 'recon-trace') {
+  if (isOwnFile(filename)) {
     problems.push(`${where}: tracing recon-trace itself is refused`)
     return undefined
   }
@@ -362,7 +359,8 @@ export function findFunctions(
     return { found }
   }
 
-  const steps = stepsOf(pattern === '_' ? '*' : pattern)
+  // '_' in the last part is the wildcard, as a glob '*' is.
+  const steps = stepsOf(pattern.replace(/(^|[.#])_$/, '$1*'))
   let cur: unknown = root
   let prefix = ''
   for (let i = 0; i < steps.length - 1; i++) {
@@ -543,7 +541,10 @@ export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<Functio
       }
       return found.length
     }
-    if (r.kind === 'object') add(r.target, r.label, undefined, false)
+    if (r.kind === 'object') {
+      if (forbidden.has(r.target as Function)) problems.push(`${where}: ${r.label} is refused: recon-trace writes its output through it`)
+      else add(r.target, r.label, undefined, false)
+    }
     else if (r.kind === 'builtin') {
       p.builtins = true
       add(ModuleCtor.createRequire(join(cwd ?? process.cwd(), '[recon-trace]'))(`node:${r.id}`), r.label, undefined, false)

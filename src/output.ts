@@ -44,6 +44,7 @@ export class Output {
   private colorReady: boolean
   private finished = false
   private onFinished: (() => void) | undefined
+  private endLine: string | undefined
   private formatterFailed = false
   private ioFailed = false
   private readonly exitFlush = () => this.flush(true)
@@ -61,6 +62,7 @@ export class Output {
 
   /** Queue one event; false if it was dropped because the queue is full. Hot path. */
   push(event: TraceEvent): boolean {
+    if (this.finished) return false
     if (this.events >= this.o.capacity) {
       this.dropped++
       return false
@@ -82,7 +84,7 @@ export class Output {
   /** Queue the last line; once everything before it is written, `then` runs and the output closes. */
   end(line: string | undefined, then?: () => void): void {
     if (this.finished) return
-    if (line !== undefined) this.items.push(line)
+    this.endLine = line
     this.finished = true
     this.onFinished = then
     this.schedule()
@@ -97,8 +99,8 @@ export class Output {
     })
   }
 
-  private render(item: TraceEvent | string): string | undefined {
-    if (typeof item === 'string') return item
+  private render(item: TraceEvent | string, kind: 'notice' | 'end' = 'notice'): string | undefined {
+    if (typeof item === 'string') return this.o.json ? JSON.stringify({ type: kind, message: item.replace(/^recon-trace: /, '') }) : item
     if (item.time === 0) item.time = performance.timeOrigin + performance.now()
     if (item.stack) item.stack = mapFrames(item.stack)
     if (this.o.json) return JSON.stringify(eventToJSON(item))
@@ -159,11 +161,6 @@ export class Output {
         const item = items[i++]
         if (typeof item !== 'string') this.events--
         const line = this.render(item)
-        // Drops happened before whatever is still queued: say so before the closing line.
-        if (typeof item === 'string' && i === items.length && this.finished) {
-          const d = this.droppedLine()
-          if (d) chunk += `${d}\n`
-        }
         if (line !== undefined) chunk += `${line}\n`
         if (chunk.length >= CHUNK) {
           const ok = write(chunk)
@@ -176,7 +173,11 @@ export class Output {
       }
       if (i >= items.length) {
         const d = this.droppedLine()
-        if (d) chunk += `${d}\n`
+        if (d) chunk += `${this.render(d)}\n`
+        if (this.finished && this.endLine !== undefined) {
+          chunk += `${this.render(this.endLine, 'end')}\n`
+          this.endLine = undefined
+        }
       }
       if (chunk !== '' && !write(chunk) && !sync) blocked = true
       this.items = i >= items.length ? [] : items.slice(i)

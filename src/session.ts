@@ -50,9 +50,11 @@ function forbiddenFunctions(o: Resolved): Set<Function> {
   const streams: unknown[] = [process.stderr, process.stdout]
   if ('stream' in o.io) streams.push(o.io.stream)
   else set.add(o.io.fn)
+  // The stream objects themselves: shadowing any of their methods is refused too.
+  for (const s of streams) set.add(s as Function)
   for (const s of streams) {
     for (let p: unknown = s, i = 0; p !== null && typeof p === 'object' && i < 16; p = Object.getPrototypeOf(p), i++) {
-      for (const k of ['write', '_write', '_writev', 'end', 'emit']) {
+      for (const k of ['write', '_write', '_writev']) {
         const d = Object.getOwnPropertyDescriptor(p, k)
         if (d && typeof d.value === 'function') set.add(d.value)
       }
@@ -110,17 +112,15 @@ class Trace {
     return 0
   }
 
-  /** One message: false if the limit refuses it. Closes the trace when the limit trips. */
-  private take(): boolean {
-    const ok = this.limiter.take()
-    if (this.limiter.tripped) {
-      const l = this.limit
-      const why = typeof l === 'number'
+  /** After a message was queued (or refused): close the trace if the limit has tripped. */
+  private checkTrip(): void {
+    if (!this.limiter.tripped) return
+    const l = this.limit
+    const why =
+      typeof l === 'number'
         ? `rate limit tripped after ${this.limiter.taken} messages`
         : `rate limit tripped after ${this.limiter.taken} messages (more than ${l[0]} in ${l[1]} ms)`
-      this.end(why)
-    }
-    return ok
+    this.end(why)
   }
 
   private event(type: TraceEvent['type'], t: Target, arity: number): TraceEvent {
@@ -141,11 +141,14 @@ class Trace {
     let follow = false
     enterBusy()
     try {
-      if (this.active && (flags & CALL) !== 0 && this.take()) {
-        const ev = this.event('call', t, n)
-        if (this.withArgs) ev.args = snapshotArgs(args, this.o.snapshot, this.redact)
-        if ((flags & STACK) !== 0) ev.stack = captureStack(this.o.frames, t.wrapper)
-        this.output.push(ev)
+      if (this.active && (flags & CALL) !== 0) {
+        if (this.limiter.take()) {
+          const ev = this.event('call', t, n)
+          if (this.withArgs) ev.args = snapshotArgs(args, this.o.snapshot, this.redact)
+          if ((flags & STACK) !== 0) ev.stack = captureStack(this.o.frames, t.wrapper)
+          this.output.push(ev)
+        }
+        this.checkTrip()
         follow = (flags & RETURN) !== 0 && this.active
       }
     } catch {
@@ -169,10 +172,13 @@ class Trace {
   private outcome(type: 'return' | 'exception' | 'fulfilled' | 'rejected', t: Target, n: number, value: unknown): void {
     enterBusy()
     try {
-      if (!this.active || !this.take()) return
-      const ev = this.event(type, t, n)
-      ev.result = snapshot(value, this.o.snapshot, this.redact)
-      this.output.push(ev)
+      if (!this.active) return
+      if (this.limiter.take()) {
+        const ev = this.event(type, t, n)
+        ev.result = snapshot(value, this.o.snapshot, this.redact)
+        this.output.push(ev)
+      }
+      this.checkTrip()
     } catch {
       /* never into the program */
     } finally {

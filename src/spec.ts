@@ -104,7 +104,7 @@ export function checkFunctionPattern(fn: string, where: string): string | undefi
 }
 
 function isGlob(fn: string): boolean {
-  return fn === '_' || /[*?]/.test(fn)
+  return /(^|[.#])_$/.test(fn) || /[*?]/.test(fn)
 }
 
 /** Is this array a single tuple spec rather than a list of specs? */

@@ -23,3 +23,55 @@ export function descriptors(o: object): Record<string | symbol, PropertyDescript
 export function untimed(lines: readonly string[]): string[] {
   return lines.map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} /, ''))
 }
+
+/**
+ * Every object and function reachable from `root` through own properties (data values, getters
+ * and setters, and each function's prototype), with its own descriptors: the whole graph a
+ * trace could have touched. Compare two of these with `expectSameGraph`.
+ */
+export function graphOf(root: object, maxObjects = 5000): Map<object, Record<string | symbol, PropertyDescriptor>> {
+  const seen = new Map<object, Record<string | symbol, PropertyDescriptor>>()
+  const stack: unknown[] = [root]
+  while (stack.length > 0 && seen.size < maxObjects) {
+    const o = stack.pop()
+    if ((typeof o !== 'object' && typeof o !== 'function') || o === null || seen.has(o)) continue
+    if (o === Object.prototype || o === Function.prototype) continue
+    const d = Object.getOwnPropertyDescriptors(o)
+    seen.set(o, d)
+    for (const k of Reflect.ownKeys(d)) {
+      const desc = d[k as string]
+      stack.push(desc.value, desc.get, desc.set)
+    }
+    stack.push(Object.getPrototypeOf(o))
+  }
+  return seen
+}
+
+/** Two graphs hold the same objects with identical descriptors (values compared by identity). */
+export function sameGraph(a: ReturnType<typeof graphOf>, b: ReturnType<typeof graphOf>): string[] {
+  const diffs: string[] = []
+  for (const [o, da] of a) {
+    const db = b.get(o)
+    if (!db) {
+      diffs.push(`object no longer reachable: ${String((o as { name?: unknown }).name ?? typeof o)}`)
+      continue
+    }
+    const keys = new Set([...Reflect.ownKeys(da), ...Reflect.ownKeys(db)])
+    for (const k of keys) {
+      const x = da[k as string]
+      const y = db[k as string]
+      const same =
+        x !== undefined &&
+        y !== undefined &&
+        Object.is(x.value, y.value) &&
+        x.get === y.get &&
+        x.set === y.set &&
+        x.writable === y.writable &&
+        x.enumerable === y.enumerable &&
+        x.configurable === y.configurable
+      if (!same) diffs.push(`property ${String(k)} differs`)
+    }
+  }
+  for (const o of b.keys()) if (!a.has(o)) diffs.push(`new object reachable: ${typeof o}`)
+  return diffs
+}
