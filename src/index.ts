@@ -13,9 +13,9 @@
  *     calls([server, 'emit', '_'], 10)                       // an object given directly (REPL)
  *     clear()
  *
- * ## A session (the fixture `fixtures/queue.js`, as in Erlang in Anger, ch. 9)
+ * ## A session (the fixture `fixtures/queue.cjs`, as in Erlang in Anger, ch. 9)
  *
- *     > calls(['./fixtures/queue.js', 'in', (args) => 'return'], 3)
+ *     > calls(['./fixtures/queue.cjs', 'in', (args) => 'return'], 3)
  *     1
  *     13:15:27.655132 <4242.0> queue:in('a', Queue { front: [], back: [] })
  *     13:15:27.655467 <4242.0> queue:in/2 --> Queue { front: [ 'a' ], back: [] }

@@ -1,11 +1,11 @@
-// The book's example sessions (Erlang in Anger, ch. 9), transposed to fixtures/queue.js, and
+// The book's example sessions (Erlang in Anger, ch. 9), transposed to fixtures/queue.cjs, and
 // the limits, trips and restores around them.
 import { afterEach, describe, expect, it } from 'vitest'
 import { calls, clear } from '../src/index.js'
 import { collector, drain, graphOf, requireFixture, sameGraph, untimed } from './helpers.js'
 
-const queue = requireFixture('./queue.js')
-const Q = './fixtures/queue.js'
+const queue = requireFixture('./queue.cjs')
+const Q = './fixtures/queue.cjs'
 const me = `<${process.pid}.0>`
 
 afterEach(() => clear())
@@ -210,23 +210,23 @@ describe('options', () => {
 describe('modules', () => {
   it('hooks a module loaded after calls() on its first load', async () => {
     const out = collector()
-    expect(calls('./fixtures/late.js:hello/1', 5, { io: out.io })).toBe(0)
-    const late = requireFixture('./late.js')
+    expect(calls('./fixtures/late.cjs:hello/1', 5, { io: out.io })).toBe(0)
+    const late = requireFixture('./late.cjs')
     expect(late.hello('you')).toBe('hello you')
     await drain()
     expect(untimed(out.lines)).toEqual([`${me} late:hello('you')`])
   })
 
   it('traces the function a module exports as itself (default)', async () => {
-    const greet = requireFixture('./default-fn.js')
+    const greet = requireFixture('./default-fn.cjs')
     const out = collector()
-    calls('./fixtures/default-fn.js:default/1', 5, { io: out.io })
-    const traced = requireFixture('./default-fn.js')
+    calls('./fixtures/default-fn.cjs:default/1', 5, { io: out.io })
+    const traced = requireFixture('./default-fn.cjs')
     expect(traced).not.toBe(greet)
     expect(traced.version).toBe(1)
     expect(traced('bob')).toBe('hi bob')
     clear()
-    expect(requireFixture('./default-fn.js')).toBe(greet)
+    expect(requireFixture('./default-fn.cjs')).toBe(greet)
     await drain()
     expect(untimed(out.lines)).toEqual([`${me} default-fn:default('bob')`])
   })

@@ -30,7 +30,7 @@ describe('string form', () => {
   })
 
   it('reads literal patterns and a rest pattern', () => {
-    const { specs, problems } = parse("./db.js:find(42, 'x', ...rest) when rest.length > 0")
+    const { specs, problems } = parse("./db.cjs:find(42, 'x', ...rest) when rest.length > 0")
     expect(problems).toEqual([])
     expect(specs[0]).toMatchObject({ arity: 2, rest: true, restName: 'rest' })
     expect(specs[0].patterns).toEqual([{ kind: 'literal', value: 42 }, { kind: 'literal', value: 'x' }])

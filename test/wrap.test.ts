@@ -1,10 +1,10 @@
-// Wrapper faithfulness, case by case, on fixtures/shapes.js loaded through Node's require.
+// Wrapper faithfulness, case by case, on fixtures/shapes.cjs loaded through Node's require.
 import { afterEach, describe, expect, it } from 'vitest'
 import { calls, clear } from '../src/index.js'
 import { collector, drain, graphOf, requireFixture, sameGraph } from './helpers.js'
 
-const shapes = requireFixture('./shapes.js')
-const M = './fixtures/shapes.js'
+const shapes = requireFixture('./shapes.cjs')
+const M = './fixtures/shapes.cjs'
 
 afterEach(() => clear())
 
