@@ -304,6 +304,7 @@ describe('member access', () => {
   })
 
   it('does not consult String.prototype, even for a string', () => {
+    const g = guard('x.spy === 1')
     const proto = String.prototype as unknown as Record<string, unknown>
     let n = 0
     Object.defineProperty(proto, 'spy', {
@@ -313,11 +314,13 @@ describe('member access', () => {
       },
       configurable: true,
     })
+    let result: boolean
     try {
-      expect(holds('x.spy === 1', 'abc')).toBe(false)
+      result = g.test(['abc'])
     } finally {
       delete proto.spy
     }
+    expect(result).toBe(false)
     expect(n).toBe(0)
   })
 
@@ -520,9 +523,10 @@ describe('operators on primitives follow JS', () => {
     expect(holds('x ** y > 0n', 2n, 10n ** 9n)).toBe(false)
   })
 
-  it('fails a string grown past the maximum length', () => {
-    const big = 'x'.repeat(2 ** 28)
-    expect(holds('(x + x + x + x + x + x + x + x).length > 0', big)).toBe(false)
+  it('fails a string grown past the maximum length (JS throws there)', () => {
+    let big = 'x'.repeat(2 ** 20)
+    while (big.length < 2 ** 28) big += big // a rope: cheap to build
+    expect(holds('(x + x + x).length > 0', big)).toBe(false)
   })
 })
 
@@ -622,7 +626,6 @@ describe('a failure fails the whole guard', () => {
     expect(holds('x.a == null || true', g.value)).toBe(false)
     expect(holds('Array.isArray(x.a) || true', g.value)).toBe(false)
     expect(holds('x.a instanceof Object || true', g.value)).toBe(false)
-    expect(holds('[].length === 0 || true', g.value)).toBe(false)
   })
 
   it('fails a computed key that fails', () => {
@@ -765,6 +768,7 @@ describe('calls', () => {
   })
 
   it('string methods call the intrinsics, not a method patched later or an own property', () => {
+    const g = guard('x.startsWith("z")')
     const proto = String.prototype as unknown as Record<string, unknown>
     const original = proto.startsWith
     let n = 0
@@ -772,11 +776,13 @@ describe('calls', () => {
       n++
       return true
     }
+    let result: boolean
     try {
-      expect(holds('x.startsWith("z")', 'abc')).toBe(false)
+      result = g.test(['abc'])
     } finally {
       proto.startsWith = original
     }
+    expect(result).toBe(false)
     expect(n).toBe(0)
   })
 
@@ -799,9 +805,11 @@ describe('calls', () => {
       },
       configurable: true,
     })
+    const spy = guard('x.includes("spy")')
+    const undef = guard('x.includes(undefined)')
     let found: boolean[]
     try {
-      found = [holds('x.includes("spy")', [0, , 2]), holds('x.includes(undefined)', [0, , 2])] // eslint-disable-line no-sparse-arrays
+      found = [spy.test([[0, , 2]]), undef.test([[0, , 2]])] // eslint-disable-line no-sparse-arrays
     } finally {
       delete (Array.prototype as unknown as Record<string, unknown>)['1']
     }
@@ -856,17 +864,20 @@ describe('calls', () => {
   })
 
   it('regex test uses the intrinsic exec, not one patched later', () => {
+    const g = guard('/a/.test(x)')
     const original = RegExp.prototype.exec
     let n = 0
     RegExp.prototype.exec = function () {
       n++
       return null
     }
+    let result: boolean
     try {
-      expect(holds('/a/.test(x)', 'a')).toBe(true)
+      result = g.test(['a'])
     } finally {
       RegExp.prototype.exec = original
     }
+    expect(result).toBe(true)
     expect(n).toBe(0)
   })
 
@@ -958,7 +969,7 @@ describe('refused constructs name the construct and what to write instead', () =
   })
 
   it('reports every error, one problem each', () => {
-    const problems = refused('x = 1 || foo(y) || z')
+    const problems = refused('(x = 1) || foo(y) || z')
     expect(problems).toHaveLength(3)
     expect(problems[0]).toContain('assignment')
     expect(problems[1]).toContain('the call `foo(y)`')
@@ -1007,7 +1018,7 @@ describe('syntax errors', () => {
 
   it('shows the line of a multi-line guard that holds the error', () => {
     const [p] = refused('x === 1 &&\n  y ==== 2')
-    expect(p.endsWith('\n      y ==== 2\n        ^')).toBe(true)
+    expect(p.endsWith('\n      y ==== 2\n          ^')).toBe(true)
   })
 
   it('refuses yield, new.target and legacy octal as the parser does', () => {
@@ -1022,8 +1033,9 @@ describe('syntax errors', () => {
   })
 
   it('refuses a guard nested too deeply, without throwing', () => {
-    expect(refused(`${'!'.repeat(150)}x`)[0]).toContain('levels deep')
-    expect(refused(`${'('.repeat(100_000)}x${')'.repeat(100_000)}`)[0]).toContain('too deeply')
+    expect(refused(`${'!'.repeat(150)}x`)[0]).toContain('nests too deeply (more than 100 levels)')
+    expect(refused(`${'!'.repeat(100_000)}x`)[0]).toContain('nests too deeply')
+    expect(refused(`${'('.repeat(100_000)}x${')'.repeat(100_000)}`)[0]).toContain('nests too deeply')
   })
 })
 
@@ -1079,7 +1091,7 @@ describe('test never throws', () => {
     'x == y', 'x != y', 'x < y', 'x <= y', 'x > y', 'x >= y', 'x + y', 'x - y', 'x * y', 'x / y',
     'x % y', 'x ** y', '-x', '+x', 'typeof x', 'x && y', 'x || y', 'x ?? y', 'x ? y : x',
     'x instanceof Error', 'x instanceof Object', 'Array.isArray(x)', 'x.startsWith(y)', 'x.endsWith(y)',
-    'x.includes(y)', '/a/.test(x)', 'x.a.includes(y)', 'x + "" === y', '`${1}`'.slice(0, 0) + 'x == null',
+    'x.includes(y)', '/a/.test(x)', 'x.a.includes(y)', 'x + "" === y', 'x == null', 'x[y]?.a',
   ]
 
   it('for every allowed construct and every hostile value, and runs no user code', () => {

@@ -1,0 +1,122 @@
+// The output queue: off the call, bounded, honouring back-pressure, saying what it dropped.
+import { afterEach, describe, expect, it } from 'vitest'
+import { Writable } from 'node:stream'
+import { calls, clear } from '../src/index.js'
+import { collector, drain, requireFixture } from './helpers.js'
+
+const queue = requireFixture('./queue.cjs')
+const shapes = requireFixture('./shapes.cjs')
+const Q = './fixtures/queue.cjs'
+
+afterEach(() => clear())
+
+/** A stream that accepts writes only when told to (back-pressure on demand). */
+function slowStream(highWaterMark = 16) {
+  const chunks: string[] = []
+  let release: (() => void) | undefined
+  const stream = new Writable({
+    highWaterMark,
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk))
+      release = cb
+    },
+  })
+  return {
+    stream,
+    chunks,
+    next: () => {
+      const r = release
+      release = undefined
+      r?.()
+    },
+  }
+}
+
+describe('output', () => {
+  it('writes nothing during the traced call: lines appear only at a later turn', async () => {
+    const out = collector()
+    calls(`${Q}:len/1`, 10, { io: out.io })
+    queue.len(queue.new())
+    expect(out.lines).toEqual([])
+    await drain()
+    expect(out.lines).toHaveLength(1)
+  })
+
+  it('waits for drain when the stream signals back-pressure, then writes the rest in order', async () => {
+    const s = slowStream()
+    calls(`${Q}:len/1`, 1000, { io: s.stream, queue: 1000 })
+    for (let i = 0; i < 50; i++) queue.len(queue.fromList([i]))
+    await drain()
+    expect(s.chunks).toHaveLength(1)
+    for (let i = 0; i < 10; i++) {
+      s.next()
+      await drain()
+    }
+    const lines = s.chunks.join('').split('\n').filter(Boolean)
+    expect(lines).toHaveLength(50)
+    expect(lines.every((l, i) => l.includes(`queue:len(Queue { front: [${i}], back: [] })`))).toBe(true)
+  })
+
+  it('drops what overflows the queue, counts it, and says so once the stream drains', async () => {
+    const s = slowStream()
+    calls(`${Q}:len/1`, 1000, { io: s.stream, queue: 10 })
+    queue.len(queue.new()) // written at once; the stream then holds back
+    await drain()
+    for (let i = 0; i < 100; i++) queue.len(queue.new())
+    for (let i = 0; i < 5; i++) {
+      s.next()
+      await drain()
+    }
+    const text = s.chunks.join('')
+    expect(text.split('\n').filter((l) => l.includes('queue:len('))).toHaveLength(11)
+    expect(text).toMatch(/recon-trace: 90 messages dropped: the output could not keep up \(queue of 10\)/)
+  })
+
+  it('an io function that throws is reported once and the program never sees it', async () => {
+    const seen: string[] = []
+    calls(`${Q}:len/1`, 10, {
+      io: (line) => {
+        seen.push(line)
+        throw new Error('io broke')
+      },
+    })
+    expect(queue.len(queue.new())).toBe(0)
+    await drain()
+    expect(seen.length).toBeGreaterThan(0)
+  })
+})
+
+describe('values through a live trace run no user code', () => {
+  it('a Proxy argument, a getter, valueOf/toString/toJSON/inspect: no trap, no call', async () => {
+    let touched = 0
+    const proxy = new Proxy({}, { get: () => void touched++, ownKeys: () => (touched++, []), getPrototypeOf: () => (touched++, null) })
+    const sneaky = {
+      get lazy() {
+        touched++
+        return 1
+      },
+      valueOf: () => touched++,
+      toString: () => String(touched++),
+      toJSON: () => touched++,
+      [Symbol.for('nodejs.util.inspect.custom')]: () => touched++,
+      [Symbol.toPrimitive]: () => touched++,
+    }
+    const out = collector()
+    calls('./fixtures/shapes.cjs:variadic/2 -> return', 10, { io: out.io })
+    expect(shapes.variadic(proxy, sneaky)).toBe(2)
+    await drain()
+    clear()
+    expect(touched).toBe(0)
+    expect(out.lines[0]).toMatch(/shapes:variadic\(\[Proxy\], \{ .*lazy: \[Getter\]/)
+  })
+
+  it('a huge argument is captured within bounds', async () => {
+    const out = collector()
+    calls(`${Q}:len/1`, 10, { io: out.io, format: { string: 10, collection: 3 } })
+    const q = queue.fromList(['x'.repeat(1_000_000), 2, 3, 4, 5])
+    queue.len(q)
+    await drain()
+    expect(out.lines[0].length).toBeLessThan(300)
+    expect(out.lines[0]).toMatch(/more/)
+  })
+})
