@@ -74,10 +74,10 @@ export class Settler {
     if (this.waiting.has(p)) return true
     this.waiting.set(p, done)
     this.pending++
-    this.stopHook ??= promiseHooks.onSettled((q) => {
+    this.stopHook ??= promiseHooks.onSettled((q: Promise<unknown>) => {
       // The hook runs inside resolve/reject, before the state is set: look at the next microtask.
-      if (this.waiting.has(q as Promise<unknown>)) queueMicrotask(() => this.check(q as Promise<unknown>))
-    })
+      if (this.waiting.has(q)) queueMicrotask(() => this.check(q))
+    }) as () => void
     // It may have settled already (an async function that returned without awaiting).
     queueMicrotask(() => this.check(p))
     return true

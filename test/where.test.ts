@@ -15,7 +15,7 @@ describe('async context', () => {
   it('traces only calls made inside the matching request, across concurrent requests and awaits', async () => {
     const als = new AsyncLocalStorage<{ id: number }>()
     const out = collector()
-    calls(`${Q}:in/2`, 100, { io: out.io, pid: { context: als, match: (store) => store.id === 2 } })
+    calls(`${Q}:in/2`, 100, { io: out.io, pid: { context: als, match: (store: { id: number }) => store.id === 2 } })
     const request = (id: number) =>
       als.run({ id }, async () => {
         for (let i = 0; i < 3; i++) {
