@@ -600,8 +600,8 @@ export class Hooks {
     private readonly unite: (ms: Matcher[]) => Matcher,
     private readonly onMatch: OnMatch,
     private readonly forbidden: ReadonlySet<Function>,
-    /** Told about functions hooked after the start (modules loaded later) and problems found then. */
-    private readonly onLate: (hooked: number, notices: string[]) => void,
+    /** Told about problems found in modules loaded after the start. */
+    private readonly onLate: (notices: string[]) => void,
   ) {}
 
   /** Wrap everything found; returns how many functions were hooked. Problems: sites that cannot be replaced. */
@@ -688,8 +688,8 @@ export class Hooks {
     }
     if (anyModule.length > 0 && !isOwnFile(m.filename)) list.push(...planLoaded(this.specs, anyModule, m, labelOfFile(m.filename), this.forbidden, notices))
     if (list.length === 0 && notices.length === 0) return
-    const n = this.wrapAll(list, notices)
-    this.onLate(n, notices)
+    this.wrapAll(list, notices)
+    if (notices.length > 0) this.onLate(notices)
   }
 
   /** Remove every wrapper and the loader patch; synchronous. */

@@ -83,6 +83,7 @@ class Trace {
     readonly specs: readonly TraceSpec[],
     readonly limit: Limit,
     readonly o: Resolved,
+    forbidden: ReadonlySet<Function>,
   ) {
     this.limiter = new Limiter(limit)
     this.redact = makeRedactor(o.redact)
@@ -91,25 +92,24 @@ class Trace {
     const onUserError = (what: string, err: unknown) => this.userError(what, err)
     this.output = new Output({ io: o.io, formatter: o.formatter, json: o.json, color: o.color, line: o.line, capacity: o.queue, onUserError })
     const where = compileWhere(o.pid, onUserError)
+    this.here = where.here
     const matchers = specs.map((s) => compileMatcher(s, where.test, onUserError, enterBusy, leaveBusy))
-    this.hooks = new Hooks(specs, matchers, uniteMatchers, this.onMatch, forbiddenFunctions(o), (n, notices) => {
+    this.hooks = new Hooks(specs, matchers, uniteMatchers, this.onMatch, forbidden, (notices) => {
       for (const n of notices) this.output.notice(`recon-trace: ${n}`)
-      void n
     })
-    if (!where.here) this.hooksHere = false
+    if (o.time !== undefined) {
+      const ms = o.time
+      this.timer = setTimeout(() => this.end(`time limit of ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} reached after ${this.limiter.taken} messages`), ms)
+      this.timer.unref()
+    }
+    globalSlot[SLOT] = this.slot
   }
-  hooksHere = true
+
+  /** Whether this thread is selected at all by the pid option (if not, nothing is hooked here). */
+  readonly here: boolean
 
   userError(what: string, err: unknown): void {
     this.output.notice(`recon-trace: ${what} threw ${describeError(err)}; counted as no match, reported once`)
-  }
-
-  start(): number {
-    if (o_time(this.o) !== undefined) {
-      this.timer = setTimeout(() => this.end(`time limit of ${fmtSeconds(this.o.time!)} reached after ${this.limiter.taken} messages`), this.o.time!)
-      this.timer.unref()
-    }
-    return 0
   }
 
   /** After a message was queued (or refused): close the trace if the limit has tripped. */
@@ -219,14 +219,6 @@ class Trace {
   readonly slot: Slot = { end: (reason) => this.end(reason) }
 }
 
-function o_time(o: Resolved): number | undefined {
-  return o.time
-}
-
-function fmtSeconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
-}
-
 /**
  * Start tracing: every call matching `specs` prints a message, until `limit` messages (or a
  * rate `[count, ms]` is exceeded, or `options.time` runs out). Ends the trace before it.
@@ -240,26 +232,17 @@ export function calls(specs: Specs, limit: Limit, options?: TraceOptions): numbe
   const o = checkOptions(options, problems)
   throwIfProblems(problems)
   clear()
-  const trace = new Trace(parsed, lim!, o!)
-  if (!trace.hooksHere) {
-    globalSlot[SLOT] = trace.slot
-    trace.start()
-    return 0
-  }
-  const p = plan(parsed, forbiddenFunctions(o!), problems)
+  const forbidden = forbiddenFunctions(o!)
+  // Resolve modules and find functions before anything is created or hooked.
+  const p = plan(parsed, forbidden, problems)
+  throwIfProblems(problems)
+  const trace = new Trace(parsed, lim!, o!, forbidden)
+  if (!trace.here) return 0
+  const n = trace.hooks.apply(p, problems)
   if (problems.length > 0) {
-    trace.output.end(undefined)
+    trace.end(undefined)
     throw new TraceError(problems)
   }
-  const installProblems: string[] = []
-  const n = trace.hooks.apply(p, installProblems)
-  if (installProblems.length > 0) {
-    trace.hooks.restore()
-    trace.output.end(undefined)
-    throw new TraceError(installProblems)
-  }
-  globalSlot[SLOT] = trace.slot
-  trace.start()
   return n
 }
 
