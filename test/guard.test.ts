@@ -611,8 +611,9 @@ describe('a failure fails the whole guard', () => {
     expect(holds('!x.a', g.value)).toBe(false)
   })
 
-  it('is not hidden by ||, ?? or ?:', () => {
+  it('is not hidden by &&, ||, ?? or ?:', () => {
     const g = withGetter()
+    expect(holds('x.a && true', g.value)).toBe(false)
     expect(holds('x.a || true', g.value)).toBe(false)
     expect(holds('x.a ?? true', g.value)).toBe(false)
     expect(holds('x.a ? true : true', g.value)).toBe(false)
