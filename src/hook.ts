@@ -25,7 +25,7 @@
  * call through `Reflect.apply`; see bench/ for the figures.
  */
 import Module from 'node:module'
-import { basename, dirname, extname, join, sep } from 'node:path'
+import { basename, dirname, extname, isAbsolute, join, sep } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { types } from 'node:util'
 import { show } from './error.js'
@@ -204,7 +204,7 @@ export function resolveModule(module: string | object, where: string, problems: 
   const req = ModuleCtor.createRequire(join(cwd, '[recon-trace]'))
   let filename: string
   try {
-    filename = req.resolve(module.startsWith('.') || module.startsWith('/') ? join(cwd, module) : module)
+    filename = req.resolve(module.startsWith('.') && !isAbsolute(module) ? join(cwd, module) : module)
   } catch (err) {
     const code = (err as { code?: string }).code
     problems.push(
@@ -226,7 +226,7 @@ export function resolveModule(module: string | object, where: string, problems: 
     )
     return undefined
   }
-  const isPath = module.startsWith('.') || module.startsWith('/') || /^[A-Za-z]:[\\/]/.test(module)
+  const isPath = module.startsWith('.') || isAbsolute(module)
   return { kind: 'file', filename, label: isPath ? basename(filename, extname(filename)) : module }
 }
 
