@@ -86,6 +86,27 @@ describe('returned promises', () => {
   })
 })
 
+describe('thenables', () => {
+  it("prints a non-native thenable as a value and never calls its then (it may run a query)", async () => {
+    const shapes = requireFixture('./shapes.cjs')
+    let thens = 0
+    class QueryBuilder {
+      sql = 'select 1'
+      then(resolve: (v: unknown) => void) {
+        thens++
+        resolve([])
+      }
+    }
+    const out = collector()
+    const qb = new QueryBuilder()
+    calls('./fixtures/shapes.cjs:whoAmI/0 -> return', 10, { io: out.io })
+    expect(shapes.whoAmI.call(qb)).toBe(qb)
+    await settle()
+    expect(thens).toBe(0)
+    expect(untimed(out.lines).at(-1)).toBe(`${me} shapes:whoAmI/0 --> QueryBuilder { sql: 'select 1' }`)
+  })
+})
+
 describe('an unhandled rejection in a real process', () => {
   const run = (...args: string[]) =>
     spawnSync(process.execPath, ['fixtures/programs/unhandled.cjs', ...args], { encoding: 'utf8', timeout: 10_000 })
