@@ -492,3 +492,23 @@ describe('redaction', () => {
     expect(show(e)).toBe('[Error: x] { secret: [REDACTED] }')
   })
 })
+
+describe('memory', () => {
+  it('a cut string does not keep the original alive', async () => {
+    const v8 = await import('node:v8')
+    const vm = await import('node:vm')
+    v8.setFlagsFromString('--expose-gc')
+    const gc = vm.runInNewContext('gc') as () => void
+    const { snapshot, makeRedactor, DEFAULT_SNAPSHOT_LIMITS } = await import('../src/snapshot.js')
+    const redact = makeRedactor()
+    gc()
+    const before = process.memoryUsage().heapUsed
+    const kept: unknown[] = []
+    for (let i = 0; i < 100; i++) kept.push(snapshot(String(i).padEnd(1_000_000, 'x'), DEFAULT_SNAPSHOT_LIMITS, redact))
+    gc()
+    const grown = process.memoryUsage().heapUsed - before
+    expect(kept).toHaveLength(100)
+    // 100 originals would be 100 MB; 100 cut copies are about 50 KB.
+    expect(grown).toBeLessThan(10_000_000)
+  })
+})
