@@ -521,7 +521,6 @@ export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<Functio
     const where = `spec ${show(spec.text)}`
     const r = resolveModule(spec.module, where, problems, cwd)
     if (!r) return
-    const before = problems.length
     const add = (root: unknown, label: string, rootSite: { owner: object; key: string } | undefined, quiet: boolean) => {
       if (!isObjectLike(root)) {
         if (!quiet) problems.push(`${where}: the module ${label} exports ${show(root)}, which has no functions`)
@@ -533,13 +532,9 @@ export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<Functio
         problems.push(`${where}: ${error} in ${label}; ${names.length ? `it has: ${names.join(', ')}` : 'it has no functions'}`)
       }
       for (const f of found) {
-        if (forbidden.has(f.fn)) {
-          problems.push(`${where}: ${label}:${f.name} is refused: recon-trace writes its output through it`)
-          continue
-        }
-        p.found.push({ found: f, module: label, spec: i })
+        if (forbidden.has(f.fn)) problems.push(`${where}: ${label}:${f.name} is refused: recon-trace writes its output through it`)
+        else p.found.push({ found: f, module: label, spec: i })
       }
-      return found.length
     }
     if (r.kind === 'object') {
       if (forbidden.has(r.target as Function)) problems.push(`${where}: ${r.label} is refused: recon-trace writes its output through it`)
@@ -558,11 +553,8 @@ export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<Functio
       }
     } else {
       p.anyModule.push(i)
-      let n = 0
-      for (const m of loadedModules()) n += add(m.exports, labelOfFile(m.filename), { owner: m, key: 'exports' }, true)
-      void n
+      for (const m of loadedModules()) add(m.exports, labelOfFile(m.filename), { owner: m, key: 'exports' }, true)
     }
-    void before
   })
   return p
 }

@@ -21,7 +21,7 @@ import { compileWhere } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher, uniteMatchers } from './match.js'
 import { Hooks, enterBusy, leaveBusy, plan, type Target } from './hook.js'
 import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
-import type { TraceEvent } from './format.js'
+import { renderValue, type TraceEvent } from './format.js'
 import { Output } from './output.js'
 import { Settler } from './settle.js'
 import { captureStack } from './stack.js'
@@ -33,13 +33,10 @@ const SLOT = Symbol.for('recon-trace.active')
 type Slot = { end(reason: string | undefined): void }
 const globalSlot = globalThis as unknown as Record<symbol, Slot | undefined>
 
+/** What a user function threw, rendered the way values are: no getter, trap or toString of it runs. */
 function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    const name = Object.getOwnPropertyDescriptor(err, 'name')?.value ?? Object.getPrototypeOf(err)?.constructor?.name ?? 'Error'
-    const message = Object.getOwnPropertyDescriptor(err, 'message')?.value
-    return `${String(name)}${typeof message === 'string' && message ? `: ${message}` : ''}`
-  }
-  return typeof err === 'string' ? err : typeof err
+  const text = renderValue(snapshot(err, { depth: 1, string: 200, collection: 4, nodes: 16 }, () => false))
+  return text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text
 }
 
 /** Functions recon-trace writes through: tracing them is refused. */

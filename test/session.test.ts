@@ -188,6 +188,34 @@ describe('options', () => {
     expect(out.lines).toEqual([expect.stringMatching(/the predicate of .* threw Error: bad predicate; counted as no match, reported once/)])
   })
 
+  it('what a predicate throws is described without running its code (a thrown Proxy, a thrown string)', async () => {
+    let traps = 0
+    const hostile = new Proxy(new Error('x'), { get: () => void traps++, getPrototypeOf: () => (traps++, Error.prototype) })
+    const out = collector()
+    calls(
+      [Q, 'len', () => {
+        throw hostile
+      }],
+      10,
+      { io: out.io },
+    )
+    queue.len(queue.new())
+    calls(
+      [Q, 'len', () => {
+        throw 'plain words'
+      }],
+      10,
+      { io: out.io },
+    )
+    queue.len(queue.new())
+    await drain()
+    expect(traps).toBe(0)
+    expect(out.lines).toEqual([
+      expect.stringMatching(/threw Proxy; counted as no match/),
+      expect.stringMatching(/threw 'plain words'; counted as no match/),
+    ])
+  })
+
   it('JSON Lines carry one object per event', async () => {
     const out = collector()
     calls(`${Q}:in/2 -> return`, 2, { io: out.io, json: true })
