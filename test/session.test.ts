@@ -270,6 +270,19 @@ describe('modules', () => {
     expect(untimed(out.lines)[0]).toBe(`${me} node:path:basename('/a/b.txt')`)
   })
 
+  it("keeps a builtin's ES module named exports in step, while traced and after", async () => {
+    const ns = await import('node:path')
+    const original = ns.basename
+    const out = collector()
+    calls('node:path:basename/1', 10, { io: out.io })
+    expect(ns.basename).not.toBe(original)
+    expect(ns.basename('/x/y.js')).toBe('y.js')
+    clear()
+    expect(ns.basename).toBe(original)
+    await drain()
+    expect(untimed(out.lines)).toEqual([`${me} node:path:basename('/x/y.js')`])
+  })
+
   it('traces an object given directly, and restores it by removing the shadowing property', async () => {
     const { EventEmitter } = await import('node:events')
     const server = new EventEmitter()
