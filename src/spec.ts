@@ -122,59 +122,63 @@ function isSpecObject(o: unknown): o is SpecObject {
   return typeof o === 'object' && o !== null && !Array.isArray(o) && 'module' in o && 'function' in o
 }
 
-/** Split at top-level commas, respecting quotes and brackets. */
-function splitTopLevel(text: string, sep: string): string[] {
-  const parts: string[] = []
+/**
+ * Visit each character of `text` that is outside a string literal, with the bracket depth
+ * before it; stop when `visit` returns true. The one place that knows how quotes nest.
+ */
+function scan(text: string, visit: (i: number, c: string, depth: number) => boolean | void): void {
   let depth = 0
   let quote = ''
-  let start = 0
   for (let i = 0; i < text.length; i++) {
     const c = text[i]
     if (quote) {
       if (c === '\\') i++
       else if (c === quote) quote = ''
-    } else if (c === '"' || c === "'" || c === '`') quote = c
-    else if (c === '(' || c === '[' || c === '{') depth++
+      continue
+    }
+    if (c === '"' || c === "'" || c === '`') {
+      quote = c
+      continue
+    }
+    if (visit(i, c, depth)) return
+    if (c === '(' || c === '[' || c === '{') depth++
     else if (c === ')' || c === ']' || c === '}') depth--
-    else if (depth === 0 && text.startsWith(sep, i)) {
+  }
+}
+
+/** Split at top-level occurrences of `sep`, respecting quotes and brackets. */
+function splitTopLevel(text: string, sep: string): string[] {
+  const parts: string[] = []
+  let start = 0
+  scan(text, (i, _c, depth) => {
+    if (depth === 0 && i >= start && text.startsWith(sep, i)) {
       parts.push(text.slice(start, i))
       start = i + sep.length
-      i += sep.length - 1
     }
-  }
+  })
   parts.push(text.slice(start))
   return parts
 }
 
-/** Index of the last top-level occurrence of `needle` outside quotes, or -1. */
+/** Index of the last occurrence of `needle` outside quotes, or -1. */
 function lastTopLevel(text: string, needle: string): number {
-  let quote = ''
   let found = -1
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]
-    if (quote) {
-      if (c === '\\') i++
-      else if (c === quote) quote = ''
-    } else if (c === '"' || c === "'" || c === '`') quote = c
-    else if (text.startsWith(needle, i)) found = i
-  }
+  scan(text, (i) => {
+    if (text.startsWith(needle, i)) found = i
+  })
   return found
 }
 
 /** Index of the `)` closing the `(` at `open`, or -1. */
 function closingParen(text: string, open: number): number {
-  let depth = 0
-  let quote = ''
-  for (let i = open; i < text.length; i++) {
-    const c = text[i]
-    if (quote) {
-      if (c === '\\') i++
-      else if (c === quote) quote = ''
-    } else if (c === '"' || c === "'" || c === '`') quote = c
-    else if (c === '(') depth++
-    else if (c === ')' && --depth === 0) return i
-  }
-  return -1
+  let found = -1
+  scan(text.slice(open), (i, c, depth) => {
+    if (c === ')' && depth === 1) {
+      found = open + i
+      return true
+    }
+  })
+  return found
 }
 
 interface Parts {

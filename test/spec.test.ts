@@ -43,6 +43,14 @@ describe('string form', () => {
     expect(specs[0].guard?.test(['a->b', ['a->b']])).toBe(true)
   })
 
+  it('keeps commas inside string literals in one pattern, and escaped quotes inside the string', () => {
+    const { specs, problems } = parse(`./a.js:f('a,b', x) when x === "say \\"->\\" ok" -> return`)
+    expect(problems).toEqual([])
+    expect(specs[0].patterns).toEqual([{ kind: 'literal', value: 'a,b' }, { kind: 'bind', name: 'x' }])
+    expect(specs[0].return).toBe(true)
+    expect(specs[0].guard?.test(['say "->" ok', []])).toBe(true)
+  })
+
   it('binds args for a guard without patterns', () => {
     const { specs, problems } = parse('./a.js:f/_ when args.length > 1')
     expect(problems).toEqual([])
