@@ -1,0 +1,172 @@
+// Run the benchmarks: `npm run bench` (builds first), or `node bench/run.mjs [scenario...]`.
+//
+//   node bench/run.mjs                      every scenario, under this Node (process.execPath)
+//   node bench/run.mjs dormant flood        only these scenarios (bench/<name>.mjs)
+//   node bench/run.mjs --all-runtimes       under every Node found (also: BENCH_ALL_RUNTIMES=1)
+//   npm run bench -- --all-runtimes
+//
+// --all-runtimes runs everything under each distinct Node version among: this one, the `node`
+// devDependency (node_modules/node/bin/node) and every `node` on PATH outside node_modules/.bin.
+// BENCH_NODES=/path/to/node:/other/node names them instead. Note that `npm run bench` runs under
+// the devDependency's Node (npm puts node_modules/.bin first on PATH), here Node 24.
+//
+// Each scenario runs in its own child process (a fresh isolate: the JIT state of one never
+// leaks into another); scenarios with several cases start one more process per case. Each
+// reports against an untraced baseline measured in the same process. At the end, a summary of
+// the figures that have a goal (docs/benchmarks.md states and discusses them). Figures, never
+// assertions: the exit code is non-zero only if a scenario crashed.
+import { spawn, spawnSync } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { existsSync, realpathSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { delimiter, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood']
+// Micro-benchmarks of one module each, written with the same conventions (own processes,
+// medians), run when present. bench/snapshot.mjs is left out of the default run: it takes about
+// 6 minutes per runtime here (its util.inspect column of an object of 1e5 keys), over the
+// 3-minute budget of `npm run bench`; name it to run it (`node bench/run.mjs snapshot`).
+const OTHERS = ['guard']
+const ON_REQUEST = ['snapshot']
+const TIMEOUT_MS = 10 * 60_000
+
+const args = process.argv.slice(2)
+const all = args.includes('--all-runtimes') || /^(1|true|yes)$/i.test(process.env.BENCH_ALL_RUNTIMES ?? '')
+const present = (s) => existsSync(join(ROOT, 'bench', `${s}.mjs`))
+const available = [...OURS, ...OTHERS.filter(present)]
+const named = args.filter((a) => !a.startsWith('--'))
+const known = [...available, ...ON_REQUEST.filter(present)]
+for (const n of named) if (!known.includes(n)) throw new Error(`no scenario ${n}; scenarios: ${known.join(', ')}`)
+const scenarios = named.length ? named : available
+
+function versionOf(bin) {
+  const r = spawnSync(bin, ['--version'], { encoding: 'utf8' })
+  return r.status === 0 ? r.stdout.trim() : undefined
+}
+
+function runtimes() {
+  if (!all) return [process.execPath]
+  let candidates
+  if (process.env.BENCH_NODES) candidates = process.env.BENCH_NODES.split(delimiter).filter(Boolean)
+  else {
+    candidates = [process.execPath, join(ROOT, 'node_modules', 'node', 'bin', 'node')]
+    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+      if (dir && !dir.includes(join('node_modules', '.bin'))) candidates.push(join(dir, 'node'))
+    }
+  }
+  const byVersion = new Map()
+  for (const c of candidates) {
+    if (!existsSync(c)) continue
+    const v = versionOf(c)
+    if (v && !byVersion.has(v)) byVersion.set(v, realpathSync(c))
+  }
+  const cmp = (a, b) => a.slice(1).split('.').map(Number).reduce((d, x, i) => d || x - b.slice(1).split('.').map(Number)[i], 0)
+  return [...byVersion.entries()].sort(([a], [b]) => cmp(a, b)).map(([, bin]) => bin)
+}
+
+function runScenario(bin, name, results) {
+  return new Promise((resolve) => {
+    const started = Date.now()
+    const env = { ...process.env, BENCH_CHILD: '1', BENCH_JSON: '1' }
+    delete env.BENCH_CASE
+    const child = spawn(bin, [join(ROOT, 'bench', `${name}.mjs`)], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS)
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.startsWith('@@result ')) results.push(JSON.parse(line.slice(9)))
+      else console.log(`  ${line}`)
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      const secs = ((Date.now() - started) / 1000).toFixed(1)
+      console.log(code === 0 ? `  (${name}: ${secs} s)` : `  (${name}: FAILED with ${code ?? signal} after ${secs} s)`)
+      resolve(code === 0)
+    })
+  })
+}
+
+const f = (x, d = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : String(x))
+const find = (results, scenario, test) => results.find((r) => r.scenario === scenario && test(r.case))
+
+/** The figures that have a goal, read against it. */
+function summary(results) {
+  const rows = []
+  const row = (what, figure, goal, met) => rows.push([what, figure, goal, met === undefined ? 'n/a' : met ? 'met' : 'MISSED'])
+  for (const [label, key] of [
+    ['dormant, new call site, inlined: ratio', 'after clear(), new call site, inlined'],
+    ['dormant, new call site, megamorphic: ratio', 'after clear(), new call site, megamorphic'],
+    ['dormant, call site hot during the trace: ratio', 'after calls()+clear(), same call site, inlined'],
+  ]) {
+    const r = find(results, 'dormant', (c) => c === key)
+    if (r) row(label, `${f(r.ratio)} (${f(r.base_ns)} -> ${f(r.ns)} ns)`, '1.00 within noise', Math.abs(r.ratio - 1) < 0.05)
+  }
+  const bp = find(results, 'inspector-breakpoint', (c) => c.startsWith('conditional'))
+  if (bp) row('inspector conditional breakpoint (false): per hit', `${f(bp.added_ns / 1000, 1)} µs`, 'reference (~50 µs)', undefined)
+  for (const c of ['arity', 'predicate', 'guard', 'arity2']) {
+    for (const site of ['inlined', 'megamorphic']) {
+      const r = find(results, 'filtered', (x) => x === `${c}, ${site}`)
+      if (!r) continue
+      const goal = c === 'arity' ? '< 5 ns' : undefined
+      row(`filtered out, ${c}, ${site}: added`, `${f(r.added_ns)} ns`, goal ?? 'report', goal ? r.added_ns < 5 : undefined)
+    }
+  }
+  for (const r of results.filter((x) => x.scenario === 'traced')) {
+    const small = r.case.startsWith('small')
+    row(`traced, ${r.case}: end to end`, `${f(r.e2e_us)} µs/msg (${f(r.msgs_per_s / 1e6)} M msgs/s, ${f(r.call_ns, 0)} ns on the call)`, small ? '< 1 µs' : 'report', small ? r.e2e_us < 1 : undefined)
+  }
+  const quiet = find(results, 'flood', (c) => c === 'untraced')
+  if (quiet) row('flood untraced (the noise floor): longest event-loop delay', `${f(quiet.lag_ms, 1)} ms, worst run ${f(quiet.lag_worst_ms, 1)}`, 'reference', undefined)
+  for (const r of results.filter((x) => x.scenario === 'flood' && x.case !== 'untraced')) {
+    // Line counts are the same in every run of a case, or all of them are listed (`a|b`).
+    const lines = String(r.call_lines).split('|').map(Number)
+    const clean = String(r.trip_lines) === '1' && String(r.lines_after_trip) === '0'
+    let exact
+    let want
+    if (r.case === 'rate') {
+      want = '<= 1000 lines + trip'
+      exact = clean && lines.every((n) => n <= 1000)
+    } else if (r.case === 'sync') {
+      want = '<= 100000 lines + trip'
+      exact = clean && lines.every((n) => n <= 100_000)
+    } else {
+      want = '100000 lines + trip'
+      exact = clean && lines.every((n) => n === 100_000)
+    }
+    row(`flood ${r.case}: lines`, `${r.call_lines} + ${r.trip_lines} trip${r.other ? `; ${r.other}` : ''}`, want, exact)
+    row(`flood ${r.case}: heapUsed after the flood and GC`, `+${f(r.heap_end_mb, 1)} MB`, '< 20 MB', r.heap_end_mb < 20)
+    row(`flood ${r.case}: peak rss during the flood`, `+${f(r.rss_peak_mb, 1)} MB (peak heapUsed +${f(r.heap_peak_mb, 1)})`, '< 20 MB', r.rss_peak_mb < 20)
+    row(
+      `flood ${r.case}: longest event-loop delay`,
+      `${f(r.lag_ms, 1)} ms, worst run ${f(r.lag_worst_ms, 1)} (longest flush turn ${f(r.flush_max_ms, 1)} ms)`,
+      '< 10 ms (median run)',
+      r.lag_ms < 10,
+    )
+  }
+  const w = [0, 0, 0]
+  for (const r of rows) for (let i = 0; i < 3; i++) w[i] = Math.max(w[i], r[i].length)
+  for (const r of rows) console.log(`  ${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padEnd(w[2])}  ${r[3]}`)
+}
+
+const bins = runtimes()
+let failed = 0
+console.log(`CPU: ${cpus()[0].model}, ${cpus().length} cores`)
+console.log(`runtimes: ${bins.map((b) => `${versionOf(b)} (${b})`).join(', ')}`)
+for (const bin of bins) {
+  const version = versionOf(bin)
+  const v8 = spawnSync(bin, ['-p', 'process.versions.v8'], { encoding: 'utf8' }).stdout.trim()
+  console.log(`\n=== node ${version} (V8 ${v8}), ${cpus()[0].model}, ${cpus().length} cores: ${scenarios.join(', ')}`)
+  const results = []
+  const started = Date.now()
+  for (const s of scenarios) {
+    console.log(`\n# ${s}`)
+    if (!(await runScenario(bin, s, results))) failed++
+  }
+  console.log(`\n=== summary, node ${version} (${((Date.now() - started) / 1000).toFixed(0)} s)`)
+  summary(results)
+}
+if (failed) process.exitCode = 1
