@@ -531,12 +531,20 @@ export function formatTime(ms: number): string {
     whole += 1
     micros -= 1000
   }
-  const d = new Date(whole)
-  if (Number.isNaN(d.getTime())) return '00:00:00.000000'
-  const two = (n: number) => (n < 10 ? `0${n}` : String(n))
-  const frac = String(d.getMilliseconds() * 1000 + micros).padStart(6, '0')
-  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${frac}`
+  if (!Number.isFinite(whole) || Math.abs(whole) > 8.64e15) return '00:00:00.000000'
+  const second = Math.floor(whole / 1000)
+  // The local HH:MM:SS of a given second never changes: build it once per second. A Date and
+  // three local-time conversions per line cost 0.20-0.23 µs, half of formatting a small call.
+  if (second !== cachedSecond) {
+    const d = new Date(second * 1000)
+    const two = (n: number) => (n < 10 ? `0${n}` : String(n))
+    cachedSecond = second
+    cachedClock = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.`
+  }
+  return cachedClock + String((whole - second * 1000) * 1000 + micros).padStart(6, '0')
 }
+let cachedSecond = NaN
+let cachedClock = ''
 
 // ---------------------------------------------------------------------------------------------
 // JSON Lines

@@ -70,7 +70,17 @@ interface Site {
 export class Target {
   /** 1 while the trace runs; 0 once it ended (a wrapper someone kept goes straight through). */
   on = 1
+  /**
+   * The argument counts any spec of this function accepts, checked inline by the wrapper so a
+   * call with another count never leaves it (the matcher checks the exact counts again).
+   */
+  min = 0
+  max = ANY_ARITY
   wrapper: Function = noop
+  /** Where a call whose count is in range continues: runs the matcher with its own `arguments`. */
+  enter: Function = noop
+  /** The same for `new`. */
+  enterNew: Function = noop
   readonly sites: Site[] = []
   constructor(
     readonly original: Function,
@@ -82,6 +92,13 @@ export class Target {
   ) {}
 }
 function noop() {}
+const ANY_ARITY = 0x3fffffff
+
+/** The argument counts a spec accepts, as [min, max]. */
+export function arityRange(spec: TraceSpec): [number, number] {
+  if (spec.arity === undefined) return [0, ANY_ARITY]
+  return [spec.arity, spec.rest ? ANY_ARITY : spec.arity]
+}
 
 /** A function found by a spec, not yet wrapped. */
 interface Found {
@@ -444,27 +461,55 @@ function copyFunctionProperties(original: Function, wrapper: Function): void {
   }
 }
 
-/** Make the wrapper of a target. Two shapes: constructible (original has its own `prototype`), or not. */
+/**
+ * Make the wrapper of a target. Two shapes: constructible (the original has its own
+ * `prototype`), or not.
+ *
+ * The wrapper never lets `arguments` escape: it reads `arguments.length`, checks the count
+ * range, and calls the original with its arguments spelled out for up to three of them
+ * (`Reflect.apply(original, this, [a, b])`, which V8 turns into a direct call it can inline),
+ * forwarding `arguments` only beyond that. A call whose count is in range continues in
+ * `enter`, which has its own `arguments` to give the matcher. Measured with
+ * bench/filtered.mjs, a call filtered out by its count where V8 cannot inline the wrapper:
+ * +6.1-6.5 ns when the wrapper passed `arguments` to the matcher, +5.8-6.3 ns with the range
+ * check alone, +4.5 ns with the spelled-out call (Node 20 and 24); where V8 inlines the
+ * wrapper, +1.0-1.3 ns.
+ */
 export function makeWrapper(t: Target, onMatch: OnMatch): Function {
   const original = t.original
   let wrapper: Function
+  t.enter = function (this: unknown) {
+    const flags = t.match(arguments, arguments.length)
+    if (flags === 0) return apply(original, this, arguments)
+    return onMatch(t, flags, this, arguments, undefined)
+  }
   if (getOwnDescriptor(original, 'prototype') !== undefined) {
-    wrapper = function (this: unknown) {
+    t.enterNew = function () {
+      const flags = t.match(arguments, arguments.length)
+      if (flags === 0) return construct(original, arguments, new.target!)
+      return onMatch(t, flags, undefined, arguments, new.target)
+    }
+    wrapper = function (this: unknown, a?: unknown, b?: unknown, c?: unknown) {
       const n = arguments.length
-      if (t.on === 1 && busy === 0) {
-        const flags = t.match(arguments, n)
-        if (flags !== 0) return onMatch(t, flags, this, arguments, new.target)
+      if (t.on === 1 && busy === 0 && n >= t.min && n <= t.max) {
+        return new.target === undefined ? apply(t.enter, this, arguments) : construct(t.enterNew, arguments, new.target)
       }
-      return new.target === undefined ? apply(original, this, arguments) : construct(original, arguments, new.target)
+      if (new.target !== undefined) return construct(original, arguments, new.target)
+      if (n === 2) return apply(original, this, [a, b])
+      if (n === 1) return apply(original, this, [a])
+      if (n === 3) return apply(original, this, [a, b, c])
+      if (n === 0) return apply(original, this, [])
+      return apply(original, this, arguments)
     }
   } else {
     wrapper = {
-      wrapper(this: unknown) {
+      wrapper(this: unknown, a?: unknown, b?: unknown, c?: unknown) {
         const n = arguments.length
-        if (t.on === 1 && busy === 0) {
-          const flags = t.match(arguments, n)
-          if (flags !== 0) return onMatch(t, flags, this, arguments, undefined)
-        }
+        if (t.on === 1 && busy === 0 && n >= t.min && n <= t.max) return apply(t.enter, this, arguments)
+        if (n === 2) return apply(original, this, [a, b])
+        if (n === 1) return apply(original, this, [a])
+        if (n === 3) return apply(original, this, [a, b, c])
+        if (n === 0) return apply(original, this, [])
         return apply(original, this, arguments)
       },
     }.wrapper
@@ -581,6 +626,8 @@ export function planLoaded(specs: readonly TraceSpec[], indexes: readonly number
  */
 export class Hooks {
   readonly targets = new Map<Function, Target>()
+  /** The specs that name each hooked function (a function named by several has their union). */
+  private readonly specsOf = new Map<Function, Set<number>>()
   private loaderPatched = false
   private originalLoad: ((this: ModuleRecord, filename: string) => unknown) | undefined
   private patchedLoad: ((this: ModuleRecord, filename: string) => unknown) | undefined
@@ -606,22 +653,24 @@ export class Hooks {
   }
 
   private wrapAll(list: Plan['found'], problems: string[]): number {
-    const specsOf = new Map<Function, Set<number>>()
     let added = 0
     for (const { found: f, module, spec } of list) {
       let t = this.targets.get(f.fn)
       if (!t) {
         t = new Target(f.fn, module, f.name, this.matchers[spec])
+        ;[t.min, t.max] = arityRange(this.specs[spec])
         makeWrapper(t, this.onMatch)
         this.targets.set(f.fn, t)
-        specsOf.set(f.fn, new Set([spec]))
+        this.specsOf.set(f.fn, new Set([spec]))
         added++
       } else {
-        const set = specsOf.get(f.fn) ?? new Set<number>()
+        const set = this.specsOf.get(f.fn)!
         if (!set.has(spec)) {
           set.add(spec)
-          specsOf.set(f.fn, set)
           t.match = this.unite([...set].map((i) => this.matchers[i]))
+          const [min, max] = arityRange(this.specs[spec])
+          t.min = Math.min(t.min, min)
+          t.max = Math.max(t.max, max)
         }
       }
       if (t.sites.some((s) => s.owner === f.owner && s.key === f.key && s.slot === f.slot)) continue
