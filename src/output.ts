@@ -70,6 +70,19 @@ export class Output {
     process.on('exit', this.exitFlush)
   }
 
+  /**
+   * Whether the next event would be dropped. Checked on the traced call before anything is
+   * captured, so a flood that overflows the queue costs a count, not a snapshot, per message.
+   */
+  get full(): boolean {
+    return this.events >= this.o.capacity || this.finished
+  }
+
+  /** Count a message that was not captured because the queue is full. Hot path. */
+  drop(): void {
+    if (!this.finished) this.dropped++
+  }
+
   /** Queue one event; false if it was dropped because the queue is full. Hot path. */
   push(event: TraceEvent): boolean {
     if (this.finished) return false
@@ -145,26 +158,29 @@ export class Output {
       let i = this.head
       let chunk = ''
       const io = this.o.io
-      const write = (text: string): boolean => {
-        if ('fn' in io) {
-          for (const line of text.split('\n')) {
-            if (line === '') continue
-            try {
-              io.fn(line)
-            } catch (err) {
-              if (!this.ioFailed) {
-                this.ioFailed = true
-                this.o.onUserError('the io function', err)
-              }
-            }
-          }
-          return true
-        }
+      // A stream gets the lines joined into writes of up to 64 KiB; a function gets each line.
+      const toFunction = 'fn' in io ? io.fn : undefined
+      const emit = (line: string): void => {
         try {
-          return io.stream.write(text)
+          toFunction!(line)
+        } catch (err) {
+          if (!this.ioFailed) {
+            this.ioFailed = true
+            this.o.onUserError('the io function', err)
+          }
+        }
+      }
+      const write = (text: string): boolean => {
+        if (toFunction || text === '') return true
+        try {
+          return (io as { stream: NodeJS.WritableStream }).stream.write(text)
         } catch {
           return true
         }
+      }
+      const add = (line: string): void => {
+        if (toFunction) emit(line)
+        else chunk += `${line}\n`
       }
       let blocked = false
       const deadline = sync ? Infinity : performance.now() + TURN_MS
@@ -172,7 +188,7 @@ export class Output {
         const item = items[i++]
         if (typeof item !== 'string') this.events--
         const line = this.render(item)
-        if (line !== undefined) chunk += `${line}\n`
+        if (line !== undefined) add(line)
         if (chunk.length >= CHUNK) {
           const ok = write(chunk)
           chunk = ''
@@ -185,9 +201,9 @@ export class Output {
       }
       if (i >= items.length) {
         const d = this.droppedLine()
-        if (d) chunk += `${this.render(d)}\n`
+        if (d) add(this.render(d)!)
         if (this.finished && this.endLine !== undefined) {
-          chunk += `${this.render(this.endLine, 'end')}\n`
+          add(this.render(this.endLine, 'end')!)
           this.endLine = undefined
         }
       }

@@ -120,16 +120,31 @@ class Trace {
     this.end(why)
   }
 
-  private event(type: TraceEvent['type'], t: Target, arity: number): TraceEvent {
-    return {
-      type,
-      time: this.stamp ? performance.timeOrigin + performance.now() : 0,
-      pid: this.pid,
-      threadId,
-      module: t.module,
-      function: t.name,
-      arity,
+  /**
+   * One message: counted by the limiter, captured and queued unless the queue is full (then
+   * only counted as dropped: no snapshot is taken for a message that would be thrown away),
+   * then the trip check. A call carries its arguments (and stack), the others their value.
+   */
+  private record(type: TraceEvent['type'], t: Target, n: number, args: IArguments | undefined, stack: boolean, value: unknown): void {
+    if (this.limiter.take()) {
+      if (this.output.full) this.output.drop()
+      else {
+        const ev: TraceEvent = {
+          type,
+          time: this.stamp ? performance.timeOrigin + performance.now() : 0,
+          pid: this.pid,
+          threadId,
+          module: t.module,
+          function: t.name,
+          arity: n,
+        }
+        if (args === undefined) ev.result = snapshot(value, this.o.snapshot, this.redact)
+        else if (this.withArgs) ev.args = snapshotArgs(args, this.o.snapshot, this.redact)
+        if (stack) ev.stack = captureStack(this.o.frames, t.wrapper)
+        this.output.push(ev)
+      }
     }
+    this.checkTrip()
   }
 
   /** The slow path of a wrapper whose matcher said yes. */
@@ -139,13 +154,7 @@ class Trace {
     enterBusy()
     try {
       if (this.active && (flags & CALL) !== 0) {
-        if (this.limiter.take()) {
-          const ev = this.event('call', t, n)
-          if (this.withArgs) ev.args = snapshotArgs(args, this.o.snapshot, this.redact)
-          if ((flags & STACK) !== 0) ev.stack = captureStack(this.o.frames, t.wrapper)
-          this.output.push(ev)
-        }
-        this.checkTrip()
+        this.record('call', t, n, args, (flags & STACK) !== 0, undefined)
         follow = (flags & RETURN) !== 0 && this.active
       }
     } catch {
@@ -169,13 +178,7 @@ class Trace {
   private outcome(type: 'return' | 'exception' | 'fulfilled' | 'rejected', t: Target, n: number, value: unknown): void {
     enterBusy()
     try {
-      if (!this.active) return
-      if (this.limiter.take()) {
-        const ev = this.event(type, t, n)
-        ev.result = snapshot(value, this.o.snapshot, this.redact)
-        this.output.push(ev)
-      }
-      this.checkTrip()
+      if (this.active) this.record(type, t, n, undefined, false, value)
     } catch {
       /* never into the program */
     } finally {
