@@ -245,6 +245,19 @@ describe('modules', () => {
     expect(untimed(out.lines)).toEqual([`${me} late:hello('you')`])
   })
 
+  it("a wildcard module reaches the named function in every module, loaded before or after", async () => {
+    const late = requireFixture('./late.cjs')
+    const out = collector()
+    expect(calls('_:hello/1', 10, { io: out.io })).toBe(1)
+    const twin = requireFixture('./late-twin.cjs')
+    late.hello('a')
+    twin.hello('b')
+    await drain()
+    expect(untimed(out.lines)).toEqual([`${me} late:hello('a')`, `${me} late-twin:hello('b')`])
+    clear()
+    expect(twin.hello.toString()).toMatch(/hello again/)
+  })
+
   it('traces the function a module exports as itself (default)', async () => {
     const greet = requireFixture('./default-fn.cjs')
     const out = collector()
