@@ -560,7 +560,7 @@ function loadedModules(): ModuleRecord[] {
 }
 
 /** Resolve every spec and find what it names; push every problem. Loads nothing, runs no user code. */
-export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<Function>, problems: string[], cwd?: string): Plan {
+export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<object>, problems: string[], cwd?: string): Plan {
   const p: Plan = { found: [], pending: new Map(), anyModule: [], builtins: false }
   specs.forEach((spec, i) => {
     const where = `spec ${show(spec.text)}`
@@ -582,7 +582,7 @@ export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<Functio
       }
     }
     if (r.kind === 'object') {
-      if (forbidden.has(r.target as Function)) problems.push(`${where}: ${r.label} is refused: recon-trace writes its output through it`)
+      if (forbidden.has(r.target)) problems.push(`${where}: ${r.label} is refused: recon-trace writes its output through it`)
       else add(r.target, r.label, undefined, false)
     }
     else if (r.kind === 'builtin') {
@@ -605,7 +605,7 @@ export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<Functio
 }
 
 /** Find what the specs waiting for a module name in it, once it has loaded. */
-export function planLoaded(specs: readonly TraceSpec[], indexes: readonly number[], m: ModuleRecord, label: string, forbidden: ReadonlySet<Function>, notices: string[]): Plan['found'] {
+export function planLoaded(specs: readonly TraceSpec[], indexes: readonly number[], m: ModuleRecord, label: string, forbidden: ReadonlySet<object>, notices: string[]): Plan['found'] {
   const out: Plan['found'] = []
   for (const i of indexes) {
     const spec = specs[i]
@@ -638,7 +638,7 @@ export class Hooks {
     private readonly matchers: readonly Matcher[],
     private readonly unite: (ms: Matcher[]) => Matcher,
     private readonly onMatch: OnMatch,
-    private readonly forbidden: ReadonlySet<Function>,
+    private readonly forbidden: ReadonlySet<object>,
     /** Told about problems found in modules loaded after the start. */
     private readonly onLate: (notices: string[]) => void,
   ) {}

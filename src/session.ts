@@ -39,18 +39,20 @@ function describeError(err: unknown): string {
   return text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text
 }
 
-/** Functions recon-trace writes through: tracing them is refused. */
-function forbiddenFunctions(o: Resolved): Set<Function> {
-  const set = new Set<Function>()
+/**
+ * What recon-trace writes through, by identity: the console's functions, the output stream
+ * itself (no method of it may be shadowed) and every `write` it inherits (so
+ * `node:stream:Writable#write` is refused while the output is a stream), the `io` function,
+ * the formatter, and `calls`/`clear`. Tracing any of them is refused.
+ */
+function forbiddenTargets(o: Resolved): Set<object> {
+  const set = new Set<object>([calls, clear])
   const c = console as unknown as Record<string, unknown>
   for (const k of Object.keys(c)) if (typeof c[k] === 'function') set.add(c[k] as Function)
-  const streams: unknown[] = [process.stderr, process.stdout]
-  if ('stream' in o.io) streams.push(o.io.stream)
-  else set.add(o.io.fn)
-  // The stream objects themselves: shadowing any of their methods is refused too.
-  for (const s of streams) set.add(s as Function)
-  for (const s of streams) {
-    for (let p: unknown = s, i = 0; p !== null && typeof p === 'object' && i < 16; p = Object.getPrototypeOf(p), i++) {
+  if ('fn' in o.io) set.add(o.io.fn)
+  else {
+    set.add(o.io.stream)
+    for (let p: object | null = o.io.stream, i = 0; p !== null && i < 16; p = Object.getPrototypeOf(p), i++) {
       for (const k of ['write', '_write', '_writev']) {
         const d = Object.getOwnPropertyDescriptor(p, k)
         if (d && typeof d.value === 'function') set.add(d.value)
@@ -58,8 +60,6 @@ function forbiddenFunctions(o: Resolved): Set<Function> {
     }
   }
   if (o.formatter) set.add(o.formatter)
-  set.add(calls)
-  set.add(clear)
   return set
 }
 
@@ -80,7 +80,7 @@ class Trace {
     readonly specs: readonly TraceSpec[],
     readonly limit: Limit,
     readonly o: Resolved,
-    forbidden: ReadonlySet<Function>,
+    forbidden: ReadonlySet<object>,
   ) {
     this.limiter = new Limiter(limit)
     this.redact = makeRedactor(o.redact)
@@ -232,7 +232,7 @@ export function calls(specs: Specs, limit: Limit, options?: TraceOptions): numbe
   const o = checkOptions(options, problems)
   throwIfProblems(problems)
   clear()
-  const forbidden = forbiddenFunctions(o!)
+  const forbidden = forbiddenTargets(o!)
   // Resolve modules and find functions before anything is created or hooked.
   const p = plan(parsed, forbidden, problems)
   throwIfProblems(problems)

@@ -326,6 +326,18 @@ describe('modules', () => {
     expect(() => calls([process.stderr, 'write', '_'], 1)).toThrow(/refused: recon-trace writes its output through it/)
   })
 
+  it('refuses the stream the output goes to, but traces another stream', async () => {
+    const { Writable } = await import('node:stream')
+    const sink = new Writable({ write: (_c, _e, cb) => cb() })
+    expect(() => calls([sink, 'write', '_'], 1, { io: sink })).toThrow(/refused: recon-trace writes its output through it/)
+    expect(() => calls('node:stream:Writable#write/_', 1, { io: sink })).toThrow(/refused/)
+    const out = collector()
+    expect(calls([sink, 'write', '_'], 1, { io: out.io })).toBe(1)
+    sink.write('x')
+    await drain()
+    expect(untimed(out.lines)[0]).toMatch(/Writable:write\('x'\)/)
+  })
+
   it('refuses to trace recon-trace itself', () => {
     expect(() => calls('./src/session.ts:calls/_', 1)).toThrow(/recon-trace itself is refused/)
   })
