@@ -34,6 +34,21 @@ export function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
+/**
+ * Run `script` again in `runs` fresh processes with `args` (each prints `{"ns": ...}` on stdout)
+ * and return the median: for micro-benchmarks whose timing loop would otherwise see every case
+ * and turn megamorphic.
+ */
+export function medianOfProcesses(script, args, runs) {
+  const ns = []
+  for (let r = 0; r < runs; r++) {
+    const out = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', env: process.env })
+    if (out.status !== 0) throw new Error(out.stderr)
+    ns.push(JSON.parse(out.stdout).ns)
+  }
+  return median(ns)
+}
+
 /** Everything computed goes here; printed at the end so no loop is dead code. */
 let sinkValue = 0
 export function sink(v) {

@@ -6,7 +6,7 @@
 // Every figure is measured in a fresh process, so that no call site has seen another guard (a
 // shared timing loop would turn megamorphic and measure itself); the median is printed. The
 // loop overhead (an indirect call, an array read) is included in both columns.
-import { spawnSync } from 'node:child_process'
+import { medianOfProcesses } from './common.mjs'
 import { compileGuard } from '../dist/esm/guard.js'
 
 const N = Number(process.env.N ?? 2e7)
@@ -48,16 +48,7 @@ if (caseIndex !== undefined) {
   process.stdout.write(JSON.stringify(measure(fn, c.inputs)))
 } else {
   const self = process.argv[1]
-  const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1]
-  const run = (i, which) => {
-    const ns = []
-    for (let r = 0; r < RUNS; r++) {
-      const out = spawnSync(process.execPath, [self, String(i), which], { encoding: 'utf8', env: process.env })
-      if (out.status !== 0) throw new Error(out.stderr)
-      ns.push(JSON.parse(out.stdout).ns)
-    }
-    return median(ns)
-  }
+  const run = (i, which) => medianOfProcesses(self, [String(i), which], RUNS)
   console.log(`node ${process.version}: ns per evaluation, median of ${RUNS} processes x ${N} evaluations`)
   console.log(`${'guard'.padEnd(28)} ${'guard'.padStart(8)} ${'plain JS'.padStart(9)}`)
   cases.forEach((c, i) => {

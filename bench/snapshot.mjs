@@ -5,7 +5,7 @@
 //
 // Every figure is measured in a fresh process (a shared loop would see every shape and measure
 // its own megamorphism); the median is printed. The default limits are used throughout.
-import { spawnSync } from 'node:child_process'
+import { medianOfProcesses } from './common.mjs'
 import { inspect } from 'node:util'
 import { DEFAULT_SNAPSHOT_LIMITS, makeRedactor, snapshotArgs } from '../dist/esm/snapshot.js'
 
@@ -54,16 +54,7 @@ if (caseIndex !== undefined) {
   process.stdout.write(JSON.stringify(measure(cases[Number(caseIndex)], which)))
 } else {
   const self = process.argv[1]
-  const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1]
-  const run = (i, which) => {
-    const ns = []
-    for (let r = 0; r < RUNS; r++) {
-      const out = spawnSync(process.execPath, [self, String(i), which], { encoding: 'utf8', env: process.env })
-      if (out.status !== 0) throw new Error(out.stderr)
-      ns.push(JSON.parse(out.stdout).ns)
-    }
-    return median(ns)
-  }
+  const run = (i, which) => medianOfProcesses(self, [String(i), which], RUNS)
   console.log(`node ${process.version}: ns per call, median of ${RUNS} processes`)
   console.log(`${'arguments'.padEnd(42)} ${'snapshot'.padStart(9)} ${'inspect'.padStart(9)}`)
   cases.forEach((c, i) => {
