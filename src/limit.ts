@@ -38,11 +38,6 @@ export function checkLimit(limit: unknown, problems: string[]): Limit | undefine
   return undefined
 }
 
-/** Describe why a limit tripped, for the line that ends the trace. */
-export function describeLimit(limit: Limit): string {
-  return typeof limit === 'number' ? `message limit of ${limit}` : `rate limit of ${limit[0]} per ${limit[1]} ms`
-}
-
 /**
  * Counts messages. `take()` says whether one more message may be printed; `tripped` tells
  * whether the trace must close now (after this message for a count, instead of it for a rate).

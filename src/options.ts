@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream'
 import { show } from './error.js'
 import { checkPid, type PidSelector, type PidSpec } from './where.js'
 import { DEFAULT_SNAPSHOT_LIMITS, SNAPSHOT_HARD_CAPS, type SnapshotLimits } from './snapshot.js'
-import { DEFAULT_FORMAT_OPTIONS, type TraceEvent } from './format.js'
+import { DEFAULT_FORMAT_OPTIONS, LINE_HARD_CAP, type TraceEvent } from './format.js'
 import { DEFAULT_FRAMES, MAX_FRAMES } from './stack.js'
 
 /** Bounds on what a message may hold. Every field has a default and a hard cap. */
@@ -83,7 +83,7 @@ export interface Resolved {
 const KNOWN = ['pid', 'scope', 'args', 'timestamp', 'time', 'io', 'formatter', 'json', 'format', 'redact', 'color', 'queue']
 const MAX_TIME = 7 * 24 * 3600 * 1000
 const MAX_QUEUE = 1_000_000
-const FORMAT_CAPS = { ...SNAPSHOT_HARD_CAPS, line: 1_000_000, frames: MAX_FRAMES }
+const FORMAT_CAPS = { ...SNAPSHOT_HARD_CAPS, line: LINE_HARD_CAP, frames: MAX_FRAMES }
 
 function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], problems: string[]): T | undefined {
   if (v === undefined) return undefined
