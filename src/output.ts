@@ -42,6 +42,23 @@ const CHUNK = 64 * 1024
 const TURN_MS = 2
 const CLOCK_EVERY = 32
 
+/**
+ * Outputs with lines still to write, flushed synchronously if the process exits first. One
+ * `'exit'` listener for all of them, installed only while there are any: a listener per trace
+ * would pile up behind outputs whose stream never drains.
+ */
+const unfinished = new Set<Output>()
+function flushAllAtExit(): void {
+  for (const o of unfinished) o.flushAtExit()
+}
+function track(o: Output): void {
+  if (unfinished.size === 0) process.on('exit', flushAllAtExit)
+  unfinished.add(o)
+}
+function untrack(o: Output): void {
+  if (unfinished.delete(o) && unfinished.size === 0) process.removeListener('exit', flushAllAtExit)
+}
+
 export class Output {
   private items: (TraceEvent | string)[] = []
   /** Index of the first item not yet written (the array is reset once it is all written). */
@@ -57,7 +74,6 @@ export class Output {
   private endLine: string | undefined
   private formatterFailed = false
   private ioFailed = false
-  private readonly exitFlush = () => this.flush(true)
 
   constructor(private readonly o: OutputOptions) {
     this.colorReady = !o.color
@@ -67,7 +83,12 @@ export class Output {
         this.schedule()
       })
     }
-    process.on('exit', this.exitFlush)
+    track(this)
+  }
+
+  /** Write everything still queued, now, ignoring back-pressure (the process is exiting). */
+  flushAtExit(): void {
+    this.flush(true)
   }
 
   /**
@@ -228,7 +249,7 @@ export class Output {
   }
 
   private close(): void {
-    process.removeListener('exit', this.exitFlush)
+    untrack(this)
     const then = this.onFinished
     this.onFinished = undefined
     then?.()

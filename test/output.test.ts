@@ -86,6 +86,40 @@ describe('output', () => {
   })
 })
 
+describe('process exit', () => {
+  it('leaves no exit listener behind once a trace has finished', async () => {
+    await drain() // the previous test's trace closes its output one turn after clear()
+    const before = process.listenerCount('exit')
+    for (let i = 0; i < 20; i++) {
+      calls(`${Q}:len/1`, 1, { io: () => {} })
+      queue.len(queue.new())
+    }
+    await drain()
+    expect(process.listenerCount('exit')).toBe(before)
+  })
+
+  it('adds one exit listener at most, however many outputs wait on a stream that never drains', async () => {
+    await drain()
+    const before = process.listenerCount('exit')
+    for (let i = 0; i < 12; i++) {
+      const stalled = new Writable({ highWaterMark: 1, write: () => {} }) // never calls back
+      calls(`${Q}:len/1`, 10, { io: stalled })
+      queue.len(queue.new())
+      await drain()
+    }
+    clear()
+    await drain()
+    expect(process.listenerCount('exit') - before).toBeLessThanOrEqual(1)
+  })
+
+  it('writes what is queued when the program exits right after a traced call', async () => {
+    const { spawnSync } = await import('node:child_process')
+    const r = spawnSync(process.execPath, ['fixtures/programs/exit-now.cjs'], { encoding: 'utf8', timeout: 10_000 })
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/queue:len\(Queue \{ front: \[\], back: \[\] \}\)/)
+  })
+})
+
 describe('values through a live trace run no user code', () => {
   it('a Proxy argument, a getter, valueOf/toString/toJSON/inspect: no trap, no call', async () => {
     let touched = 0
