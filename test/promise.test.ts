@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { calls, clear } from '../src/index.js'
-import { collector, drain, requireFixture, untimed } from './helpers.js'
+import { collector, drain, graphOf, requireFixture, sameGraph, untimed } from './helpers.js'
 
 const db = requireFixture('./db.cjs')
 const D = './fixtures/db.cjs'
@@ -75,6 +75,16 @@ describe('returned promises', () => {
     }
     expect(events).toEqual(['unhandled:same', 'handled:same'])
     expect(untimed(out.lines)[1]).toBe(`${me} db:load/1 ~! Error: timeout`)
+  })
+
+  it('a trip on a settled promise (off any call) restores the module graph too', async () => {
+    const before = graphOf(db)
+    const out = collector()
+    calls(`${D}:findUser/1 -> return`, 2, { io: out.io })
+    await db.findUser(42)
+    await settle()
+    expect(sameGraph(before, graphOf(db))).toEqual([])
+    expect(out.lines.at(-1)).toBe('recon-trace: rate limit tripped after 2 messages; tracing stopped.')
   })
 
   it('after a trip, pending promises are no longer followed and nothing more prints', async () => {

@@ -73,9 +73,12 @@ describe('limits', () => {
   })
 
   it('a rate lets N per window through and trips on the N+1th within one window', async () => {
+    const before = graphOf(queue)
     const out = collector()
     calls(`${Q}:len/1`, [3, 60_000], { io: out.io })
-    for (let i = 0; i < 10; i++) queue.len(queue.new())
+    for (let i = 0; i < 4; i++) queue.len(queue.new())
+    expect(sameGraph(before, graphOf(queue))).toEqual([])
+    for (let i = 0; i < 6; i++) queue.len(queue.new())
     await drain()
     expect(untimed(out.lines)).toEqual([
       ...Array(3).fill(`${me} queue:len(Queue { front: [], back: [] })`),
