@@ -190,19 +190,27 @@ class Trace {
     enterBusy()
     let ok = false
     try {
-      ok = this.active && this.settler.watch(p, (state, value) => this.outcome(state, t, n, value))
+      ok =
+        this.active &&
+        this.settler.watch(p, (state, value) => {
+          if (state !== 'unobservable') this.outcome(state, t, n, value)
+          else this.unfollowable(t, n, p)
+        })
     } catch {
       ok = false
     } finally {
       leaveBusy()
     }
-    if (!ok) {
-      if (!this.settleFailed) {
-        this.settleFailed = true
-        this.output.notice('recon-trace: a returned promise cannot be followed (no inspector in this runtime, or too many pending); its return prints as a value')
-      }
-      this.outcome('return', t, n, p)
+    if (!ok) this.unfollowable(t, n, p)
+  }
+
+  /** A returned promise whose outcome cannot be observed: said once, and printed as a value. */
+  private unfollowable(t: Target, n: number, p: Promise<unknown>): void {
+    if (!this.settleFailed) {
+      this.settleFailed = true
+      this.output.notice('recon-trace: a returned promise cannot be followed (no inspector in this runtime, or too many pending); its return prints as a value')
     }
+    this.outcome('return', t, n, p)
   }
 
   /** End the trace: hooks off now, then the queued lines, then `reason` if given. */

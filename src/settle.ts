@@ -22,11 +22,14 @@ import { promiseHooks } from 'node:v8'
 import { createRequire } from 'node:module'
 import type { Session } from 'node:inspector'
 
-export type Settled = (state: 'fulfilled' | 'rejected', value: unknown) => void
+/** How a followed promise ended: its state and result, or `unobservable` (the inspector failed: `value` is the promise). */
+export type Settled = (state: 'fulfilled' | 'rejected' | 'unobservable', value: unknown) => void
 
 /** Most promises watched at once; beyond this, a return is not followed (and the caller says so). */
 export const MAX_WATCHED = 10_000
 
+const PENDING = Symbol('pending')
+const FAILED = Symbol('failed')
 const SLOT = '__reconTraceSlot__'
 const READ = `globalThis.${SLOT}`
 const STORE = `function () { globalThis.${SLOT} = this }`
@@ -87,11 +90,15 @@ export class Settler {
     const done = this.waiting.get(p)
     if (done === undefined || this.closed) return
     const r = this.read(p)
-    if (r === undefined) return // still pending: the settle hook will call again
+    if (r === PENDING) return // the settle hook will call again
     this.waiting.delete(p)
     this.pending--
     if (this.pending === 0) this.unhook()
-    done(r.state, r.value)
+    if (r === FAILED) {
+      // Whatever failed will fail again: follow no more promises in this trace.
+      this.unavailable = true
+      done('unobservable', p)
+    } else done(r.state, r.value)
   }
 
   private post<T>(method: string, params: object): T {
@@ -106,8 +113,8 @@ export class Settler {
     return result as T
   }
 
-  /** The state and result of a settled promise, or undefined if it is still pending. */
-  private read(p: Promise<unknown>): { state: 'fulfilled' | 'rejected'; value: unknown } | undefined {
+  /** The state and result of a settled promise, PENDING, or FAILED if the inspector would not say. */
+  private read(p: Promise<unknown>): { state: 'fulfilled' | 'rejected'; value: unknown } | typeof PENDING | typeof FAILED {
     const g = globalThis as Record<string, unknown>
     try {
       Object.defineProperty(g, SLOT, { value: p, configurable: true, writable: true, enumerable: false })
@@ -117,7 +124,8 @@ export class Settler {
         ownProperties: true,
       })
       const state = internalProperties.find((x) => x.name === '[[PromiseState]]')?.value?.value
-      if (state !== 'fulfilled' && state !== 'rejected') return undefined
+      if (state === 'pending') return PENDING
+      if (state !== 'fulfilled' && state !== 'rejected') return FAILED
       const rv = internalProperties.find((x) => x.name === '[[PromiseResult]]')?.value
       let value: unknown
       if (rv?.objectId !== undefined) {
@@ -127,7 +135,7 @@ export class Settler {
       else value = rv?.value
       return { state, value }
     } catch {
-      return undefined
+      return FAILED
     } finally {
       delete g[SLOT]
       try {

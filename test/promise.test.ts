@@ -87,6 +87,31 @@ describe('returned promises', () => {
     expect(out.lines.at(-1)).toBe('recon-trace: rate limit tripped after 2 messages; tracing stopped.')
   })
 
+  it('when the inspector cannot read a promise, says so once and prints the return as a value', async () => {
+    const inspector = await import('node:inspector')
+    const post = inspector.Session.prototype.post
+    inspector.Session.prototype.post = function (this: unknown, method: string, params: unknown, cb?: (err: Error | null, res?: unknown) => void) {
+      if (method === 'Runtime.getProperties') return cb?.(new Error('refused'))
+      return (post as Function).call(this, method, params, cb)
+    } as typeof post
+    try {
+      const out = collector()
+      calls(`${D}:findUser/1 -> return`, 10, { io: out.io })
+      expect(await db.findUser(42)).toEqual({ id: 42, name: 'x' })
+      expect(await db.findUser(42)).toEqual({ id: 42, name: 'x' })
+      await settle()
+      expect(untimed(out.lines)).toEqual([
+        `${me} db:findUser(42)`,
+        'recon-trace: a returned promise cannot be followed (no inspector in this runtime, or too many pending); its return prints as a value',
+        `${me} db:findUser/1 --> Promise {}`,
+        `${me} db:findUser(42)`,
+        `${me} db:findUser/1 --> Promise {}`,
+      ])
+    } finally {
+      inspector.Session.prototype.post = post
+    }
+  })
+
   it('after a trip, pending promises are no longer followed and nothing more prints', async () => {
     const out = collector()
     calls(`${D}:findUser/1 -> return`, 1, { io: out.io })
