@@ -29,7 +29,7 @@ import { basename, dirname, extname, isAbsolute, join, sep } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { types } from 'node:util'
 import { show } from './error.js'
-import type { Matcher } from './match.js'
+import { uniteMatchers, type Matcher } from './match.js'
 import type { TraceSpec } from './spec.js'
 
 const apply = Reflect.apply
@@ -559,38 +559,56 @@ function loadedModules(): ModuleRecord[] {
   return Object.values(ModuleCtor._cache).filter((m): m is ModuleRecord => m !== undefined && m.loaded && !isOwnFile(m.filename))
 }
 
+/**
+ * Find what spec `i` names under `root` (a module's exports or an object) and add it to `out`.
+ * Unless `quiet` (a wildcard module, where most modules lack the name), a path that names
+ * nothing is reported with the names the root does have, closest first; a refused function is
+ * always reported.
+ */
+function findIn(
+  specs: readonly TraceSpec[],
+  i: number,
+  root: unknown,
+  label: string,
+  rootSite: { owner: object; key: string } | undefined,
+  forbidden: ReadonlySet<object>,
+  out: Plan['found'],
+  problems: string[],
+  quiet: boolean,
+): void {
+  const spec = specs[i]
+  const where = `spec ${show(spec.text)}`
+  if (!isObjectLike(root)) {
+    if (!quiet) problems.push(`${where}: the module ${label} exports ${show(root)}, which has no functions`)
+    return
+  }
+  const { found, error } = findFunctions(root, spec.function, rootSite)
+  if (error && !quiet) {
+    const names = closeNames(spec.function, exportedNames(root)).slice(0, 12)
+    problems.push(`${where}: ${error} in ${label}; ${names.length ? `it has: ${names.join(', ')}` : 'it has no functions'}`)
+  }
+  for (const f of found) {
+    if (forbidden.has(f.fn)) problems.push(`${where}: ${label}:${f.name} is refused: recon-trace writes its output through it`)
+    else out.push({ found: f, module: label, spec: i })
+  }
+}
+
 /** Resolve every spec and find what it names; push every problem. Loads nothing, runs no user code. */
 export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<object>, problems: string[], cwd?: string): Plan {
   const p: Plan = { found: [], pending: new Map(), anyModule: [], builtins: false }
   specs.forEach((spec, i) => {
-    const where = `spec ${show(spec.text)}`
-    const r = resolveModule(spec.module, where, problems, cwd)
+    const r = resolveModule(spec.module, `spec ${show(spec.text)}`, problems, cwd)
     if (!r) return
-    const add = (root: unknown, label: string, rootSite: { owner: object; key: string } | undefined, quiet: boolean) => {
-      if (!isObjectLike(root)) {
-        if (!quiet) problems.push(`${where}: the module ${label} exports ${show(root)}, which has no functions`)
-        return 0
-      }
-      const { found, error } = findFunctions(root, spec.function, rootSite)
-      if (error && !quiet) {
-        const names = closeNames(spec.function, exportedNames(root)).slice(0, 12)
-        problems.push(`${where}: ${error} in ${label}; ${names.length ? `it has: ${names.join(', ')}` : 'it has no functions'}`)
-      }
-      for (const f of found) {
-        if (forbidden.has(f.fn)) problems.push(`${where}: ${label}:${f.name} is refused: recon-trace writes its output through it`)
-        else p.found.push({ found: f, module: label, spec: i })
-      }
-    }
     if (r.kind === 'object') {
-      if (forbidden.has(r.target)) problems.push(`${where}: ${r.label} is refused: recon-trace writes its output through it`)
-      else add(r.target, r.label, undefined, false)
-    }
-    else if (r.kind === 'builtin') {
+      if (forbidden.has(r.target)) problems.push(`spec ${show(spec.text)}: ${r.label} is refused: recon-trace writes its output through it`)
+      else findIn(specs, i, r.target, r.label, undefined, forbidden, p.found, problems, false)
+    } else if (r.kind === 'builtin') {
       p.builtins = true
-      add(ModuleCtor.createRequire(join(cwd ?? process.cwd(), '[recon-trace]'))(`node:${r.id}`), r.label, undefined, false)
+      const exports = ModuleCtor.createRequire(join(cwd ?? process.cwd(), '[recon-trace]'))(`node:${r.id}`)
+      findIn(specs, i, exports, r.label, undefined, forbidden, p.found, problems, false)
     } else if (r.kind === 'file') {
       const m = ModuleCtor._cache[r.filename]
-      if (m && m.loaded) add(m.exports, r.label, { owner: m, key: 'exports' }, false)
+      if (m && m.loaded) findIn(specs, i, m.exports, r.label, { owner: m, key: 'exports' }, forbidden, p.found, problems, false)
       else {
         const entry = p.pending.get(r.filename) ?? { label: r.label, specs: [] }
         entry.specs.push(i)
@@ -598,26 +616,10 @@ export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<object>
       }
     } else {
       p.anyModule.push(i)
-      for (const m of loadedModules()) add(m.exports, labelOfFile(m.filename), { owner: m, key: 'exports' }, true)
+      for (const m of loadedModules()) findIn(specs, i, m.exports, labelOfFile(m.filename), { owner: m, key: 'exports' }, forbidden, p.found, problems, true)
     }
   })
   return p
-}
-
-/** Find what the specs waiting for a module name in it, once it has loaded. */
-export function planLoaded(specs: readonly TraceSpec[], indexes: readonly number[], m: ModuleRecord, label: string, forbidden: ReadonlySet<object>, notices: string[]): Plan['found'] {
-  const out: Plan['found'] = []
-  for (const i of indexes) {
-    const spec = specs[i]
-    if (!isObjectLike(m.exports)) continue
-    const { found, error } = findFunctions(m.exports, spec.function, { owner: m, key: 'exports' })
-    if (error && spec.module !== '_') {
-      const names = closeNames(spec.function, exportedNames(m.exports)).slice(0, 12)
-      notices.push(`spec ${show(spec.text)}: ${error} in ${label} (loaded just now); it has: ${names.join(', ') || 'no functions'}`)
-    }
-    for (const f of found) if (!forbidden.has(f.fn)) out.push({ found: f, module: label, spec: i })
-  }
-  return out
 }
 
 /**
@@ -636,7 +638,6 @@ export class Hooks {
   constructor(
     private readonly specs: readonly TraceSpec[],
     private readonly matchers: readonly Matcher[],
-    private readonly unite: (ms: Matcher[]) => Matcher,
     private readonly onMatch: OnMatch,
     private readonly forbidden: ReadonlySet<object>,
     /** Told about problems found in modules loaded after the start. */
@@ -667,7 +668,7 @@ export class Hooks {
         const set = this.specsOf.get(f.fn)!
         if (!set.has(spec)) {
           set.add(spec)
-          t.match = this.unite([...set].map((i) => this.matchers[i]))
+          t.match = uniteMatchers([...set].map((i) => this.matchers[i]))
           const [min, max] = arityRange(this.specs[spec])
           t.min = Math.min(t.min, min)
           t.max = Math.max(t.max, max)
@@ -722,12 +723,15 @@ export class Hooks {
   private onLoaded(m: ModuleRecord, pending: Plan['pending'], anyModule: number[]): void {
     const notices: string[] = []
     const list: Plan['found'] = []
+    const site = { owner: m, key: 'exports' }
     const waiting = pending.get(m.filename)
     if (waiting) {
       pending.delete(m.filename)
-      list.push(...planLoaded(this.specs, waiting.specs, m, waiting.label, this.forbidden, notices))
+      for (const i of waiting.specs) findIn(this.specs, i, m.exports, waiting.label, site, this.forbidden, list, notices, false)
     }
-    if (anyModule.length > 0 && !isOwnFile(m.filename)) list.push(...planLoaded(this.specs, anyModule, m, labelOfFile(m.filename), this.forbidden, notices))
+    if (anyModule.length > 0 && !isOwnFile(m.filename)) {
+      for (const i of anyModule) findIn(this.specs, i, m.exports, labelOfFile(m.filename), site, this.forbidden, list, notices, true)
+    }
     if (list.length === 0 && notices.length === 0) return
     this.wrapAll(list, notices)
     if (notices.length > 0) this.onLate(notices)

@@ -38,6 +38,11 @@ function sameLiteral(a: unknown, b: unknown): boolean {
   return a === b || (a !== a && b !== b)
 }
 
+/**
+ * `enterUser`/`leaveUser` bracket the user's code (where-filter, predicate) so that traced
+ * functions it calls pass straight through; they are hook.ts's busy counter, handed in rather
+ * than imported because hook.ts imports this module.
+ */
 export function compileMatcher(spec: TraceSpec, where: (() => boolean) | undefined, onError: OnUserError, enterUser: () => void, leaveUser: () => void): Matcher {
   const { arity, rest, patterns, guard, predicate } = spec
   const flags = CALL | (spec.return ? RETURN : 0) | (spec.stack ? STACK : 0)

@@ -18,7 +18,7 @@ import { parseSpecs, type Specs, type TraceSpec } from './spec.js'
 import { checkLimit, Limiter, type Limit } from './limit.js'
 import { checkOptions, type Resolved, type TraceOptions } from './options.js'
 import { compileWhere } from './where.js'
-import { CALL, RETURN, STACK, compileMatcher, uniteMatchers } from './match.js'
+import { CALL, RETURN, STACK, compileMatcher } from './match.js'
 import { Hooks, enterBusy, leaveBusy, plan, type Target } from './hook.js'
 import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
 import { renderValue, type TraceEvent } from './format.js'
@@ -77,8 +77,8 @@ class Trace {
   private settleFailed = false
 
   constructor(
-    readonly specs: readonly TraceSpec[],
-    readonly limit: Limit,
+    specs: readonly TraceSpec[],
+    limit: Limit,
     readonly o: Resolved,
     forbidden: ReadonlySet<object>,
   ) {
@@ -91,7 +91,7 @@ class Trace {
     const where = compileWhere(o.pid, onUserError)
     this.here = where.here
     const matchers = specs.map((s) => compileMatcher(s, where.test, onUserError, enterBusy, leaveBusy))
-    this.hooks = new Hooks(specs, matchers, uniteMatchers, this.onMatch, forbidden, (notices) => {
+    this.hooks = new Hooks(specs, matchers, this.onMatch, forbidden, (notices) => {
       for (const n of notices) this.output.notice(`recon-trace: ${n}`)
     })
     if (o.time !== undefined) {
@@ -112,7 +112,7 @@ class Trace {
   /** After a message was queued (or refused): close the trace if the limit has tripped. */
   private checkTrip(): void {
     if (!this.limiter.tripped) return
-    const l = this.limit
+    const l = this.limiter.limit
     const why =
       typeof l === 'number'
         ? `rate limit tripped after ${this.limiter.taken} messages`
