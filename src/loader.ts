@@ -1,0 +1,37 @@
+/**
+ * Loader: the asynchronous module hooks for runtimes without `module.registerHooks` (Node 20,
+ * Node 22 before 22.15). `register()` hands this file to `module.register`; Node runs it in its
+ * loader thread, where it rewrites each ES module the scope covers. CommonJS modules are left to
+ * the compile-step patch in the program's thread (their source here is `null`).
+ */
+import { fileURLToPath } from 'node:url'
+import { coverage, rewrite, type ScopeData } from './register.js'
+
+type LoadResult = { format?: string | null; source?: unknown; shortCircuit?: boolean }
+type NextLoad = (url: string, context?: unknown) => Promise<LoadResult>
+
+let scope: ScopeData | undefined
+let covers: ((filename: string) => boolean) | undefined
+
+export function initialize(data: ScopeData | undefined): void {
+  if (data && typeof data === 'object' && Array.isArray(data.include) && Array.isArray(data.exclude) && typeof data.cwd === 'string') {
+    scope = data
+    covers = coverage(data)
+  }
+}
+
+export async function load(url: string, context: { format?: string | null }, nextLoad: NextLoad): Promise<LoadResult> {
+  const result = await nextLoad(url, context)
+  if (scope === undefined || covers === undefined || result.format !== 'module' || !url.startsWith('file:')) return result
+  try {
+    const filename = fileURLToPath(url)
+    if (!covers(filename)) return result
+    const s = result.source
+    const text = typeof s === 'string' ? s : s instanceof Uint8Array ? Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString('utf8') : s instanceof ArrayBuffer ? Buffer.from(s).toString('utf8') : undefined
+    if (text === undefined) return result
+    const code = rewrite(text, filename, 'module', scope)
+    return code === undefined ? result : { ...result, source: code }
+  } catch {
+    return result
+  }
+}

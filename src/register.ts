@@ -1,0 +1,320 @@
+/**
+ * Register: the load hooks that instrument modules as they load (the preload's work).
+ *
+ * `node --import recon-trace/register app.mjs` (or `--require`, or the same in `NODE_OPTIONS`)
+ * calls `register()` before the program's first line. From then on every module file the
+ * program loads that the scope covers is rewritten once by `instrument` (a dormant probe in each
+ * function, an inline source map composed with the file's own), and registers its probes when
+ * it runs. What is covered: the application's own files (everything outside `node_modules`), plus
+ * the packages and globs of `RECON_TRACE_INCLUDE`, minus those of `RECON_TRACE_EXCLUDE`; never
+ * recon-trace itself, `node:` builtins, JSON, WebAssembly or TypeScript that Node strips itself.
+ *
+ * Hooks: `module.registerHooks` (synchronous, in this thread, ESM and CommonJS alike) where the
+ * runtime has it (Node 22.15+, 24); otherwise `module.register` (ES modules, hooks in Node's
+ * loader thread) plus a patch of the CommonJS compile step (`Module.prototype._compile`).
+ * Worker threads run the preload again (they inherit `execArgv` and `NODE_OPTIONS`), so they
+ * are instrumented the same way.
+ *
+ * A file that does not parse loads unchanged, with one warning naming the file and the cause.
+ * Nothing here ever throws into the program's loading: any fault of ours loads the file as is.
+ */
+import Module from 'node:module'
+import { createHash } from 'node:crypto'
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { ParseFailure, findMapReference, inlineMapComment, instrument, type RawSourceMap } from './instrument.js'
+import { installRegistry, type InstrumentScope, type Registry } from './probe.js'
+import { isOwnFile } from './hook.js'
+
+/** Options of `register()`; each defaults to its environment variable. */
+export interface RegisterOptions {
+  /**
+   * Packages (by name: `'marked'`, `'@scope/pkg'`) and globs (`'**\/vendor/*.js'`, relative to
+   * the working directory, or absolute) to instrument besides the application's own files.
+   * Default: `RECON_TRACE_INCLUDE`, comma-separated, or none.
+   */
+  include?: readonly string[]
+  /** Packages and globs to leave out. Default: `RECON_TRACE_EXCLUDE`, comma-separated, or none. */
+  exclude?: readonly string[]
+  /**
+   * A directory where rewritten files are kept, keyed by content and recon-trace's version, so a
+   * restart does not rewrite them again; `false` for none. Default: `RECON_TRACE_CACHE` if set
+   * (`0` or `off` for none), else `~/.cache/recon-trace` (owner-only).
+   */
+  cache?: string | false
+}
+
+export interface ScopeData {
+  include: string[]
+  exclude: string[]
+  cwd: string
+  cache: string | false
+}
+
+const VERSION = '0.1.0+probe1'
+
+function list(v: string | undefined): string[] {
+  return (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+}
+
+/** The scope, from options and environment, checked: throws a plain message for a bad entry. */
+export function scopeOf(options: RegisterOptions = {}): ScopeData {
+  const env = process.env
+  const include = options.include ? [...options.include] : list(env.RECON_TRACE_INCLUDE)
+  const exclude = options.exclude ? [...options.exclude] : list(env.RECON_TRACE_EXCLUDE)
+  let cache: string | false
+  if (options.cache !== undefined) cache = options.cache
+  else if (env.RECON_TRACE_CACHE !== undefined) cache = /^(0|off|false|no)$/i.test(env.RECON_TRACE_CACHE) || env.RECON_TRACE_CACHE === '' ? false : resolve(env.RECON_TRACE_CACHE)
+  else cache = join(env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(homedir(), '.cache'), 'recon-trace')
+  return { include, exclude, cwd: process.cwd(), cache }
+}
+
+function globToRegExp(glob: string): RegExp {
+  let re = ''
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]
+    if (c === '*') {
+      if (glob[i + 1] === '*') {
+        re += '.*'
+        i++
+        if (glob[i + 1] === '/') i++
+      } else re += '[^/]*'
+    } else if (c === '?') re += '[^/]'
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&')
+  }
+  return new RegExp(`^${re}$`)
+}
+
+const isGlob = (s: string) => /[*?/\\]/.test(s) || s.startsWith('.')
+
+function packageOfPath(file: string): string | undefined {
+  const i = file.lastIndexOf(`${sep}node_modules${sep}`)
+  if (i < 0) return undefined
+  const parts = file.slice(i + 14).split(sep)
+  return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]
+}
+
+/** The decision `file -> instrumented?` for a scope. */
+export function coverage(scope: ScopeData): (filename: string) => boolean {
+  const compile = (entries: string[]) => {
+    const names = new Set(entries.filter((e) => !isGlob(e)))
+    const globs = entries.filter(isGlob).map((g) => globToRegExp(g.replace(/\\/g, '/')))
+    return (file: string, pkg: string | undefined) => {
+      if (pkg !== undefined && names.has(pkg)) return true
+      if (globs.length === 0) return false
+      const abs = file.replace(/\\/g, '/')
+      const rel = relative(scope.cwd, file).replace(/\\/g, '/')
+      return globs.some((g) => g.test(rel) || g.test(abs) || g.test(`./${rel}`))
+    }
+  }
+  const included = compile(scope.include)
+  const excluded = compile(scope.exclude)
+  const cache = new Map<string, boolean>()
+  return (filename) => {
+    let v = cache.get(filename)
+    if (v !== undefined) return v
+    v = false
+    if (/\.(c|m)?js$/.test(filename) && isAbsolute(filename) && !isOwnFile(filename)) {
+      const pkg = packageOfPath(filename)
+      v = (pkg === undefined || included(filename, pkg)) && !excluded(filename, pkg)
+    }
+    cache.set(filename, v)
+    return v
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rewrite of one file, with its input map and the cache.
+
+const warned = new Set<string>()
+function warn(message: string): void {
+  if (warned.has(message)) return
+  warned.add(message)
+  try {
+    process.emitWarning(message, { type: 'ReconTraceWarning' })
+  } catch {
+    /* nothing to do */
+  }
+}
+
+/** The file's own source map, if it names one that can be read. */
+function inputMapOf(source: string, filename: string): { map: RawSourceMap; url: string } | undefined {
+  const ref = findMapReference(source)
+  if (!ref) return undefined
+  try {
+    const fileURL = pathToFileURL(filename).href
+    if (ref.url.startsWith('data:')) {
+      const comma = ref.url.indexOf(',')
+      const meta = ref.url.slice(5, comma)
+      const body = ref.url.slice(comma + 1)
+      const text = meta.endsWith(';base64') ? Buffer.from(body, 'base64').toString('utf8') : decodeURIComponent(body)
+      return { map: JSON.parse(text) as RawSourceMap, url: fileURL }
+    }
+    const url = new URL(ref.url, fileURL)
+    if (url.protocol !== 'file:') return undefined
+    return { map: JSON.parse(readFileSync(fileURLToPath(url), 'utf8')) as RawSourceMap, url: url.href }
+  } catch {
+    return undefined
+  }
+}
+
+let cacheReady: string | false | undefined
+
+function cacheDir(dir: string | false): string | false {
+  if (cacheReady !== undefined) return cacheReady
+  if (dir === false) return (cacheReady = false)
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    return (cacheReady = dir)
+  } catch {
+    return (cacheReady = false)
+  }
+}
+
+/**
+ * The instrumented source of one file, or `undefined` to load it as it is (nothing to probe, or
+ * it does not parse: then one warning).
+ */
+export function rewrite(source: string, filename: string, format: 'module' | 'commonjs', scope: ScopeData): string | undefined {
+  try {
+    const dir = cacheDir(scope.cache)
+    let key: string | undefined
+    if (dir !== false) {
+      key = createHash('sha256').update(VERSION).update('\0').update(format).update('\0').update(filename).update('\0').update(source).digest('hex')
+      try {
+        const hit = readFileSync(join(dir, `${key}.js`), 'utf8')
+        return hit.length === 0 ? undefined : hit
+      } catch {
+        /* a miss */
+      }
+    }
+    const input = inputMapOf(source, filename)
+    let out: string | undefined
+    try {
+      const r = instrument(source, { filename, format, inputMap: input?.map, inputMapURL: input?.url })
+      out = r.map ? r.code + inlineMapComment(r.map) : undefined
+    } catch (err) {
+      if (err instanceof ParseFailure) warn(`recon-trace: ${filename} loads without probes: it does not parse (${err.cause})`)
+      else warn(`recon-trace: ${filename} loads without probes: ${err instanceof Error ? err.message : String(err)}`)
+      return undefined
+    }
+    if (dir !== false && key !== undefined) {
+      try {
+        // Write then rename: a reader never sees half a file.
+        const tmp = join(dir, `${key}.${process.pid}.tmp`)
+        writeFileSync(tmp, out ?? '', { mode: 0o600 })
+        renameSync(tmp, join(dir, `${key}.js`))
+      } catch {
+        /* no cache this time */
+      }
+    }
+    return out
+  } catch {
+    return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Installing the hooks.
+
+type SyncHooks = {
+  load?: (url: string, context: { format?: string | null }, next: (url: string, context?: unknown) => { format?: string | null; source?: unknown }) => { format?: string | null; source?: unknown; shortCircuit?: boolean }
+}
+const ModuleApi = Module as unknown as {
+  registerHooks?: (hooks: SyncHooks) => unknown
+  register?: (specifier: string, parentURL?: string, options?: { data?: unknown }) => void
+  prototype: { _compile: (this: unknown, content: string, filename: string, ...rest: unknown[]) => unknown }
+}
+
+function sourceText(source: unknown, url: string): string | undefined {
+  if (typeof source === 'string') return source
+  if (source instanceof Uint8Array) return Buffer.from(source.buffer, source.byteOffset, source.byteLength).toString('utf8')
+  if (source instanceof ArrayBuffer) return Buffer.from(source).toString('utf8')
+  if (source === null || source === undefined) {
+    try {
+      return readFileSync(fileURLToPath(url), 'utf8')
+    } catch {
+      return undefined
+    }
+  }
+  return undefined
+}
+
+/** This file's own URL (no `import.meta` in a build that is also CommonJS). */
+function ownURL(): string {
+  const prep = Error.prepareStackTrace
+  try {
+    Error.prepareStackTrace = (_e, sites) => sites
+    const holder: { stack?: NodeJS.CallSite[] } = {}
+    Error.captureStackTrace(holder, ownURL)
+    const file = holder.stack?.[0]?.getFileName() ?? ''
+    return file.startsWith('file:') ? file : pathToFileURL(file).href
+  } finally {
+    Error.prepareStackTrace = prep
+  }
+}
+
+let installed: Registry | undefined
+
+/**
+ * Instrument every module loaded from now on that `options` covers, and install the probe
+ * registry of this thread. Called by the preload; callable from code before the program's
+ * modules load (a module already loaded keeps its code). A second call returns the first's
+ * registry.
+ */
+export function register(options: RegisterOptions = {}): Registry {
+  if (installed) return installed
+  const scope = scopeOf(options)
+  const covers = coverage(scope)
+  const reg = installRegistry({ include: scope.include, exclude: scope.exclude } as InstrumentScope, covers, '--import recon-trace/register')
+  installed = reg
+  if (typeof ModuleApi.registerHooks === 'function') {
+    ModuleApi.registerHooks({
+      load(url, context, next) {
+        const result = next(url, context)
+        if (!url.startsWith('file:')) return result
+        const format = result.format
+        if (format !== 'module' && format !== 'commonjs') return result
+        let filename: string
+        try {
+          filename = fileURLToPath(url)
+        } catch {
+          return result
+        }
+        if (!covers(filename)) return result
+        const text = sourceText(result.source, url)
+        if (text === undefined) return result
+        const code = rewrite(text, filename, format, scope)
+        return code === undefined ? result : { ...result, format, source: code }
+      },
+    })
+    return reg
+  }
+  // Node 20 and 22 before registerHooks: ES modules through the loader thread...
+  if (typeof ModuleApi.register === 'function') {
+    try {
+      ModuleApi.register(new URL('./loader.js', ownURL()).href, undefined, { data: scope })
+    } catch (err) {
+      warn(`recon-trace: ES modules will load without probes: the loader hooks could not be registered (${err instanceof Error ? err.message : String(err)})`)
+    }
+  }
+  // ...and CommonJS at its compile step, in this thread.
+  const proto = ModuleApi.prototype
+  const compile = proto._compile
+  proto._compile = function _compile(this: unknown, content: string, filename: string, ...rest: unknown[]) {
+    if (typeof content === 'string' && typeof filename === 'string' && covers(filename)) {
+      const code = rewrite(content, filename, 'commonjs', scope)
+      if (code !== undefined) content = code
+    }
+    return Reflect.apply(compile, this, [content, filename, ...rest])
+  }
+  return reg
+}
+
+/** The directory of this build, for the loader thread (exported for tests). */
+export const buildDir = (): string => dirname(fileURLToPath(ownURL()))
