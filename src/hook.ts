@@ -29,6 +29,7 @@ import { basename, dirname, extname, isAbsolute, join, sep } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { types } from 'node:util'
 import { show } from './error.js'
+import { preloadLine } from './probe.js'
 import { uniteMatchers, type Matcher } from './match.js'
 import type { TraceSpec } from './spec.js'
 
@@ -49,6 +50,9 @@ let busy = 0
 /** Enter/leave code of ours (or a user predicate) during which traced functions must not trace. */
 export function enterBusy(): void {
   busy++
+}
+export function isBusy(): boolean {
+  return busy !== 0
 }
 export function leaveBusy(): void {
   busy--
@@ -200,6 +204,21 @@ function isEsmFile(file: string): boolean {
   return packageOf(dirname(file))?.type === 'module'
 }
 
+/**
+ * Whether a spec's module is an ES module (a `.mjs` file, a `.js` file of a `"type": "module"`
+ * package, or a package that only exports to `import`): such specs go to probes.
+ */
+export function isEsmModule(module: string | object, cwd = process.cwd()): boolean {
+  if (typeof module !== 'string' || module === '_' || ModuleCtor.isBuiltin(module)) return false
+  try {
+    const req = ModuleCtor.createRequire(join(cwd, '[recon-trace]'))
+    return isEsmFile(req.resolve(module.startsWith('.') && !isAbsolute(module) ? join(cwd, module) : module))
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    return code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' || code === 'ERR_REQUIRE_ESM'
+  }
+}
+
 /** Resolve a module as written in a spec, from the working directory. */
 export function resolveModule(module: string | object, where: string, problems: string[], cwd = process.cwd()): Resolved | undefined {
   if (typeof module !== 'string') {
@@ -227,7 +246,7 @@ export function resolveModule(module: string | object, where: string, problems: 
     problems.push(
       `${where}: cannot resolve the module ${show(module)} from ${cwd}` +
         (code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' || code === 'ERR_REQUIRE_ESM'
-          ? ' (an ES module: run the program with --import recon-trace/register to trace ES modules)'
+          ? ` (an ES module: start the program with the preload to trace ES modules: ${preloadLine()})`
           : ': give a package name, a node: builtin, a path relative to the working directory (./lib/x.js) or an absolute path'),
     )
     return undefined
@@ -239,7 +258,7 @@ export function resolveModule(module: string | object, where: string, problems: 
   if (isEsmFile(filename)) {
     problems.push(
       `${where}: ${show(module)} is an ES module (${filename}); its exports cannot be replaced at run time. ` +
-        `Start the program with \`node --import recon-trace/register\` to trace ES modules, or name a CommonJS module`,
+        `Start the program with the preload to trace ES modules: ${preloadLine()}`,
     )
     return undefined
   }

@@ -518,9 +518,10 @@ function arrowBefore(arrows: number[], pos: number): number {
 }
 
 /** Where the header goes: after a shebang line and the program's directive prologue. */
-function headerPosition(source: string, ast: N): { pos: number; needsNewline: boolean } {
+function headerPosition(source: string, ast: N): { pos: number; needsNewline: boolean; afterDirective: boolean } {
   let pos = 0
   let needsNewline = false
+  let afterDirective = false
   if (source.startsWith('#!')) {
     const nl = source.indexOf('\n')
     if (nl === -1) {
@@ -529,10 +530,12 @@ function headerPosition(source: string, ast: N): { pos: number; needsNewline: bo
     } else pos = nl + 1
   }
   for (const s of ast.body as N[]) {
-    if (s.type === 'ExpressionStatement' && typeof s.directive === 'string') pos = s.end
-    else break
+    if (s.type === 'ExpressionStatement' && typeof s.directive === 'string') {
+      pos = s.end
+      afterDirective = true
+    } else break
   }
-  return { pos, needsNewline }
+  return { pos, needsNewline, afterDirective }
 }
 
 /** The meta table a file registers: compact, parsed only when a trace asks for it. */
@@ -624,11 +627,15 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     const body = n.body as N
     if (body.type === 'BlockStatement') {
       let at = body.start + 1
+      let directive = false
       for (const s of body.body as N[]) {
-        if (s.type === 'ExpressionStatement' && typeof s.directive === 'string') at = s.end
-        else break
+        if (s.type === 'ExpressionStatement' && typeof s.directive === 'string') {
+          at = s.end
+          directive = true
+        } else break
       }
-      ms.appendLeft(at, enter)
+      // A directive may end without its semicolon: ours keeps it a statement of its own.
+      ms.appendLeft(at, directive ? `;${enter}` : enter)
       ms.prependRight(body.end - 1, `${leave}`)
     } else {
       // An arrow's expression body, from just after `=>` (so parentheses around it are kept).
@@ -651,14 +658,14 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   if (!global) {
     const key = JSON.stringify(options.key ?? options.filename)
     const table = JSON.stringify(encodeTable(probes, skipped))
-    const { pos, needsNewline } = headerPosition(source, ast)
+    const { pos, needsNewline, afterDirective } = headerPosition(source, ast)
     const register = `(globalThis[Symbol.for(${JSON.stringify(REGISTRY_KEY)})]||{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(){}})}).file(${key},${probes.length},${table})`
     let header: string
     if (module) {
       const data = `const p=${register};export const s=p.s;export{p};`
       header = `import{s as ${S},p as ${P}}from${JSON.stringify(`data:text/javascript,${encodeURIComponent(data)}`)};`
     } else header = `const ${P}=${register},${S}=${P}.s;`
-    ms.appendLeft(pos, (needsNewline ? '\n' : '') + header)
+    ms.appendLeft(pos, (needsNewline ? '\n' : '') + (afterDirective ? ';' : '') + header)
   }
 
   const code = ms.toString()

@@ -33,7 +33,9 @@ export interface TraceOptions {
   pid?: PidSpec
   /**
    * `'global'`: calls that go through a module's export or an object's property (runtime
-   * wrappers). `'local'`: every call, internal ones too (load-time probes; needs the preload).
+   * wrappers; for ES modules, the probes of their exported functions). `'local'`: every call of
+   * the function, internal and recursive ones too, and functions that are never exported
+   * (load-time probes: the program must start with `--import recon-trace/register`).
    * Default `'global'`.
    */
   scope?: 'global' | 'local'
@@ -109,12 +111,6 @@ export function checkOptions(options: unknown, problems: string[]): Resolved | u
   }
   const pid = checkPid(o.pid ?? 'all', problems)
   const scope = oneOf('scope', o.scope, ['global', 'local'] as const, problems) ?? 'global'
-  if (scope === 'local') {
-    problems.push(
-      `option scope: 'local' traces internal calls through load-time probes, which need the program to start with ` +
-        `\`node --import recon-trace/register\`; that preload is not part of this version yet: use scope 'global' (the default)`,
-    )
-  }
   const args = oneOf('args', o.args, ['args', 'arity'] as const, problems) ?? 'args'
   const timestamp = oneOf('timestamp', o.timestamp, ['formatter', 'trace'] as const, problems) ?? 'formatter'
   let time: number | undefined

@@ -14,8 +14,12 @@
  * `ProbeHandler`; ending it sets them back to 0, so dormant probes are again one load and one
  * branch.
  */
+import { createRequire, isBuiltin } from 'node:module'
+import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { decodeTable, REGISTRY_KEY, type ProbeInfo, type SkippedInfo } from './instrument.js'
+import { uniteMatchers, type Matcher } from './match.js'
+import type { TraceSpec } from './spec.js'
 
 /** What a live probe calls: the active trace's slow path. Never throws. */
 export interface ProbeHandler {
@@ -136,4 +140,259 @@ export function installRegistry(scope: InstrumentScope, covers: (filename: strin
   const r = new Registry(scope, covers, how)
   Object.defineProperty(globalThis, KEY, { value: r, configurable: true, enumerable: false, writable: false })
   return r
+}
+
+// ---------------------------------------------------------------------------------------------
+// Selecting probes for a trace.
+
+/** A live probe: one function of one file, selected by one or more specs. */
+export class ProbeTarget {
+  /** The argument counts any of its specs accepts (checked before the matcher). */
+  min = 0
+  max = 0x3fffffff
+  readonly specs = new Set<number>()
+  constructor(
+    readonly file: ProbeFile,
+    readonly info: ProbeInfo,
+    /** Display name of the module: the package name or the file's base name. */
+    readonly module: string,
+    /** Display name of the function: `fact`, `Queue#size (get)`. */
+    readonly name: string,
+    public match: Matcher,
+  ) {}
+  /** The frame above which a stack is captured (then one more frame, the probed function, is skipped). */
+  get wrapper(): Function {
+    return ProbeFile.prototype.e
+  }
+  readonly skipFrames = 1
+}
+
+/** How a spec's module names files of the registry. */
+type FileSelector = { kind: 'file'; filename: string; label: string } | { kind: 'package'; name: string } | { kind: 'any' }
+
+function packageOfFile(file: string): string | undefined {
+  const i = file.lastIndexOf(`${sep}node_modules${sep}`)
+  if (i < 0) return undefined
+  const parts = file.slice(i + 14).split(sep)
+  return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]
+}
+
+function labelOf(file: string): string {
+  return packageOfFile(file) ?? basename(file, extname(file))
+}
+
+function selects(sel: FileSelector, file: string): boolean {
+  if (sel.kind === 'any') return true
+  if (sel.kind === 'file') return sel.filename === file
+  return packageOfFile(file) === sel.name
+}
+
+function patternRegExp(pattern: string): RegExp {
+  const p = pattern.replace(/(^|[.#])_$/, '$1*')
+  return new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
+}
+
+/** The probes of `file` a function pattern selects, by local name or (global scope) export name. */
+export function selectProbes(file: ProbeFile, pattern: string, scope: 'local' | 'global'): { probes: ProbeInfo[]; skipped: SkippedInfo[] } {
+  const glob = /[*?]/.test(pattern) || /(^|[.#])_$/.test(pattern)
+  const re = glob ? patternRegExp(pattern) : undefined
+  const hit = (name: string) => (re ? re.test(name) : name === pattern)
+  const probes: ProbeInfo[] = []
+  for (const p of file.probes) {
+    // Getters and setters are selected only when named, never by a glob.
+    if (glob && (p.kind === 'get' || p.kind === 'set')) continue
+    if (scope === 'local' ? hit(p.name) : p.exports.some(hit)) probes.push(p)
+  }
+  const skipped = glob ? [] : file.skipped.filter((s) => s.name === pattern)
+  return { probes, skipped }
+}
+
+/** Every name a file offers, for "did you mean" lists. */
+function namesOf(file: ProbeFile, scope: 'local' | 'global'): string[] {
+  return scope === 'local' ? file.probes.map((p) => p.name) : file.probes.flatMap((p) => p.exports)
+}
+
+function closest(wanted: string, names: string[]): string[] {
+  const w = wanted.toLowerCase()
+  const score = (n: string) => {
+    const a = n.toLowerCase()
+    if (a === w) return 0
+    if (a.includes(w) || w.includes(a)) return 1
+    let common = 0
+    while (common < a.length && common < w.length && a[common] === w[common]) common++
+    return 2 + Math.max(a.length, w.length) - common
+  }
+  return [...new Set(names)].sort((a, b) => score(a) - score(b) || a.localeCompare(b))
+}
+
+const SKIP_REASON = { eval: 'it calls eval directly', with: 'it uses or sits inside a with statement', 'not selected': 'it was not selected' }
+
+/** What the session needs from the probes of one spec. */
+export interface ProbeSpec {
+  readonly spec: TraceSpec
+  readonly index: number
+  readonly matcher: Matcher
+  readonly selector: FileSelector
+  readonly scope: 'local' | 'global'
+}
+
+/**
+ * The probes of one trace: which are live, and the registry hook that selects probes in files
+ * that register after the start. `restore()` puts every slot back to 0, synchronously.
+ */
+export class Probes {
+  /** Live probes per file, by probe id. */
+  readonly live = new Map<ProbeFile, (ProbeTarget | undefined)[]>()
+  private listening = false
+  private readonly onFileHook = (f: ProbeFile) => this.onFile(f)
+
+  constructor(
+    private readonly reg: Registry,
+    private readonly specs: readonly ProbeSpec[],
+    private readonly handler: ProbeHandler,
+    /** Told about problems found in files that register after the start. */
+    private readonly onLate: (notices: string[]) => void,
+  ) {}
+
+  /** Select in the files already registered; returns how many functions went live. */
+  apply(problems: string[]): number {
+    let n = 0
+    for (const ps of this.specs) {
+      let found = 0
+      let files = 0
+      const names: string[] = []
+      for (const f of this.reg.files.values()) {
+        if (!selects(ps.selector, f.filename)) continue
+        files++
+        const r = this.select(f, ps, problems)
+        found += r.found
+        n += r.added
+        if (r.found === 0) names.push(...namesOf(f, ps.scope))
+      }
+      const waits = ps.selector.kind !== 'file' || files === 0
+      if (found === 0 && !waits && !problems.some((p) => p.startsWith(`${ps.spec.text}:`))) {
+        const list = closest(ps.spec.function, names).slice(0, 12)
+        problems.push(
+          `${ps.spec.text}: no function ${ps.scope === 'local' ? '' : 'exported as '}'${ps.spec.function}' in ${ps.selector.kind === 'file' ? ps.selector.filename : 'the module'}` +
+            (list.length > 0 ? `; its ${ps.scope === 'local' ? 'functions' : 'exports'} are: ${list.join(', ')}` : ''),
+        )
+      }
+    }
+    this.listening = true
+    this.reg.onFile = this.onFileHook
+    return n
+  }
+
+  private select(f: ProbeFile, ps: ProbeSpec, problems: string[]): { found: number; added: number } {
+    const { probes, skipped } = selectProbes(f, ps.spec.function, ps.scope)
+    for (const s of skipped) problems.push(`${ps.spec.text}: ${labelOf(f.filename)}:${s.name} (line ${s.line}) has no probe: ${SKIP_REASON[s.reason]}; it cannot be traced`)
+    let added = 0
+    let live = this.live.get(f)
+    for (const p of probes) {
+      if (!live) {
+        live = new Array<ProbeTarget | undefined>(f.n).fill(undefined)
+        this.live.set(f, live)
+      }
+      let t = live[p.id]
+      const [min, max] = ps.spec.arity === undefined ? [0, 0x3fffffff] : [ps.spec.arity, ps.spec.rest ? 0x3fffffff : ps.spec.arity]
+      if (!t) {
+        const display = p.kind === 'get' || p.kind === 'set' ? `${ps.scope === 'global' && p.exports.length > 0 ? p.exports[0] : p.name} (${p.kind})` : ps.scope === 'global' && p.exports.length > 0 ? p.exports[0] : p.name
+        t = new ProbeTarget(f, p, labelOf(f.filename), display, ps.matcher)
+        t.min = min
+        t.max = max
+        t.specs.add(ps.index)
+        live[p.id] = t
+        added++
+      } else if (!t.specs.has(ps.index)) {
+        t.specs.add(ps.index)
+        t.match = uniteMatchers(this.specs.filter((s) => t!.specs.has(s.index)).map((s) => s.matcher))
+        t.min = Math.min(t.min, min)
+        t.max = Math.max(t.max, max)
+      }
+    }
+    if (live && added > 0) {
+      f.handler = this.handler
+      for (let i = 0; i < live.length; i++) if (live[i] !== undefined) f.s[i] = 1
+    }
+    return { found: probes.length, added }
+  }
+
+  private onFile(f: ProbeFile): void {
+    if (!this.listening) return
+    const notices: string[] = []
+    for (const ps of this.specs) if (selects(ps.selector, f.filename)) this.select(f, ps, notices)
+    if (notices.length > 0) this.onLate(notices)
+  }
+
+  /** The live target of a probe, if this trace selected it. */
+  target(f: ProbeFile, id: number): ProbeTarget | undefined {
+    const live = this.live.get(f)
+    return live === undefined ? undefined : live[id]
+  }
+
+  /** Every slot back to 0, the handler and registry hook removed; synchronous. */
+  restore(): void {
+    this.listening = false
+    if (this.reg.onFile === this.onFileHook) this.reg.onFile = undefined
+    for (const [f, live] of this.live) {
+      for (let i = 0; i < live.length; i++) if (live[i] !== undefined) f.s[i] = 0
+      if (f.handler === this.handler) f.handler = undefined
+    }
+  }
+
+  get count(): number {
+    let n = 0
+    for (const live of this.live.values()) for (const t of live) if (t) n++
+    return n
+  }
+}
+
+/**
+ * Resolve the module of a spec for probes: a path (relative to `cwd`) or a package name, never
+ * requiring anything. Pushes a problem when the module is one the preload does not instrument.
+ */
+export function probeSelector(module: TraceSpec['module'], where: string, reg: Registry, problems: string[], cwd = process.cwd()): FileSelector | undefined {
+  if (module === '_') return { kind: 'any' }
+  if (typeof module !== 'string') {
+    problems.push(`${where}: an object given directly has no probes; trace it in scope 'global'`)
+    return undefined
+  }
+  if (isBuiltin(module)) {
+    problems.push(`${where}: ${module} is a builtin: builtins have no probes; trace it in scope 'global'`)
+    return undefined
+  }
+  const isPath = module.startsWith('.') || isAbsolute(module)
+  if (!isPath) {
+    // A package: every file of it; it must be in the preload's scope.
+    const probe = join(cwd, 'node_modules', module, 'index.js')
+    if (!reg.covers(probe)) {
+      problems.push(`${where}: the package ${module} is not instrumented: start the program with RECON_TRACE_INCLUDE=${module} (comma-separated, with the preload) to give its functions probes`)
+      return undefined
+    }
+    return { kind: 'package', name: module }
+  }
+  let filename = resolve(cwd, module)
+  try {
+    filename = createRequire(join(cwd, '[recon-trace]')).resolve(filename)
+  } catch {
+    /* not found by require's rules: an ES module path with its extension, or not loaded yet */
+  }
+  if (!reg.covers(filename)) {
+    problems.push(`${where}: ${filename} is not instrumented by the preload (it is outside its scope: node_modules, RECON_TRACE_EXCLUDE, or not a .js/.mjs/.cjs file); set RECON_TRACE_INCLUDE to cover it`)
+    return undefined
+  }
+  return { kind: 'file', filename, label: labelOf(filename) }
+}
+
+/** The command line that starts this program with the preload, for messages. */
+export function preloadLine(): string {
+  const script = process.argv[1]
+  const shown = script === undefined ? '<your program>' : relativeOrAbsolute(script)
+  const flags = process.execArgv.filter((a) => !/^--(import|require)=?/.test(a))
+  return `node --import recon-trace/register ${[...flags, shown].join(' ')}`.replace(/\s+$/, '') + ` (or NODE_OPTIONS='--import recon-trace/register')`
+}
+
+function relativeOrAbsolute(file: string): string {
+  const rel = relative(process.cwd(), file)
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file
 }

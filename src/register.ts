@@ -53,7 +53,20 @@ export interface ScopeData {
   cache: string | false
 }
 
-const VERSION = '0.1.0+probe1'
+let version: string | undefined
+/** recon-trace's version and the rewrite's own code: a cached file is reused only by the same rewrite. */
+function rewriteVersion(): string {
+  if (version === undefined) {
+    const h = createHash('sha256')
+    try {
+      h.update(readFileSync(new URL('./instrument.js', ownURL())))
+    } catch {
+      h.update(String(Date.now())) // cannot tell: never reuse
+    }
+    version = h.digest('hex').slice(0, 16)
+  }
+  return version
+}
 
 function list(v: string | undefined): string[] {
   return (v ?? '')
@@ -185,7 +198,7 @@ export function rewrite(source: string, filename: string, format: 'module' | 'co
     const dir = cacheDir(scope.cache)
     let key: string | undefined
     if (dir !== false) {
-      key = createHash('sha256').update(VERSION).update('\0').update(format).update('\0').update(filename).update('\0').update(source).digest('hex')
+      key = createHash('sha256').update(rewriteVersion()).update('\0').update(format).update('\0').update(filename).update('\0').update(source).digest('hex')
       try {
         const hit = readFileSync(join(dir, `${key}.js`), 'utf8')
         return hit.length === 0 ? undefined : hit
@@ -229,6 +242,22 @@ const ModuleApi = Module as unknown as {
   registerHooks?: (hooks: SyncHooks) => unknown
   register?: (specifier: string, parentURL?: string, options?: { data?: unknown }) => void
   prototype: { _compile: (this: unknown, content: string, filename: string, ...rest: unknown[]) => unknown }
+}
+
+/** The format Node gives a file by its extension and nearest package.json (no syntax detection). */
+function formatOf(filename: string): 'module' | 'commonjs' | undefined {
+  if (filename.endsWith('.cjs')) return 'commonjs'
+  if (filename.endsWith('.mjs')) return 'module'
+  if (!filename.endsWith('.js')) return undefined
+  for (let d = dirname(filename); ; d = dirname(d)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { type?: unknown }
+      return pkg.type === 'module' ? 'module' : 'commonjs'
+    } catch {
+      /* none here */
+    }
+    if (dirname(d) === d) return 'commonjs'
+  }
 }
 
 function sourceText(source: unknown, url: string): string | undefined {
@@ -278,14 +307,15 @@ export function register(options: RegisterOptions = {}): Registry {
       load(url, context, next) {
         const result = next(url, context)
         if (!url.startsWith('file:')) return result
-        const format = result.format
-        if (format !== 'module' && format !== 'commonjs') return result
         let filename: string
         try {
           filename = fileURLToPath(url)
         } catch {
           return result
         }
+        // `require` of a .js file leaves the format open (Node decides when it compiles it).
+        const format = result.format ?? formatOf(filename)
+        if (format !== 'module' && format !== 'commonjs') return result
         if (!covers(filename)) return result
         const text = sourceText(result.source, url)
         if (text === undefined) return result

@@ -19,7 +19,8 @@ import { checkLimit, Limiter, type Limit } from './limit.js'
 import { checkOptions, type Resolved, type TraceOptions } from './options.js'
 import { compileWhere } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher } from './match.js'
-import { Hooks, enterBusy, leaveBusy, plan, type Target } from './hook.js'
+import { Hooks, enterBusy, isBusy, isEsmModule, leaveBusy, plan, type Target } from './hook.js'
+import { Probes, preloadLine, probeSelector, registry, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
 import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
 import { renderValue, type TraceEvent } from './format.js'
 import { Output } from './output.js'
@@ -63,9 +64,20 @@ function forbiddenTargets(o: Resolved): Set<object> {
   return set
 }
 
-class Trace {
+/** What a message is about: a wrapped function or a probed one. */
+type Subject = Target | ProbeTarget
+
+/** A live probe's call whose outcome is to be reported. */
+interface Pending {
+  readonly trace: Trace
+  readonly t: ProbeTarget
+  readonly n: number
+}
+
+class Trace implements ProbeHandler {
   active = true
   readonly hooks: Hooks
+  readonly probes: Probes | undefined
   readonly limiter: Limiter
   readonly output: Output
   readonly settler = new Settler()
@@ -77,7 +89,9 @@ class Trace {
   private settleFailed = false
 
   constructor(
+    /** The specs the runtime wrappers serve, and those that probes serve. */
     specs: readonly TraceSpec[],
+    probeSpecs: readonly { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global' }[],
     limit: Limit,
     readonly o: Resolved,
     forbidden: ReadonlySet<object>,
@@ -91,9 +105,20 @@ class Trace {
     const where = compileWhere(o.pid, onUserError)
     this.here = where.here
     const matchers = specs.map((s) => compileMatcher(s, where.test, onUserError, enterBusy, leaveBusy))
-    this.hooks = new Hooks(specs, matchers, this.onMatch, forbidden, (notices) => {
+    const onLate = (notices: string[]) => {
       for (const n of notices) this.output.notice(`recon-trace: ${n}`)
-    })
+    }
+    this.hooks = new Hooks(specs, matchers, this.onMatch, forbidden, onLate)
+    const reg = registry()
+    this.probes =
+      probeSpecs.length === 0 || reg === undefined
+        ? undefined
+        : new Probes(
+            reg,
+            probeSpecs.map((p, index) => ({ ...p, index, matcher: compileMatcher(p.spec, where.test, onUserError, enterBusy, leaveBusy) })),
+            this,
+            onLate,
+          )
     if (o.time !== undefined) {
       const ms = o.time
       this.timer = setTimeout(() => this.end(`time limit of ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} reached after ${this.limiter.taken} messages`), ms)
@@ -125,7 +150,7 @@ class Trace {
    * only counted as dropped: no snapshot is taken for a message that would be thrown away),
    * then the trip check. A call carries its arguments (and stack), the others their value.
    */
-  private record(type: TraceEvent['type'], t: Target, n: number, args: IArguments | undefined, stack: boolean, value: unknown): void {
+  private record(type: TraceEvent['type'], t: Subject, n: number, args: ArrayLike<unknown> | undefined, stack: boolean, value: unknown): void {
     if (this.limiter.take()) {
       if (this.output.full) this.output.drop()
       else {
@@ -140,7 +165,7 @@ class Trace {
         }
         if (args === undefined) ev.result = snapshot(value, this.o.snapshot, this.redact)
         else if (this.withArgs) ev.args = snapshotArgs(args, this.o.snapshot, this.redact)
-        if (stack) ev.stack = captureStack(this.o.frames, t.wrapper)
+        if (stack) ev.stack = captureStack(this.o.frames, t.wrapper, 'skipFrames' in t ? t.skipFrames : 0)
         this.output.push(ev)
       }
     }
@@ -175,7 +200,59 @@ class Trace {
     return result
   }
 
-  private outcome(type: 'return' | 'exception' | 'fulfilled' | 'rejected', t: Target, n: number, value: unknown): void {
+  // The three entry points of live probes (ProbeHandler). Never throw into the program.
+
+  enter(file: ProbeFile, id: number, args: ArrayLike<unknown>): unknown {
+    if (!this.active || isBusy()) return 0
+    const t = this.probes?.target(file, id)
+    if (t === undefined) return 0
+    // The arity of a call: exact when the probe passes the function's own `arguments`;
+    // otherwise its parameters, less the trailing ones that received nothing.
+    let n = args.length
+    if (!t.info.exactArgs) while (n > 0 && args[n - 1] === undefined) n--
+    if (n < t.min || n > t.max) return 0
+    let flags: number
+    try {
+      flags = t.match(args, n)
+    } catch {
+      return 0
+    }
+    if (flags === 0) return 0
+    let follow = false
+    enterBusy()
+    try {
+      if (this.active) {
+        this.record('call', t, n, n === args.length ? args : Array.prototype.slice.call(args, 0, n), (flags & STACK) !== 0, undefined)
+        follow = (flags & RETURN) !== 0 && this.active
+      }
+    } catch {
+      follow = false
+    } finally {
+      leaveBusy()
+    }
+    if (!follow) return 0
+    const pending: Pending = { trace: this, t, n }
+    return pending
+  }
+
+  ret(_file: ProbeFile, token: unknown, value: unknown): void {
+    const p = token as Pending
+    if (typeof p !== 'object' || p === null || p.trace !== this || !this.active) return
+    if (p.t.info.async && !p.t.info.generator) {
+      // An async function's `return v`: its promise adopts v. A native promise is followed;
+      // anything else is what the function's promise fulfills with.
+      if (isPromise(value)) this.follow(p.t, p.n, value as Promise<unknown>)
+      else this.outcome('fulfilled', p.t, p.n, value)
+    } else this.outcome('return', p.t, p.n, value)
+  }
+
+  threw(_file: ProbeFile, token: unknown, err: unknown): void {
+    const p = token as Pending
+    if (typeof p !== 'object' || p === null || p.trace !== this || !this.active) return
+    this.outcome(p.t.info.async && !p.t.info.generator ? 'rejected' : 'exception', p.t, p.n, err)
+  }
+
+  private outcome(type: 'return' | 'exception' | 'fulfilled' | 'rejected', t: Subject, n: number, value: unknown): void {
     enterBusy()
     try {
       if (this.active) this.record(type, t, n, undefined, false, value)
@@ -186,7 +263,7 @@ class Trace {
     }
   }
 
-  private follow(t: Target, n: number, p: Promise<unknown>): void {
+  private follow(t: Subject, n: number, p: Promise<unknown>): void {
     enterBusy()
     let ok = false
     try {
@@ -205,7 +282,7 @@ class Trace {
   }
 
   /** A returned promise whose outcome cannot be observed: said once, and printed as a value. */
-  private unfollowable(t: Target, n: number, p: Promise<unknown>): void {
+  private unfollowable(t: Subject, n: number, p: Promise<unknown>): void {
     if (!this.settleFailed) {
       this.settleFailed = true
       this.output.notice('recon-trace: a returned promise cannot be followed (no inspector in this runtime, or too many pending); its return prints as a value')
@@ -218,6 +295,7 @@ class Trace {
     if (!this.active) return
     this.active = false
     this.hooks.restore()
+    this.probes?.restore()
     this.settler.close()
     if (this.timer) clearTimeout(this.timer)
     if (globalSlot[SLOT] === this.slot) globalSlot[SLOT] = undefined
@@ -239,14 +317,41 @@ export function calls(specs: Specs, limit: Limit, options?: TraceOptions): numbe
   const lim = checkLimit(limit, problems)
   const o = checkOptions(options, problems)
   throwIfProblems(problems)
+  // Which specs the runtime wrappers serve and which the probes of the preload: local scope
+  // is probes only; in global scope, ES modules (whose exports cannot be replaced) are probes.
+  const reg = registry()
+  const hookSpecs: TraceSpec[] = []
+  const probeSpecs: { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global' }[] = []
+  for (const spec of parsed) {
+    const scope = o!.scope
+    if (scope === 'global' && !isEsmModule(spec.module)) {
+      hookSpecs.push(spec)
+      continue
+    }
+    if (reg === undefined) {
+      if (scope === 'local') {
+        problems.push(
+          `${spec.text}: scope 'local' traces every call, internal ones too, through probes that the preload puts in each function as modules load; ` +
+            `this program was started without it. Start it with: ${preloadLine()}`,
+        )
+        continue
+      }
+      hookSpecs.push(spec) // resolveModule explains the ES module case
+      continue
+    }
+    const selector = probeSelector(spec.module, spec.text, reg, problems)
+    if (selector) probeSpecs.push({ spec, selector, scope })
+  }
+  throwIfProblems(problems)
   clear()
   const forbidden = forbiddenTargets(o!)
   // Resolve modules and find functions before anything is created or hooked.
-  const p = plan(parsed, forbidden, problems)
+  const p = plan(hookSpecs, forbidden, problems)
   throwIfProblems(problems)
-  const trace = new Trace(parsed, lim!, o!, forbidden)
+  const trace = new Trace(hookSpecs, probeSpecs, lim!, o!, forbidden)
   if (!trace.here) return 0
-  const n = trace.hooks.apply(p, problems)
+  let n = trace.hooks.apply(p, problems)
+  if (trace.probes) n += trace.probes.apply(problems)
   if (problems.length > 0) {
     trace.end(undefined)
     throw new TraceError(problems)

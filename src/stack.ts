@@ -25,16 +25,20 @@ const toFrames = (_e: Error, sites: NodeJS.CallSite[]): StackFrame[] =>
     column: s.getColumnNumber() ?? 0,
   }))
 
-/** The frames above `above` (the wrapper, so the first frame is the traced function's caller). */
-export function captureStack(frames: number, above: Function): StackFrame[] {
+/**
+ * The frames above `above` (the wrapper, so the first frame is the traced function's caller),
+ * less `skip` more (a probe is called from inside the traced function: its frame is skipped).
+ */
+export function captureStack(frames: number, above: Function, skip = 0): StackFrame[] {
   const prep = Error.prepareStackTrace
   const limit = Error.stackTraceLimit
   try {
     Error.prepareStackTrace = toFrames
-    Error.stackTraceLimit = frames
+    Error.stackTraceLimit = frames + skip
     const holder: { stack?: unknown } = {}
     captureStackTrace(holder, above)
-    return (holder.stack as StackFrame[] | undefined) ?? []
+    const all = (holder.stack as StackFrame[] | undefined) ?? []
+    return skip === 0 ? all : all.slice(skip)
   } catch {
     return []
   } finally {
