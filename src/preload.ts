@@ -3,6 +3,7 @@
  * or either in `NODE_OPTIONS`). Instruments the program's modules as they load, with the scope
  * given by `RECON_TRACE_INCLUDE`, `RECON_TRACE_EXCLUDE` and `RECON_TRACE_CACHE`. See register.ts.
  */
-import { register } from './register.js'
+import { preloadWorkers, register } from './register.js'
 
 register()
+preloadWorkers()

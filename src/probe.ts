@@ -387,9 +387,21 @@ export function probeSelector(module: TraceSpec['module'], where: string, reg: R
 /** The command line that starts this program with the preload, for messages. */
 export function preloadLine(): string {
   const script = process.argv[1]
-  const shown = script === undefined ? '<your program>' : relativeOrAbsolute(script)
-  const flags = process.execArgv.filter((a) => !/^--(import|require)=?/.test(a))
-  return `node --import recon-trace/register ${[...flags, shown].join(' ')}`.replace(/\s+$/, '') + ` (or NODE_OPTIONS='--import recon-trace/register')`
+  const shown = script === undefined || process.execArgv.some((a) => /^(-e|-p|--eval|--print)(=|$)/.test(a)) ? '<your program>' : relativeOrAbsolute(script)
+  // The runtime flags of this run, less the ones that take a value we do not show (--eval,
+  // --import, --require and their value).
+  const flags: string[] = []
+  const argv = process.execArgv
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (/^(-e|-p|-r|--eval|--print|--import|--require|--input-type)$/.test(a)) {
+      i++
+      continue
+    }
+    if (/^(--eval|--print|--import|--require|--input-type)=/.test(a) || !a.startsWith('--')) continue
+    flags.push(a)
+  }
+  return `node ${[...flags, '--import', 'recon-trace/register', shown].join(' ')} (or NODE_OPTIONS='--import recon-trace/register')`
 }
 
 function relativeOrAbsolute(file: string): string {

@@ -346,5 +346,39 @@ export function register(options: RegisterOptions = {}): Registry {
   return reg
 }
 
-/** The directory of this build, for the loader thread (exported for tests). */
-export const buildDir = (): string => dirname(fileURLToPath(ownURL()))
+/**
+ * Worker threads run `--require` preloads but not `--import` ones (Node 20 and 24), so a program
+ * preloaded with `--import recon-trace/register` would start uninstrumented workers. This gives
+ * every worker started from now on the CommonJS preload as a `--require` flag: the
+ * `worker_threads` export `Worker` becomes a subclass whose constructor adds the flag to the
+ * worker's `execArgv` (given or inherited), and nothing else. Not done when this thread already
+ * has the preload as `--require` (workers inherit that).
+ */
+export function preloadWorkers(): void {
+  try {
+    const argv = process.execArgv
+    const required = argv.some((a, i) => (/^(-r|--require)$/.test(a) && /recon-trace[\\/]register|preload\.js$/.test(argv[i + 1] ?? '')) || /^--require=.*(recon-trace[\\/]register|preload\.js)$/.test(a))
+    if (required) return
+    const cjsPreload = fileURLToPath(new URL('../cjs/preload.js', ownURL()))
+    const req = Module.createRequire(cjsPreload)
+    const wt = req('node:worker_threads') as typeof import('node:worker_threads') & Record<string, unknown>
+    const Original = wt.Worker
+    if ((Original as unknown as Record<symbol, unknown>)[PRELOADED] === true) return
+    const withPreload = (options: unknown): unknown => {
+      const o = (typeof options === 'object' && options !== null ? options : {}) as { execArgv?: unknown }
+      const base = Array.isArray(o.execArgv) ? (o.execArgv as string[]) : process.execArgv
+      return { ...o, execArgv: [...base, '--require', cjsPreload] }
+    }
+    const Worker = class Worker extends Original {
+      constructor(filename: string | URL, options?: import('node:worker_threads').WorkerOptions) {
+        super(filename, withPreload(options) as import('node:worker_threads').WorkerOptions)
+      }
+    }
+    Object.defineProperty(Worker, PRELOADED, { value: true })
+    wt.Worker = Worker
+    ;(Module as unknown as { syncBuiltinESMExports: () => void }).syncBuiltinESMExports()
+  } catch (err) {
+    warn(`recon-trace: worker threads will start without probes (${err instanceof Error ? err.message : String(err)})`)
+  }
+}
+const PRELOADED = Symbol.for('recon-trace.preloaded-worker')

@@ -87,8 +87,10 @@ const SPEC_FORMS =
 /** Check a function pattern; returns a problem or undefined. */
 export function checkFunctionPattern(fn: string, where: string): string | undefined {
   if (fn === '_') return undefined
-  const segments = fn.split(/[.#]/)
-  const hashes = fn.split('#').length - 1
+  // A private method is `Class##name`; an anonymous function `outer.@12` (its line).
+  const plain = fn.replace(/##/g, '#').replace(/(^|[.#])@(\d+|[*?]+)(?=$|[.#])/g, '$1_$2')
+  const segments = plain.split(/[.#]/)
+  const hashes = plain.split('#').length - 1
   const ok =
     fn.length > 0 &&
     hashes <= 1 &&
@@ -99,7 +101,7 @@ export function checkFunctionPattern(fn: string, where: string): string | undefi
   return (
     `${where}: the function ${show(fn)} is not a function path: use an exported name ('query'), 'default', ` +
     `a dotted path ('a.b.c'), 'Class#method' for a prototype method, 'Class.method' for a static, '_' for all, ` +
-    `or a glob in the last part ('get*', 'Client#get*')`
+    `or a glob in the last part ('get*', 'Client#get*'); in local scope also 'Class##private' and 'outer.@12' (an anonymous function on line 12)`
   )
 }
 

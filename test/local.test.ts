@@ -1,0 +1,372 @@
+// Local scope and ES modules through the preload, in real processes started the way a user
+// starts them: `node --import recon-trace/register` (and `--require`).
+import { describe, expect, it } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { tmpdir } from 'node:os'
+
+const root = resolve(import.meta.dirname, '..')
+const IO = `io: (l) => process.stdout.write(l + '\\n')`
+
+interface Run {
+  stdout: string
+  stderr: string
+  status: number | null
+  lines: string[]
+}
+
+/** Run `program` (CommonJS unless `esm`) with the preload, from the repository root. */
+function run(program: string, opts: { preload?: 'import' | 'require' | false; esm?: boolean; env?: Record<string, string>; flags?: string[] } = {}): Run {
+  const preload = opts.preload ?? 'import'
+  const flags = [...(opts.flags ?? [])]
+  if (preload) flags.push(`--${preload}`, 'recon-trace/register')
+  if (opts.esm) flags.push('--input-type=module')
+  const r = spawnSync(process.execPath, [...flags, '-e', program], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '', ...opts.env },
+  })
+  const lines = r.stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>'))
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status, lines }
+}
+
+const kinds = './fixtures/local/kinds.cjs'
+const kindsEsm = './fixtures/local/kinds.mjs'
+
+describe('local scope, CommonJS', () => {
+  it('fact/1 with a count of 5 prints the first five nested calls, then trips', () => {
+    const r = run(`
+      const { calls } = require('recon-trace')
+      const { fact } = require('./fixtures/local/fact.cjs')
+      calls('./fixtures/local/fact.cjs:fact/1', 5, { scope: 'local', ${IO} })
+      console.error('result', fact(7))
+    `)
+    expect(r.lines).toEqual([
+      '<0> fact:fact(7)',
+      '<0> fact:fact(6)',
+      '<0> fact:fact(5)',
+      '<0> fact:fact(4)',
+      '<0> fact:fact(3)',
+      'recon-trace: rate limit tripped after 5 messages; tracing stopped.',
+    ])
+    expect(r.stderr).toContain('result 5040')
+  })
+
+  it('works the same when preloaded with --require', () => {
+    const r = run(
+      `
+      const { calls } = require('recon-trace')
+      const { fact } = require('./fixtures/local/fact.cjs')
+      calls('./fixtures/local/fact.cjs:fact(n) when n < 3 -> return', 10, { scope: 'local', ${IO} })
+      fact(4)
+    `,
+      { preload: 'require' },
+    )
+    expect(r.lines).toEqual(['<0> fact:fact(2)', '<0> fact:fact(1)', '<0> fact:fact/1 --> 1', '<0> fact:fact/1 --> 2'])
+  })
+
+  it('traces a function that is never exported, with its parameters as the function sees them', () => {
+    const r = run(`
+      const { calls } = require('recon-trace')
+      const m = require('./fixtures/local/fact.cjs')
+      calls('./fixtures/local/fact.cjs:hidden -> return', 10, { scope: 'local', ${IO} })
+      m.viaHidden(4)
+    `)
+    expect(r.lines).toEqual(['<0> fact:hidden(4, 2)', '<0> fact:hidden/2 --> 6'])
+  })
+
+  it('names nested functions, methods, statics, private methods, field arrows and anonymous callbacks', () => {
+    const r = run(`
+      const { calls } = require('recon-trace')
+      const k = require(${JSON.stringify(kinds)})
+      calls(['${kinds}:declared.inner', '${kinds}:api.get', '${kinds}:Queue.from', '${kinds}:Queue##grow', '${kinds}:Queue#onEvent', '${kinds}:Queue#constructor', '${kinds}:mapAll.@*'], 100, { scope: 'local', args: 'arity', ${IO} })
+      k.declared(1, 2); k.api.viaArrow('x'); const q = k.Queue.from([1]); q.onEvent('e'); k.mapAll([1, 2])
+    `)
+    expect(r.stderr).toBe('')
+    expect(r.lines).toEqual([
+      '<0> kinds:declared.inner/1',
+      '<0> kinds:api.get/1',
+      '<0> kinds:Queue.from/1',
+      '<0> kinds:Queue#constructor/0',
+      '<0> kinds:Queue##grow/0',
+      '<0> kinds:Queue#onEvent/1',
+      '<0> kinds:mapAll.@68/1',
+      '<0> kinds:mapAll.@68/1',
+    ])
+  })
+
+  it('selects getters and setters only when named, never by a glob (which does select private methods)', () => {
+    const r = run(`
+      const { calls } = require('recon-trace')
+      const { Queue } = require(${JSON.stringify(kinds)})
+      const n = calls('${kinds}:Queue#_', 100, { scope: 'local', args: 'arity', ${IO} })
+      const q = new Queue('q'); q.push(1); q.size
+      const m = calls('${kinds}:Queue#size -> return', 100, { scope: 'local', ${IO} })
+      q.size; try { q.size = 3 } catch {}
+      console.error(n, m)
+    `)
+    expect(r.lines).toEqual([
+      '<0> kinds:Queue#constructor/1',
+      '<0> kinds:Queue#push/1',
+      '<0> kinds:Queue##grow/0',
+      '<0> kinds:Queue#size (get)()',
+      '<0> kinds:Queue#size (get)/0 --> 1',
+      '<0> kinds:Queue#size (set)(3)',
+      "<0> kinds:Queue#size (set)/1 !! RangeError: size is read-only (3)",
+    ])
+    expect(r.stderr.trim()).toBe('4 2')
+  })
+
+  it('reports an async function outcome as ~> and ~!, a generator return and a thrown exception', async () => {
+    const r = run(`
+      const { calls } = require('recon-trace')
+      const k = require(${JSON.stringify(kinds)})
+      calls(['${kinds}:load -> return', '${kinds}:count -> return', '${kinds}:fails -> return'], 100, { scope: 'local', ${IO} })
+      ;(async () => {
+        await k.load(1); await k.load(-1).catch(() => {}); [...k.count(2)]; try { k.fails(3) } catch {}
+      })()
+    `)
+    expect(r.lines).toEqual([
+      '<0> kinds:load(1)',
+      '<0> kinds:load/1 ~> { id: 1 }',
+      '<0> kinds:load(-1)',
+      '<0> kinds:load/1 ~! Error: no record -1',
+      '<0> kinds:count(2)',
+      "<0> kinds:count/1 --> 'done'",
+      '<0> kinds:fails(3)',
+      '<0> kinds:fails/1 !! TypeError: bad 3',
+    ])
+  })
+
+  it('gives the exact arity of a function that uses arguments', () => {
+    const r = run(`
+      const { calls } = require('recon-trace')
+      const k = require(${JSON.stringify(kinds)})
+      calls('${kinds}:usesArguments/3', 10, { scope: 'local', ${IO} })
+      k.usesArguments(1); k.usesArguments(1, undefined, undefined)
+    `)
+    expect(r.lines).toEqual(['<0> kinds:usesArguments(1, undefined, undefined)'])
+  })
+
+  it('selects probes in a file that loads after the trace started', () => {
+    const r = run(`
+      const { calls } = require('recon-trace')
+      console.error(calls('./fixtures/local/fact.cjs:fact/1', 2, { scope: 'local', ${IO} }))
+      require('./fixtures/local/fact.cjs').fact(3)
+    `)
+    expect(r.lines).toEqual(['<0> fact:fact(3)', '<0> fact:fact(2)', 'recon-trace: rate limit tripped after 2 messages; tracing stopped.'])
+    expect(r.stderr.trim()).toBe('0')
+  })
+
+  it('leaves every slot at 0 and no handler or registry hook once the limit trips', () => {
+    const r = run(`
+      const { calls, clear } = require('recon-trace')
+      const k = require(${JSON.stringify(kinds)})
+      const reg = globalThis[Symbol.for('recon-trace.probes')]
+      const file = [...reg.files.values()].find((f) => f.filename.endsWith('kinds.cjs'))
+      const before = JSON.stringify(file.s)
+      calls('${kinds}:_', 3, { scope: 'local', ${IO} })
+      const during = file.s.filter((x) => x !== 0).length
+      k.declared(1, 2); k.arrow(1)
+      console.error(JSON.stringify({ before: before === JSON.stringify(file.s), during, handler: file.handler === undefined, onFile: reg.onFile === undefined }))
+      calls('${kinds}:arrow', 3, { scope: 'local', ${IO} })
+      clear()
+      console.error(JSON.stringify({ after: before === JSON.stringify(file.s), handler: file.handler === undefined }))
+    `)
+    const [a, b] = r.stderr.trim().split('\n').map((l) => JSON.parse(l))
+    expect(a).toEqual({ before: true, during: expect.any(Number), handler: true, onFile: true })
+    expect(a.during).toBeGreaterThan(10)
+    expect(b).toEqual({ after: true, handler: true })
+  })
+
+  it('refuses a function the rewrite left alone, saying why', () => {
+    const dir = mkdtempSync(join(root, 'fixtures/local/.tmp-'))
+    const file = join(dir, 'evil.cjs')
+    writeFileSync(file, `function viaEval(s) { return eval(s) }\nfunction plain() { return 1 }\nmodule.exports = { viaEval, plain }\n`)
+    const r = run(`
+      const { calls } = require('recon-trace')
+      require(${JSON.stringify(file)})
+      try { calls(${JSON.stringify(`${file}:viaEval`)}, 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
+    `)
+    expect(r.stderr).toMatch(/evil:viaEval \(line 1\) has no probe: it calls eval directly; it cannot be traced/)
+  })
+
+  it('lists the functions of the file when the name matches none', () => {
+    const r = run(`
+      const { calls } = require('recon-trace')
+      require('./fixtures/local/fact.cjs')
+      try { calls('./fixtures/local/fact.cjs:fac', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
+    `)
+    expect(r.stderr).toMatch(/no function 'fac' in .*fact\.cjs; its functions are: fact, /)
+  })
+})
+
+describe('without the preload', () => {
+  it('a local spec fails with the exact --import line to use', () => {
+    const r = run(
+      `
+      const { calls } = require('recon-trace')
+      try { calls('./fixtures/local/fact.cjs:fact', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
+    `,
+      { preload: false },
+    )
+    expect(r.stderr).toContain("Start it with: node --import recon-trace/register")
+    expect(r.stderr).toContain(`NODE_OPTIONS='--import recon-trace/register'`)
+  })
+
+  it('an ES module spec in global scope fails with the same line', () => {
+    const r = run(
+      `
+      const { calls } = require('recon-trace')
+      try { calls('${kindsEsm}:area', 10) } catch (e) { console.error(e.message) }
+    `,
+      { preload: false },
+    )
+    expect(r.stderr).toMatch(/is an ES module .*Start the program with the preload to trace ES modules: node --import recon-trace\/register/)
+  })
+})
+
+describe('ES modules', () => {
+  it('global scope reaches exported functions (under their export names) through probes', () => {
+    const r = run(
+      `
+      import { calls } from 'recon-trace'
+      const m = await import('${kindsEsm}')
+      console.error(calls(['${kindsEsm}:area -> return', '${kindsEsm}:squareOf', '${kindsEsm}:Shape#describe', '${kindsEsm}:default'], 100, { ${IO} }))
+      m.default(3); new m.Shape('circle').describe()
+    `,
+      { esm: true },
+    )
+    expect(r.stderr.trim()).toBe('4')
+    expect(r.lines).toEqual([
+      '<0> kinds:default(3)',
+      "<0> kinds:area({ kind: 'square', side: 3 })",
+      '<0> kinds:squareOf(3)',
+      '<0> kinds:area/1 --> 9',
+      '<0> kinds:Shape#describe()',
+    ])
+  })
+
+  it('global scope does not reach a function that is not exported', () => {
+    const r = run(
+      `
+      import { calls } from 'recon-trace'
+      await import('${kindsEsm}')
+      try { calls('${kindsEsm}:circle', 10) } catch (e) { console.error(e.message) }
+    `,
+      { esm: true },
+    )
+    expect(r.stderr).toMatch(/no function exported as 'circle'.*its exports are: /)
+  })
+
+  it('local scope reaches internal functions and follows an async one', () => {
+    const r = run(
+      `
+      import { calls } from 'recon-trace'
+      const m = await import('${kindsEsm}')
+      calls(['${kindsEsm}:circle -> return', '${kindsEsm}:fetchArea -> return'], 100, { scope: 'local', ${IO} })
+      await m.fetchArea({ kind: 'circle', r: 2 }); await m.fetchArea(null).catch(() => {})
+    `,
+      { esm: true },
+    )
+    expect(r.lines).toEqual([
+      "<0> kinds:fetchArea({ kind: 'circle', r: 2 })",
+      '<0> kinds:circle(2)',
+      '<0> kinds:circle/1 --> 13',
+      '<0> kinds:fetchArea/1 ~> 13',
+      '<0> kinds:fetchArea(null)',
+      '<0> kinds:fetchArea/1 ~! Error: no shape',
+    ])
+  })
+})
+
+describe('worker threads', () => {
+  it('a worker started by a preloaded program is instrumented and traces its own calls', () => {
+    const r = run(`
+      const { Worker } = require('node:worker_threads')
+      const w = new Worker(\`
+        const { calls } = require('recon-trace')
+        const { fact } = require('./fixtures/local/fact.cjs')
+        calls('./fixtures/local/fact.cjs:fact/1', 3, { scope: 'local', io: (l) => require('node:worker_threads').parentPort.postMessage(l) })
+        fact(5)
+      \`, { eval: true })
+      w.on('message', (l) => process.stdout.write(l + '\\n'))
+      w.on('error', (e) => console.error('worker error', e))
+    `)
+    expect(r.stderr).toBe('')
+    // Node 20's loader thread (module.register) takes a threadId of its own: the worker's is 1 or 2.
+    expect(r.lines.map((l) => l.replace(/^<[12]>/, '<w>'))).toEqual(['<w> fact:fact(5)', '<w> fact:fact(4)', '<w> fact:fact(3)', 'recon-trace: rate limit tripped after 3 messages; tracing stopped.'])
+  })
+})
+
+describe('files that do not parse', () => {
+  it('load unchanged, with one warning naming the file and the cause', () => {
+    const dir = mkdtempSync(join(root, 'fixtures/local/.tmp-'))
+    const file = join(dir, 'broken.cjs')
+    writeFileSync(file, `module.exports = function () { return 1 +* 2 }\n`)
+    const program = `try { require(${JSON.stringify(file)}) } catch (e) { console.log(e.name) } try { require(${JSON.stringify(file)}) } catch (e) { console.log(e.name) }`
+    const plain = run(program, { preload: false })
+    const r = run(program)
+    expect(r.stdout).toBe(plain.stdout)
+    expect(r.stdout).toBe('SyntaxError\nSyntaxError\n')
+    const warnings = r.stderr.split('\n').filter((l) => l.includes('ReconTraceWarning'))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain(`${file} loads without probes: it does not parse (Unexpected token (1:41))`)
+  })
+})
+
+describe('scope of the preload', () => {
+  it('RECON_TRACE_EXCLUDE leaves a file without probes, and a spec on it says so', () => {
+    const r = run(
+      `
+      const { calls } = require('recon-trace')
+      require('./fixtures/local/fact.cjs')
+      const reg = globalThis[Symbol.for('recon-trace.probes')]
+      console.error([...reg.files.keys()].some((f) => f.endsWith('fact.cjs')))
+      try { calls('./fixtures/local/fact.cjs:fact', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
+    `,
+      { env: { RECON_TRACE_EXCLUDE: 'fixtures/local/fact.cjs' } },
+    )
+    expect(r.stderr).toMatch(/^false\n/)
+    expect(r.stderr).toMatch(/fact\.cjs is not instrumented by the preload/)
+  })
+
+  it('a package in node_modules gets probes only when RECON_TRACE_INCLUDE names it', () => {
+    const program = `
+      require('lodash')
+      const reg = globalThis[Symbol.for('recon-trace.probes')]
+      console.log([...reg.files.keys()].filter((f) => f.includes('/node_modules/lodash/')).length)
+    `
+    expect(run(program).stdout.trim()).toBe('0')
+    expect(run(program, { env: { RECON_TRACE_INCLUDE: 'lodash' } }).stdout.trim()).toBe('1')
+  })
+
+  it('a package spec that is not included says how to include it', () => {
+    const r = run(`
+      const { calls } = require('recon-trace')
+      try { calls('lodash:chunk', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
+    `)
+    expect(r.stderr).toContain('the package lodash is not instrumented: start the program with RECON_TRACE_INCLUDE=lodash')
+  })
+})
+
+describe('the cache', () => {
+  it('keeps rewritten files (owner-only) and reuses them on the next start', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'recon-trace-cache-'))
+    const program = `const { fact } = require('./fixtures/local/fact.cjs'); console.log(fact(5), globalThis.fromCache === true)`
+    const first = run(program, { env: { RECON_TRACE_CACHE: dir } })
+    expect(first.stdout).toBe('120 false\n')
+    const files = readdirSync(dir).filter((f) => f.endsWith('.js'))
+    expect(files.length).toBeGreaterThan(0)
+    // Prove the next start reads the cache: mark the cached copy of fact.cjs.
+    const cached = files.map((f) => join(dir, f)).find((f) => readFileSync(f, 'utf8').includes('function fact'))!
+    writeFileSync(cached, 'globalThis.fromCache = true;' + readFileSync(cached, 'utf8'))
+    const second = run(program, { env: { RECON_TRACE_CACHE: dir } })
+    expect(second.stdout).toBe('120 true\n')
+  })
+})
