@@ -36,9 +36,9 @@
  * setter, kind 'get' / 'set'), `api.get` (a property of an object bound to `api`), `default`, and
  * `outer.@12` for an anonymous function that starts on line 12.
  */
-import { Parser, tokTypes, type Node, type Options as AcornOptions } from 'acorn'
-import MagicString, { SourceMap } from 'magic-string'
-import { decode, type SourceMapMappings } from '@jridgewell/sourcemap-codec'
+import { Parser, type Node, type Options as AcornOptions } from 'acorn'
+import MagicString from 'magic-string'
+import { decode } from '@jridgewell/sourcemap-codec'
 
 /** What kind of function a probe sits in. */
 export type FunctionKind = 'function' | 'arrow' | 'method' | 'get' | 'set' | 'constructor'
@@ -252,6 +252,65 @@ interface Ctx {
 }
 
 /**
+ * The keys that hold child nodes, per ESTree node type (as acorn produces them): walking them
+ * from a table measured a third faster than enumerating every key of every node. The types that
+ * the walker handles itself are not listed.
+ */
+const CHILDREN: Record<string, readonly string[] | undefined> = {
+  Program: ['body'],
+  ExpressionStatement: ['expression'],
+  BlockStatement: ['body'],
+  StaticBlock: ['body'],
+  EmptyStatement: [],
+  DebuggerStatement: [],
+  IfStatement: ['test', 'consequent', 'alternate'],
+  SwitchStatement: ['discriminant', 'cases'],
+  SwitchCase: ['test', 'consequent'],
+  ReturnStatement: ['argument'],
+  ThrowStatement: ['argument'],
+  TryStatement: ['block', 'handler', 'finalizer'],
+  CatchClause: ['param', 'body'],
+  WhileStatement: ['test', 'body'],
+  DoWhileStatement: ['body', 'test'],
+  ForStatement: ['init', 'test', 'update', 'body'],
+  ForInStatement: ['left', 'right', 'body'],
+  ForOfStatement: ['left', 'right', 'body'],
+  VariableDeclaration: ['declarations'],
+  ArrayExpression: ['elements'],
+  ArrayPattern: ['elements'],
+  ObjectPattern: ['properties'],
+  RestElement: ['argument'],
+  SpreadElement: ['argument'],
+  UnaryExpression: ['argument'],
+  UpdateExpression: ['argument'],
+  BinaryExpression: ['left', 'right'],
+  LogicalExpression: ['left', 'right'],
+  ConditionalExpression: ['test', 'consequent', 'alternate'],
+  CallExpression: ['callee', 'arguments'],
+  NewExpression: ['callee', 'arguments'],
+  SequenceExpression: ['expressions'],
+  YieldExpression: ['argument'],
+  AwaitExpression: ['argument'],
+  TemplateLiteral: ['quasis', 'expressions'],
+  TaggedTemplateExpression: ['tag', 'quasi'],
+  ChainExpression: ['expression'],
+  ParenthesizedExpression: ['expression'],
+  ImportExpression: ['source', 'options'],
+  ExportNamedDeclaration: ['declaration'],
+  ExportDefaultDeclaration: ['declaration'],
+}
+
+function childKeysOf(n: N): string[] {
+  const keys: string[] = []
+  for (const key in n) {
+    if (key === 'type' || key === 'start' || key === 'end' || key === 'loc' || key === 'range') continue
+    const v = n[key]
+    if (Array.isArray(v) || (v !== null && typeof v === 'object' && typeof v.type === 'string')) keys.push(key)
+  }
+  return keys
+}
+
+/**
  * Walk the AST once: name every function, collect returns per function, find `arguments`,
  * direct `eval` and `with`, and the ESM export table.
  */
@@ -412,12 +471,16 @@ class Collector {
       case 'ExportAllDeclaration':
         return
     }
-    for (const key in n) {
-      if (key === 'type' || key === 'start' || key === 'end' || key === 'loc' || key === 'range') continue
-      const v = n[key]
+    const keys = CHILDREN[n.type] ?? childKeysOf(n)
+    for (let i = 0; i < keys.length; i++) {
+      const v = n[keys[i]]
+      if (v === null || v === undefined) continue
       if (Array.isArray(v)) {
-        for (const c of v) if (c && typeof c.type === 'string') this.visit(c, ctx, undefined)
-      } else if (v && typeof v.type === 'string') this.visit(v, ctx, undefined)
+        for (let j = 0; j < v.length; j++) {
+          const c = v[j]
+          if (c !== null && typeof c.type === 'string') this.visit(c, ctx, undefined)
+        }
+      } else if (typeof v.type === 'string') this.visit(v, ctx, undefined)
     }
   }
 
@@ -482,39 +545,42 @@ class Collector {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Parse, reporting the positions of every `=>` token (to put an arrow's block after it). */
-function parse(source: string, module: boolean, filename: string): { ast: N; arrows: number[] } {
-  const arrows: number[] = []
+/** Parse (no token callback: acorn would allocate a token object for each, 10% of the rewrite). */
+function parse(source: string, module: boolean, filename: string): N {
   const opts: AcornOptions = {
     ecmaVersion: 'latest',
     sourceType: module ? 'module' : 'script',
     allowHashBang: true,
     allowReturnOutsideFunction: !module,
     allowAwaitOutsideFunction: module,
-    onToken: (t) => {
-      if (t.type === tokTypes.arrow) arrows.push(t.end)
-    },
   }
   try {
-    return { ast: Parser.parse(source, opts) as N, arrows }
+    return Parser.parse(source, opts) as N
   } catch (err) {
     throw new ParseFailure(filename, err instanceof Error ? err.message : String(err))
   }
 }
 
-/** The end of the last `=>` before `pos` (sorted list, binary search). */
-function arrowBefore(arrows: number[], pos: number): number {
-  let lo = 0
-  let hi = arrows.length - 1
-  let best = -1
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1
-    if (arrows[mid] <= pos) {
-      best = arrows[mid]
-      lo = mid + 1
-    } else hi = mid - 1
+/**
+ * The end of an arrow's `=>`: scanning forward from its last parameter (or its start), where only
+ * parentheses, `async`, whitespace and comments can come before the `=>`.
+ */
+function arrowEnd(source: string, n: N): number {
+  const params = n.params as N[]
+  let p = params.length > 0 ? params[params.length - 1].end : n.start
+  const end = n.body.start
+  while (p < end) {
+    const c = source.charCodeAt(p)
+    if (c === 61 && source.charCodeAt(p + 1) === 62) return p + 2 // =>
+    if (c === 47 && source.charCodeAt(p + 1) === 47) {
+      const nl = source.indexOf('\n', p)
+      p = nl === -1 ? end : nl
+    } else if (c === 47 && source.charCodeAt(p + 1) === 42) {
+      const close = source.indexOf('*/', p + 2)
+      p = close === -1 ? end : close + 2
+    } else p++
   }
-  return best
+  return end
 }
 
 /** Where the header goes: after a shebang line and the program's directive prologue. */
@@ -581,7 +647,7 @@ function exportNames(rec: FnRecord, exported: Map<string, string[]>): string[] {
  */
 export function instrument(source: string, options: InstrumentOptions): Instrumented {
   const module = options.format === 'module'
-  const { ast, arrows } = parse(source, module, options.filename)
+  const ast = parse(source, module, options.filename)
   const collector = new Collector(source, module)
   collector.program(ast)
   const prefix = pickPrefix(source)
@@ -597,6 +663,17 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   const probes: ProbeInfo[] = []
   const skipped: SkippedInfo[] = []
   const ms = new MagicString(source)
+  // Every insertion, by position, for the map: a char at p moves right by all that is inserted
+  // at positions <= p on its line.
+  const inserted: number[] = []
+  const left = (pos: number, text: string) => {
+    ms.appendLeft(pos, text)
+    inserted.push(pos, text.length)
+  }
+  const right = (pos: number, text: string) => {
+    ms.prependRight(pos, text)
+    inserted.push(pos, text.length)
+  }
   for (const rec of collector.fns) {
     const [line, column] = collector.line(rec.node.start)
     const info: FunctionInfo = {
@@ -635,20 +712,20 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
         } else break
       }
       // A directive may end without its semicolon: ours keeps it a statement of its own.
-      ms.appendLeft(at, directive ? `;${enter}` : enter)
-      ms.prependRight(body.end - 1, `${leave}`)
+      left(at, directive ? `;${enter}` : enter)
+      right(body.end - 1, leave)
     } else {
       // An arrow's expression body, from just after `=>` (so parentheses around it are kept).
-      const from = arrowBefore(arrows, body.start)
-      ms.appendLeft(from, `{${enter}return(${R}=(`)
-      ms.prependRight(n.end, `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){if(${T}!==0)${probeObj}.x(${T},${E});throw ${E}}}`)
+      const from = arrowEnd(source, n)
+      left(from, `{${enter}return(${R}=(`)
+      right(n.end, `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){if(${T}!==0)${probeObj}.x(${T},${E});throw ${E}}}`)
     }
     for (const r of rec.returns) {
       if (r.argument) {
-        ms.appendLeft(r.argument.start, `(${R}=(`)
-        ms.prependRight(r.argument.end, `),${T}===0?${R}:${probeObj}.r(${T},${R}))`)
+        left(r.argument.start, `(${R}=(`)
+        right(r.argument.end, `),${T}===0?${R}:${probeObj}.r(${T},${R}))`)
       } else {
-        ms.appendLeft(r.start + 6, ` ${T}===0?void 0:${probeObj}.r(${T},void 0)`)
+        left(r.start + 6, ` ${T}===0?void 0:${probeObj}.r(${T},void 0)`)
       }
     }
   }
@@ -665,12 +742,12 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       const data = `const p=${register};export const s=p.s;export{p};`
       header = `import{s as ${S},p as ${P}}from${JSON.stringify(`data:text/javascript,${encodeURIComponent(data)}`)};`
     } else header = `const ${P}=${register},${S}=${P}.s;`
-    ms.appendLeft(pos, (needsNewline ? '\n' : '') + (afterDirective ? ';' : '') + header)
+    if (needsNewline) ms.appendLeft(pos, '\n') // a lone shebang line: the header goes on a line of its own, after all the code
+    left(pos, (afterDirective ? ';' : '') + header)
   }
 
   const code = ms.toString()
-  const decoded = ms.generateDecodedMap({ hires: 'boundary', source: options.filename, includeContent: false })
-  const map = composeMap(decoded.mappings as SourceMapMappings, options)
+  const map = buildMap(source, inserted, options)
   return { code, map, probes, skipped, prefix }
 }
 
@@ -691,58 +768,167 @@ function toURL(filename: string): string {
   return new URL(`file://${filename.startsWith('/') ? '' : '/'}${filename.replace(/\\/g, '/')}`).href
 }
 
+const B64 = new Uint8Array(64)
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => (B64[i] = c.charCodeAt(0)))
+
+/** Base64 VLQ written straight into a byte buffer: no array per segment (those cost a third of the rewrite's time in GC). */
+class MappingsWriter {
+  private buf = new Uint8Array(1 << 16)
+  private n = 0
+  private byte(b: number): void {
+    if (this.n === this.buf.length) {
+      const next = new Uint8Array(this.buf.length * 2)
+      next.set(this.buf)
+      this.buf = next
+    }
+    this.buf[this.n++] = b
+  }
+  vlq(v: number): void {
+    let x = v < 0 ? (-v << 1) | 1 : v << 1
+    do {
+      let d = x & 31
+      x >>>= 5
+      if (x > 0) d |= 32
+      this.byte(B64[d])
+    } while (x > 0)
+  }
+  comma(): void {
+    this.byte(44)
+  }
+  semicolon(): void {
+    this.byte(59)
+  }
+  toString(): string {
+    return Buffer.from(this.buf.buffer, 0, this.n).toString('latin1')
+  }
+}
+
+const enum Cls {
+  Space,
+  Word,
+  Punct,
+}
+const ASCII_CLASS = new Uint8Array(128)
+for (let c = 0; c < 128; c++) {
+  ASCII_CLASS[c] =
+    c === 32 || c === 9 || c === 10 || c === 13 || c === 11 || c === 12
+      ? Cls.Space
+      : (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 36 || c === 95
+        ? Cls.Word
+        : Cls.Punct
+}
+function classOf(c: number): Cls {
+  if (c < 128) return ASCII_CLASS[c] as Cls
+  return c === 0xa0 || c === 0xfeff || c === 0x2028 || c === 0x2029 ? Cls.Space : Cls.Word
+}
+
 /**
- * Our map (generated -> the given source) composed with the input map (the given source -> the
- * original), segment by segment: each of our segments is looked up in the input map (the
- * segment at or before the same column on that line), as a consumer would.
+ * The map of the rewrite, composed with the input map when there is one.
+ *
+ * The rewrite only inserts, never on a new line, so a char at column c of a line lands at column
+ * c + (all that was inserted on that line at or before it). A segment is written at every token
+ * boundary of the source (where whitespace, word and punctuation alternate, and at each
+ * punctuation char), which is every position V8 names in a stack trace (a call's callee or
+ * property, `new`, `throw`, an operator). With an input map, each of those positions is looked
+ * up there (the segment at or before it on its line, as a consumer does) and the result written
+ * instead, so the map goes straight from the output to the original source (TypeScript...).
  */
-function composeMap(ours: SourceMapMappings, options: InstrumentOptions): RawSourceMap {
+function buildMap(source: string, inserted: number[], options: InstrumentOptions): RawSourceMap {
+  // Insertions sorted by position.
+  const count = inserted.length >> 1
+  const order = new Int32Array(count)
+  for (let i = 0; i < count; i++) order[i] = i
+  order.sort((a, b) => inserted[2 * a] - inserted[2 * b])
   const fileURL = toURL(options.filename)
   const input = options.inputMap
-  if (!input) {
-    const sm = new SourceMap({ file: fileURL.slice(fileURL.lastIndexOf('/') + 1), sources: [fileURL], sourcesContent: [null as unknown as string], names: [], mappings: ours })
-    return JSON.parse(sm.toString()) as RawSourceMap
-  }
-  const base = options.inputMapURL ?? fileURL
-  const inLines = decode(input.mappings)
-  const sources = input.sources.map((s) => (s === null ? '' : resolveSource(s, base, input.sourceRoot)))
-  const out: SourceMapMappings = []
-  for (let line = 0; line < ours.length; line++) {
-    const segs = ours[line]
-    const outSegs: SourceMapMappings[number] = []
-    for (const seg of segs) {
-      if (seg.length < 4) continue
-      const srcLine = seg[2]!
-      const srcCol = seg[3]!
-      const candidates = inLines[srcLine]
-      if (!candidates || candidates.length === 0) continue
-      // The last input segment at or before srcCol.
+  const inLines = input ? decode(input.mappings) : undefined
+  const w = new MappingsWriter()
+  let k = 0 // next insertion (in `order`)
+  let line = 0
+  let lineStart = 0
+  let shift = 0
+  let prevGenCol = 0
+  let first = true // first segment of the line
+  // Relative fields across the whole map.
+  let pSource = 0
+  let pLine = 0
+  let pCol = 0
+  let pName = 0
+  let prevCls = Cls.Space
+  const len = source.length
+  for (let p = 0; p <= len; p++) {
+    // Insertions at p come before the char at p.
+    while (k < count && inserted[2 * order[k]] <= p) {
+      shift += inserted[2 * order[k] + 1]
+      k++
+    }
+    if (p === len) break
+    const c = source.charCodeAt(p)
+    if (c === 10) {
+      w.semicolon()
+      line++
+      lineStart = p + 1
+      shift = 0
+      prevGenCol = 0
+      first = true
+      prevCls = Cls.Space
+      continue
+    }
+    const cls = classOf(c)
+    if (cls === Cls.Space || (cls === prevCls && cls === Cls.Word)) {
+      prevCls = cls
+      continue
+    }
+    prevCls = cls
+    const col = p - lineStart
+    const genCol = col + shift
+    if (inLines === undefined) {
+      if (!first) w.comma()
+      w.vlq(genCol - prevGenCol)
+      w.vlq(0)
+      w.vlq(line - pLine)
+      w.vlq(col - pCol)
+      pLine = line
+      pCol = col
+    } else {
+      const segs = inLines[line]
+      if (segs === undefined || segs.length === 0) continue
       let lo = 0
-      let hi = candidates.length - 1
+      let hi = segs.length - 1
       let found = -1
       while (lo <= hi) {
         const mid = (lo + hi) >> 1
-        if (candidates[mid][0] <= srcCol) {
+        if (segs[mid][0] <= col) {
           found = mid
           lo = mid + 1
         } else hi = mid - 1
       }
       if (found === -1) continue
-      const c = candidates[found]
-      if (c.length < 4) continue
-      if (c.length === 5) outSegs.push([seg[0], c[1]!, c[2]!, c[3]!, c[4]!])
-      else outSegs.push([seg[0], c[1]!, c[2]!, c[3]!])
+      const seg = segs[found]
+      if (seg.length < 4) continue
+      if (!first) w.comma()
+      w.vlq(genCol - prevGenCol)
+      w.vlq(seg[1]! - pSource)
+      w.vlq(seg[2]! - pLine)
+      w.vlq(seg[3]! - pCol)
+      pSource = seg[1]!
+      pLine = seg[2]!
+      pCol = seg[3]!
+      if (seg.length === 5) {
+        w.vlq(seg[4]! - pName)
+        pName = seg[4]!
+      }
     }
-    out.push(outSegs)
+    prevGenCol = genCol
+    first = false
   }
-  const sm = new SourceMap({
-    file: fileURL.slice(fileURL.lastIndexOf('/') + 1),
-    sources,
-    sourcesContent: (input.sourcesContent ?? sources.map(() => null)) as string[],
-    names: input.names ?? [],
-    mappings: out,
-  })
-  return JSON.parse(sm.toString()) as RawSourceMap
+  const file = fileURL.slice(fileURL.lastIndexOf('/') + 1)
+  if (!input) return { version: 3, file, sources: [fileURL], names: [], mappings: w.toString() }
+  const base = options.inputMapURL ?? fileURL
+  const sources = input.sources.map((s) => (s === null ? '' : resolveSource(s, base, input.sourceRoot)))
+  const map: RawSourceMap = { version: 3, file, sources, names: input.names ?? [], mappings: w.toString() }
+  if (input.sourcesContent) map.sourcesContent = input.sourcesContent
+  return map
 }
 
 /** A map as an inline `//# sourceMappingURL` comment (what Node reads with source maps on). */
