@@ -370,3 +370,109 @@ describe('the cache', () => {
     expect(second.stdout).toBe('120 true\n')
   })
 })
+
+describe('stack traces and source maps', () => {
+  /** The `at` lines of an error's stack, as the program prints them. */
+  const stackOf = `(e) => console.log(e.stack.split('\\n').filter((l) => l.includes(' at ')).slice(0, 4).join('\\n'))`
+  /**
+   * The position each frame names: file (a path; Node prints a mapped ES module's file as a path
+   * where V8 prints its URL), line and column. The function's name is left out: for a file with
+   * a source map Node formats the frame itself (`Queue.set size` where V8 says
+   * `set size [as size]`), whoever made the map.
+   */
+  const positions = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.includes(' at '))
+      .map((l) => (/\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?$/.exec(l) ?? []).slice(1).join(':').replace(/^file:\/\//, ''))
+
+  it('an error thrown in instrumented CommonJS names the same frames, lines and columns as without the preload (source maps on)', () => {
+    const program = `
+      const k = require(${JSON.stringify(kinds)})
+      try { k.fails(1) } catch (e) { (${stackOf})(e) }
+      try { new k.Queue('q').size = 2 } catch (e) { (${stackOf})(e) }
+    `
+    const plain = run(program, { preload: false, flags: ['--enable-source-maps'] })
+    const probed = run(program, { flags: ['--enable-source-maps'] })
+    expect(plain.stdout).toMatch(/at Object\.fails \(.*fixtures\/local\/kinds\.cjs:61:9\)/)
+    expect(positions(probed.stdout)).toEqual(positions(plain.stdout))
+    expect(positions(probed.stdout)).toContain(`${root}/fixtures/local/kinds.cjs:44:11`)
+  })
+
+  it('keeps every line number even without source maps', () => {
+    const program = `
+      const k = require(${JSON.stringify(kinds)})
+      try { k.fails(1) } catch (e) { console.log(e.stack.split('\\n').filter((l) => l.includes('kinds.cjs')).map((l) => l.replace(/:(\\d+):\\d+\\)$/, ':$1)')).join('\\n')) }
+    `
+    const plain = run(program, { preload: false })
+    const probed = run(program)
+    expect(plain.stdout).toContain('kinds.cjs:61)')
+    expect(probed.stdout).toBe(plain.stdout)
+  })
+
+  it('an ES module rejection names the same frames with source maps on', () => {
+    const program = `
+      const m = await import('${kindsEsm}')
+      await m.fetchArea(null).catch(${stackOf})
+    `
+    const plain = run(program, { preload: false, esm: true, flags: ['--enable-source-maps'] })
+    const probed = run(program, { esm: true, flags: ['--enable-source-maps'] })
+    expect(plain.stdout).toMatch(/at Module\.fetchArea \(.*fixtures\/local\/kinds\.mjs:26:21\)/)
+    expect(positions(probed.stdout)).toEqual(positions(plain.stdout))
+  })
+
+  it('process.setSourceMapsEnabled(true) at run time maps errors of modules loaded after it', () => {
+    const program = `
+      process.setSourceMapsEnabled(true)
+      const k = require(${JSON.stringify(kinds)})
+      try { k.fails(1) } catch (e) { (${stackOf})(e) }
+    `
+    const plain = run(program, { preload: false })
+    const probed = run(program)
+    expect(positions(probed.stdout)).toEqual(positions(plain.stdout))
+    expect(probed.stdout).toMatch(/kinds\.cjs:61:9\)/)
+  })
+
+  it('TypeScript compiled with a map: errors and traces name the .ts file, checked against an independent SourceMapConsumer', async () => {
+    const ts = (await import('typescript')).default
+    const { SourceMapConsumer } = await import('source-map')
+    const tsFile = join(root, 'fixtures/ts/orders.ts')
+    const source = readFileSync(tsFile, 'utf8')
+    const out = ts.transpileModule(source, { fileName: tsFile, compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, sourceMap: true } })
+    const dir = mkdtempSync(join(root, 'fixtures/local/.tmp-'))
+    const js = join(dir, 'orders.cjs')
+    const map = JSON.parse(out.sourceMapText!)
+    map.sources = [tsFile]
+    writeFileSync(js, out.outputText.replace(/\/\/# sourceMappingURL=.*/, '//# sourceMappingURL=orders.cjs.map'))
+    writeFileSync(`${js}.map`, JSON.stringify(map))
+    // Where the throw is in the compiled JS, and where the tsc map says it comes from.
+    const jsLines = out.outputText.split('\n')
+    const jsLine = jsLines.findIndex((l) => l.includes('throw new RangeError'))
+    const jsCol = jsLines[jsLine].indexOf('new RangeError') // V8 names the position of the `new`
+    const consumer = await new SourceMapConsumer(map)
+    const expected = consumer.originalPositionFor({ line: jsLine + 1, column: jsCol })
+    consumer.destroy()
+    const tsLine = source.split('\n').findIndex((l) => l.includes('// THROW SITE')) + 1
+    expect(expected.line).toBe(tsLine)
+
+    const program = `
+      const { calls } = require('recon-trace')
+      const o = require(${JSON.stringify(js)})
+      if (globalThis[Symbol.for('recon-trace.probes')]) calls(${JSON.stringify(`${js}:lineTotal -> return`)}, 10, { scope: 'local', ${IO} })
+      o.orderTotal([{ sku: 'a', qty: 2, price: 3 }])
+      try { o.orderTotal([{ sku: 'b', qty: -1, price: 1 }]) } catch (e) { (${stackOf})(e) }
+    `
+    const plain = run(program, { preload: false, flags: ['--enable-source-maps'] })
+    const probed = run(program, { flags: ['--enable-source-maps'] })
+    const frame = `at lineTotal (${tsFile}:${expected.line}:${expected.column! + 1})`
+    expect(plain.stdout).toContain(frame)
+    expect(probed.lines.filter((l) => l.startsWith('<0>'))).toEqual([
+      "<0> orders:lineTotal({ sku: 'a', qty: 2, price: 3 })",
+      '<0> orders:lineTotal/1 --> 6',
+      "<0> orders:lineTotal({ sku: 'b', qty: -1, price: 1 })",
+      '<0> orders:lineTotal/1 !! RangeError: negative quantity for b',
+    ])
+    expect(positions(probed.stdout)).toEqual(positions(plain.stdout))
+    expect(probed.stdout).toContain(frame)
+  })
+})
