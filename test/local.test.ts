@@ -1,8 +1,8 @@
 // Local scope and ES modules through the preload, in real processes started the way a user
 // starts them: `node --import recon-trace/register` (and `--require`).
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
 
@@ -34,6 +34,17 @@ function run(program: string, opts: { preload?: 'import' | 'require' | false; es
     .map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>'))
   return { stdout: r.stdout, stderr: r.stderr, status: r.status, lines }
 }
+
+const temps: string[] = []
+/** A temporary directory, removed after the suite. */
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'recon-trace-local-'))
+  temps.push(d)
+  return d
+}
+afterAll(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true })
+})
 
 const kinds = './fixtures/local/kinds.cjs'
 const kindsEsm = './fixtures/local/kinds.mjs'
@@ -185,7 +196,7 @@ describe('local scope, CommonJS', () => {
   })
 
   it('refuses a function the rewrite left alone, saying why', () => {
-    const dir = mkdtempSync(join(root, 'fixtures/local/.tmp-'))
+    const dir = tempDir()
     const file = join(dir, 'evil.cjs')
     writeFileSync(file, `function viaEval(s) { return eval(s) }\nfunction plain() { return 1 }\nmodule.exports = { viaEval, plain }\n`)
     const r = run(`
@@ -306,7 +317,7 @@ describe('worker threads', () => {
 
 describe('files that do not parse', () => {
   it('load unchanged, with one warning naming the file and the cause', () => {
-    const dir = mkdtempSync(join(root, 'fixtures/local/.tmp-'))
+    const dir = tempDir()
     const file = join(dir, 'broken.cjs')
     writeFileSync(file, `module.exports = function () { return 1 +* 2 }\n`)
     const program = `try { require(${JSON.stringify(file)}) } catch (e) { console.log(e.name) } try { require(${JSON.stringify(file)}) } catch (e) { console.log(e.name) }`
@@ -357,7 +368,7 @@ describe('scope of the preload', () => {
 
 describe('the cache', () => {
   it('keeps rewritten files (owner-only) and reuses them on the next start', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'recon-trace-cache-'))
+    const dir = tempDir()
     const program = `const { fact } = require('./fixtures/local/fact.cjs'); console.log(fact(5), globalThis.fromCache === true)`
     const first = run(program, { env: { RECON_TRACE_CACHE: dir } })
     expect(first.stdout).toBe('120 false\n')
@@ -439,7 +450,7 @@ describe('stack traces and source maps', () => {
     const tsFile = join(root, 'fixtures/ts/orders.ts')
     const source = readFileSync(tsFile, 'utf8')
     const out = ts.transpileModule(source, { fileName: tsFile, compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, sourceMap: true } })
-    const dir = mkdtempSync(join(root, 'fixtures/local/.tmp-'))
+    const dir = tempDir()
     const js = join(dir, 'orders.cjs')
     const map = JSON.parse(out.sourceMapText!)
     map.sources = [tsFile]
