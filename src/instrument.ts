@@ -39,37 +39,10 @@
 import { Parser, type Node, type Options as AcornOptions } from 'acorn'
 import MagicString from 'magic-string'
 import { decode } from '@jridgewell/sourcemap-codec'
+import { REGISTRY_KEY, encodeTable, type FunctionInfo, type FunctionKind, type ProbeInfo, type SkippedInfo } from './probe.js'
 
-/** What kind of function a probe sits in. */
-export type FunctionKind = 'function' | 'arrow' | 'method' | 'get' | 'set' | 'constructor'
-
-/** One function of a file, probed or not. */
-export interface FunctionInfo {
-  /** The name a spec matches: `fact`, `outer.inner`, `Queue#push`, `outer.@12`. */
-  readonly name: string
-  readonly kind: FunctionKind
-  readonly async: boolean
-  readonly generator: boolean
-  /** 1-based line and 0-based column of the function's start in the given source. */
-  readonly line: number
-  readonly column: number
-  /** The names this function is exported under (ES modules: `export`), first segment replaced. */
-  readonly exports: readonly string[]
-  /** Whether the probe passes the function's own `arguments` (then the arity is exact). */
-  readonly exactArgs: boolean
-}
-
-/** A probed function: its id is its index in the file's slot array. */
-export interface ProbeInfo extends FunctionInfo {
-  readonly id: number
-}
-
-/** A function the rewrite left alone, and why. */
-export interface SkippedInfo {
-  readonly name: string
-  readonly line: number
-  readonly reason: 'eval' | 'with' | 'not selected'
-}
+export type { FunctionInfo, FunctionKind, ProbeInfo, SkippedInfo }
+export { REGISTRY_KEY, encodeTable, decodeTable } from './probe.js'
 
 /** A source map in its JSON form (version 3). */
 export interface RawSourceMap {
@@ -128,9 +101,6 @@ export class ParseFailure extends Error {
     super(`${filename}: ${cause}`)
   }
 }
-
-/** The global slot of the probe registry (shared with probe.ts). */
-export const REGISTRY_KEY = 'recon-trace.probes'
 
 // ---------------------------------------------------------------------------------------------
 
@@ -602,33 +572,6 @@ function headerPosition(source: string, ast: N): { pos: number; needsNewline: bo
     } else break
   }
   return { pos, needsNewline, afterDirective }
-}
-
-/** The meta table a file registers: compact, parsed only when a trace asks for it. */
-export function encodeTable(probes: readonly ProbeInfo[], skipped: readonly SkippedInfo[]): string {
-  return JSON.stringify({
-    p: probes.map((p) => [p.name, p.kind, (p.async ? 1 : 0) | (p.generator ? 2 : 0) | (p.exactArgs ? 4 : 0), p.line, p.column, p.exports]),
-    s: skipped.filter((s) => s.reason !== 'not selected').map((s) => [s.name, s.line, s.reason]),
-  })
-}
-
-/** The inverse of `encodeTable`. */
-export function decodeTable(text: string): { probes: ProbeInfo[]; skipped: SkippedInfo[] } {
-  const t = JSON.parse(text) as { p: [string, FunctionKind, number, number, number, string[]][]; s: [string, number, SkippedInfo['reason']][] }
-  return {
-    probes: t.p.map(([name, kind, f, line, column, exports], id) => ({
-      id,
-      name,
-      kind,
-      async: (f & 1) !== 0,
-      generator: (f & 2) !== 0,
-      exactArgs: (f & 4) !== 0,
-      line,
-      column,
-      exports,
-    })),
-    skipped: t.s.map(([name, line, reason]) => ({ name, line, reason })),
-  }
 }
 
 /** The function name with its first segment replaced by each name it is exported under. */

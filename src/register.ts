@@ -24,7 +24,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { ParseFailure, findMapReference, inlineMapComment, instrument, type RawSourceMap } from './instrument.js'
+import type * as Instrument from './instrument.js'
 import { installRegistry, type InstrumentScope, type Registry } from './probe.js'
 import { isOwnFile } from './hook.js'
 
@@ -60,6 +60,7 @@ function rewriteVersion(): string {
     const h = createHash('sha256')
     try {
       h.update(readFileSync(new URL('./instrument.js', ownURL())))
+      h.update(readFileSync(new URL('./probe.js', ownURL())))
     } catch {
       h.update(String(Date.now())) // cannot tell: never reuse
     }
@@ -155,9 +156,24 @@ function warn(message: string): void {
   }
 }
 
+let rewriter: typeof Instrument | undefined
+/**
+ * The rewrite module, loaded on the first cache miss: acorn, magic-string and the map codec cost
+ * 15-25 ms to load, which a start whose files are all in the cache never pays. Through `require`
+ * of the CommonJS build (synchronous in every hook, on every supported runtime).
+ */
+function rewriterModule(): typeof Instrument {
+  if (rewriter === undefined) {
+    const here = ownURL()
+    const file = /[\\/]esm[\\/][^\\/]+$/.test(fileURLToPath(here)) ? new URL('../cjs/instrument.js', here) : new URL('./instrument.js', here)
+    rewriter = Module.createRequire(here)(fileURLToPath(file)) as typeof Instrument
+  }
+  return rewriter
+}
+
 /** The file's own source map, if it names one that can be read. */
-function inputMapOf(source: string, filename: string): { map: RawSourceMap; url: string } | undefined {
-  const ref = findMapReference(source)
+function inputMapOf(source: string, filename: string): { map: Instrument.RawSourceMap; url: string } | undefined {
+  const ref = rewriterModule().findMapReference(source)
   if (!ref) return undefined
   try {
     const fileURL = pathToFileURL(filename).href
@@ -166,11 +182,11 @@ function inputMapOf(source: string, filename: string): { map: RawSourceMap; url:
       const meta = ref.url.slice(5, comma)
       const body = ref.url.slice(comma + 1)
       const text = meta.endsWith(';base64') ? Buffer.from(body, 'base64').toString('utf8') : decodeURIComponent(body)
-      return { map: JSON.parse(text) as RawSourceMap, url: fileURL }
+      return { map: JSON.parse(text) as Instrument.RawSourceMap, url: fileURL }
     }
     const url = new URL(ref.url, fileURL)
     if (url.protocol !== 'file:') return undefined
-    return { map: JSON.parse(readFileSync(fileURLToPath(url), 'utf8')) as RawSourceMap, url: url.href }
+    return { map: JSON.parse(readFileSync(fileURLToPath(url), 'utf8')) as Instrument.RawSourceMap, url: url.href }
   } catch {
     return undefined
   }
@@ -206,6 +222,7 @@ export function rewrite(source: string, filename: string, format: 'module' | 'co
         /* a miss */
       }
     }
+    const { instrument, inlineMapComment, ParseFailure } = rewriterModule()
     const input = inputMapOf(source, filename)
     let out: string | undefined
     try {
