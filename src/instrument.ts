@@ -679,7 +679,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     const key = JSON.stringify(options.key ?? options.filename)
     const table = JSON.stringify(encodeTable(probes, skipped))
     const { pos, needsNewline, afterDirective } = headerPosition(source, ast)
-    const register = `(globalThis[Symbol.for(${JSON.stringify(REGISTRY_KEY)})]||{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(){}})}).file(${key},${probes.length},${table})`
+    const register = `(globalThis[Symbol.for(${JSON.stringify(REGISTRY_KEY)})]||{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(){}})}).file(${key},${probes.length},${table},[${'0,'.repeat(probes.length).slice(0, -1)}])`
     let header: string
     if (module) {
       const data = `const p=${register};export const s=p.s;export{p};`

@@ -202,15 +202,11 @@ class Trace implements ProbeHandler {
 
   // The three entry points of live probes (ProbeHandler). Never throw into the program.
 
-  enter(file: ProbeFile, id: number, args: ArrayLike<unknown>): unknown {
+  enter(file: ProbeFile, id: number, args: ArrayLike<unknown>, n: number): unknown {
+    // The probe checked the argument count (n, the call's arity) against the target's range.
     if (!this.active || isBusy()) return 0
     const t = this.probes?.target(file, id)
     if (t === undefined) return 0
-    // The arity of a call: exact when the probe passes the function's own `arguments`;
-    // otherwise its parameters, less the trailing ones that received nothing.
-    let n = args.length
-    if (!t.info.exactArgs) while (n > 0 && args[n - 1] === undefined) n--
-    if (n < t.min || n > t.max) return 0
     let flags: number
     try {
       flags = t.match(args, n)

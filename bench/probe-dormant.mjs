@@ -1,0 +1,57 @@
+// Load-time probes on a tiny function: what a probe costs per call when no trace selects it
+// (dormant), when a trace selects it but filters the call out (live, wrong arity), and after
+// the trace ended. Added ns per call above the same function without a probe.
+//
+//   npm run build && node bench/probe-dormant.mjs [case...]
+//
+// Each case runs in its own process started with the preload (`--import recon-trace/register`):
+// bench/fixtures/tiny.cjs gets probes, bench/fixtures/twin.cjs (same code) is excluded
+// (RECON_TRACE_EXCLUDE) and is the baseline, timed in the same interleaved rounds.
+//   dormant   no trace: the probe is one load and one branch per call
+//   filtered  calls('./bench/fixtures/tiny.cjs:add/3', ..., { scope: 'local' }) while add is called with 2 arguments
+//   cleared   the same trace, then clear(): back to dormant
+// Goals: dormant under 1 ns per call on Node 24; filtered under 5 ns.
+import { calls, clear } from 'recon-trace'
+import { TINY, tiny, twin, makeLoop, makeMegaLoop, drive, calibrate, rounds, compare, header, result, sink, printSink, fmt, pad, lpad, runCases, CASE } from './common.mjs'
+
+const R = Number(process.env.ROUNDS ?? 7)
+const CASES = ['dormant', 'filtered', 'cleared']
+
+if (CASE === undefined) {
+  header(`probe-dormant: ns per call of tiny.add(i, 1) with a load-time probe; median of ${R} interleaved rounds`)
+  console.log(`${pad('case', 12)}${pad('call site', 13)}${lpad('base ns', 9)}${lpad('probed', 9)}${lpad('added ns', 10)}${lpad('ratio', 8)}  added min..max`)
+  process.env.RECON_TRACE_EXCLUDE = 'bench/fixtures/twin.cjs,bench/*.mjs'
+  process.env.RECON_TRACE_CACHE = '0'
+  runCases(import.meta.url, CASES, process.argv.slice(2), ['--import', 'recon-trace/register'])
+} else {
+  const reg = globalThis[Symbol.for('recon-trace.probes')]
+  const files = reg ? [...reg.files.keys()] : []
+  if (!files.some((f) => f.endsWith('tiny.cjs')) || files.some((f) => f.endsWith('twin.cjs'))) throw new Error(`expected tiny.cjs probed and twin.cjs not: ${files.join(', ')}`)
+  if (CASE !== 'dormant') {
+    const n = calls(`${TINY}:add/3`, 10_000_000, { scope: 'local', io: () => {} })
+    if (n !== 1) throw new Error(`selected ${n} probes`)
+  }
+  const loops = {
+    'inlined base': makeLoop('twin, inlined'),
+    'inlined probed': makeLoop('tiny (probed), inlined'),
+    'megamorphic base': makeMegaLoop('twin'),
+    'megamorphic probed': makeMegaLoop('tiny (probed)'),
+  }
+  const entries = {}
+  for (const [k, loop] of Object.entries(loops)) {
+    const obj = k.endsWith('base') ? twin : tiny
+    entries[k] = [loop, obj, calibrate(loop, obj)]
+  }
+  rounds(entries, 2)
+  if (CASE === 'cleared') {
+    clear()
+    rounds(entries, 2)
+  }
+  const data = rounds(entries, R)
+  for (const site of ['inlined', 'megamorphic']) {
+    const r = compare(data[`${site} base`], data[`${site} probed`])
+    console.log(`${pad(CASE, 12)}${pad(site, 13)}${lpad(fmt(r.base), 9)}${lpad(fmt(r.variant), 9)}${lpad(fmt(r.added), 10)}${lpad(fmt(r.ratio), 8)}  ${fmt(r.spread[0])}..${fmt(r.spread[1])}`)
+    result({ scenario: 'probe-dormant', case: `${CASE}, ${site}`, base_ns: r.base, ns: r.variant, added_ns: r.added, ratio: r.ratio })
+  }
+  printSink()
+}
