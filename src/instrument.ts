@@ -112,8 +112,10 @@ interface FnRecord {
   kind: FunctionKind
   isArrow: boolean
   usesArguments: boolean
-  unsafe: 'eval' | 'with' | undefined
+  unsafe: 'eval' | 'with' | 'redeclares' | undefined
   returns: N[]
+  /** Names declared with `var` in the function (not in nested functions). */
+  vars: Set<string> | undefined
   exportsOf: string[]
   /** Top-level binding whose export names apply to this function's name (ESM). */
   topBinding: string | undefined
@@ -132,8 +134,10 @@ function pickPrefix(source: string): string {
 
 /** Offsets of line starts, for 1-based line / 0-based column of a function. */
 function lineStarts(source: string): number[] {
+  // Lines as JavaScript counts them (and V8 numbers them in stack traces): \n, \r\n, a lone \r, U+2028, U+2029.
   const starts = [0]
-  for (let i = source.indexOf('\n'); i !== -1; i = source.indexOf('\n', i + 1)) starts.push(i + 1)
+  const re = /\r\n?|\n|\u2028|\u2029/g
+  for (let m = re.exec(source); m; m = re.exec(source)) starts.push(m.index + m[0].length)
   return starts
 }
 
@@ -397,6 +401,12 @@ class Collector {
         }
         return
       }
+      case 'VariableDeclaration':
+        if (n.kind === 'var' && ctx.fn) {
+          const vars = (ctx.fn.vars ??= new Set())
+          for (const d of n.declarations as N[]) for (const b of boundNames(d.id, [])) vars.add(b)
+        }
+        break
       case 'WithStatement': {
         if (ctx.fn) ctx.fn.unsafe = 'with'
         this.visit(n.object, ctx, undefined)
@@ -474,6 +484,7 @@ class Collector {
       usesArguments: false,
       unsafe: ctx.inWith ? 'with' : undefined,
       returns: [],
+      vars: undefined,
       exportsOf: [],
       topBinding: ctx.fn === undefined ? (ctx.top ?? (n.type === 'FunctionDeclaration' ? own : undefined)) : ctx.top,
       isDerivedCtor: derived,
@@ -483,6 +494,17 @@ class Collector {
     const inner: Ctx = { fn: rec, prefix: `${name}.`, inWith: ctx.inWith, top: rec.topBinding }
     for (const p of n.params as N[]) this.visit(p, inner, undefined)
     this.visit(n.body, inner, undefined)
+    // The probe puts the body in a block, where a function declared at the body's top level is
+    // lexical: a `var` of the same name, or a second declaration of it, would not compile there.
+    if (rec.unsafe === undefined && n.body.type === 'BlockStatement') {
+      const seen = new Set<string>()
+      for (const st of n.body.body as N[]) {
+        if (st.type !== 'FunctionDeclaration' || !st.id) continue
+        const name = st.id.name as string
+        if (seen.has(name) || rec.vars?.has(name)) rec.unsafe = 'redeclares'
+        seen.add(name)
+      }
+    }
     return rec
   }
 
@@ -668,7 +690,10 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
         left(r.argument.start, `(${R}=(`)
         right(r.argument.end, `),${T}===0?${R}:${probeObj}.r(${T},${R}))`)
       } else {
-        left(r.start + 6, ` ${T}===0?void 0:${probeObj}.r(${T},void 0)`)
+        // A bare `return` may end at a newline (ASI): our expression ends with its own `;` so
+        // that the next line does not continue it.
+        const semi = source.charCodeAt(r.end - 1) === 59 ? '' : ';'
+        left(r.start + 6, ` ${T}===0?void 0:${probeObj}.r(${T},${fallOff})${semi}`)
       }
     }
   }
@@ -684,7 +709,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     if (module) {
       const data = `const p=${register};export const s=p.s;export{p};`
       header = `import{s as ${S},p as ${P}}from${JSON.stringify(`data:text/javascript,${encodeURIComponent(data)}`)};`
-    } else header = `const ${P}=${register},${S}=${P}.s;`
+    } else header = `const ${P}=${register},${S}=${P}.s;`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029') // line breaks to JavaScript: escaped, so the header stays on its line
     if (needsNewline) ms.appendLeft(pos, '\n') // a lone shebang line: the header goes on a line of its own, after all the code
     left(pos, (afterDirective ? ';' : '') + header)
   }
@@ -807,7 +832,8 @@ function buildMap(source: string, inserted: number[], options: InstrumentOptions
     }
     if (p === len) break
     const c = source.charCodeAt(p)
-    if (c === 10) {
+    // A line ends as JavaScript ends it: \n (also of \r\n), a lone \r, U+2028, U+2029.
+    if (c === 10 || c === 0x2028 || c === 0x2029 || (c === 13 && source.charCodeAt(p + 1) !== 10)) {
       w.semicolon()
       line++
       lineStart = p + 1

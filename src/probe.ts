@@ -48,7 +48,7 @@ export interface ProbeInfo extends FunctionInfo {
 export interface SkippedInfo {
   readonly name: string
   readonly line: number
-  readonly reason: 'eval' | 'with' | 'not selected'
+  readonly reason: 'eval' | 'with' | 'redeclares' | 'not selected'
 }
 
 /** The global slot of the probe registry (shared with probe.ts). */
@@ -320,7 +320,12 @@ function closest(wanted: string, names: string[]): string[] {
   return [...new Set(names)].sort((a, b) => score(a) - score(b) || a.localeCompare(b))
 }
 
-const SKIP_REASON = { eval: 'it calls eval directly', with: 'it uses or sits inside a with statement', 'not selected': 'it was not selected' }
+const SKIP_REASON = {
+  eval: 'it calls eval directly',
+  with: 'it uses or sits inside a with statement',
+  redeclares: 'its body declares a function and a var of the same name (or a function twice), which the probe cannot wrap',
+  'not selected': 'it was not selected',
+}
 
 /** What the session needs from the probes of one spec. */
 export interface ProbeSpec {

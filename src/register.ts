@@ -166,10 +166,22 @@ function rewriterModule(): typeof Instrument {
   if (rewriter === undefined) {
     const here = ownURL()
     const file = /[\\/]esm[\\/][^\\/]+$/.test(fileURLToPath(here)) ? new URL('../cjs/instrument.js', here) : new URL('./instrument.js', here)
-    rewriter = Module.createRequire(here)(fileURLToPath(file)) as typeof Instrument
+    // Our dependencies are loaded for us, not instrumented, and taken out of require's cache
+    // again: a program that uses acorn or magic-string itself (and includes it) then loads its
+    // own copy, with probes, instead of sharing ours.
+    const cache = (Module as unknown as { _cache: Record<string, unknown> })._cache
+    const before = new Set(Object.keys(cache))
+    loadingRewriter = true
+    try {
+      rewriter = Module.createRequire(here)(fileURLToPath(file)) as typeof Instrument
+    } finally {
+      loadingRewriter = false
+      for (const k of Object.keys(cache)) if (!before.has(k) && !isOwnFile(k)) delete cache[k]
+    }
   }
   return rewriter
 }
+let loadingRewriter = false
 
 /** The file's own source map, if it names one that can be read. */
 function inputMapOf(source: string, filename: string): { map: Instrument.RawSourceMap; url: string } | undefined {
@@ -210,6 +222,7 @@ function cacheDir(dir: string | false): string | false {
  * it does not parse: then one warning).
  */
 export function rewrite(source: string, filename: string, format: 'module' | 'commonjs', scope: ScopeData): string | undefined {
+  if (loadingRewriter) return undefined
   try {
     const dir = cacheDir(scope.cache)
     let key: string | undefined
