@@ -5,12 +5,14 @@
 //             has a probe, no trace
 //   filtered  the same, with a local trace selecting every function of acorn at an arity no call
 //             has (`acorn:_/20`): every probe is live and every call is filtered out
+//   calls     as dormant, with RECON_TRACE_PROBES=calls: probes that see calls only (the
+//             smallest form: no try block, no return capture)
 // A fourth process counts acorn's calls per parse (a handler that counts every probe's entry),
 // so that a time difference reads as ns per call.
 //
 //   npm run build && node bench/probe-workload.mjs        (PAIRS=7 by default)
 //
-// Goals: dormant within 5% of plain; filtered under 5 ns added per call.
+// Goals: dormant within 5% of plain; filtered under 5 ns added per call (above plain).
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { ROOT, header, result, median, fmt, pad, lpad } from './common.mjs'
@@ -66,14 +68,14 @@ if (mode) {
     const r = spawnSync(process.execPath, [...preload, new URL(import.meta.url).pathname], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: { ...process.env, BENCH_MODE: m, RECON_TRACE_INCLUDE: 'acorn', RECON_TRACE_EXCLUDE: 'bench/*.mjs', RECON_TRACE_CACHE: '0' },
+      env: { ...process.env, BENCH_MODE: m, RECON_TRACE_INCLUDE: 'acorn', RECON_TRACE_EXCLUDE: 'bench/*.mjs', RECON_TRACE_CACHE: '0', RECON_TRACE_PROBES: m === 'calls' ? 'calls' : 'full' },
     })
     if (r.status !== 0) throw new Error(`${m}: ${r.stderr}`)
     return JSON.parse(r.stdout.trim().split('\n').pop())
   }
   const { calls, probes } = run('count')
-  const modes = ['plain', 'dormant', 'filtered']
-  const ms = { plain: [], dormant: [], filtered: [] }
+  const modes = (process.env.MODES ?? 'plain,dormant,filtered,calls').split(',')
+  const ms = Object.fromEntries(modes.map((m) => [m, []]))
   let bytes = 0
   for (let p = 0; p < PAIRS; p++) {
     for (const m of modes) {

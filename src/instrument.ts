@@ -78,6 +78,13 @@ export interface InstrumentOptions {
    * script, where a header would never run).
    */
   runtime?: 'header' | 'global'
+  /**
+   * What a probe sees. `'full'` (default): the call, and the return value or exception (the
+   * body in a try block, each return captured). `'calls'`: the call only, the smallest probe
+   * (one load and one branch, nothing else in the function's bytecode): for hot code where the
+   * full form's extra bytecode makes V8 inline less (bench/probe-workload.mjs).
+   */
+  capture?: 'full' | 'calls'
   /** The key under which the file registers (default: `filename`). */
   key?: string
 }
@@ -650,6 +657,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       column,
       exports: module ? exportNames(rec, collector.exported) : [],
       exactArgs: rec.usesArguments && !rec.isArrow,
+      callsOnly: options.capture === 'calls',
     }
     if (rec.unsafe !== undefined) {
       skipped.push({ name: rec.name, line, reason: rec.unsafe })
@@ -667,6 +675,24 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     const fallOff = rec.kind === 'constructor' ? 'this' : 'void 0'
     const leave = `;if(${T}!==0)${probeObj}.r(${T},${fallOff})}catch(${E}){if(${T}!==0)${probeObj}.x(${T},${E});throw ${E}}`
     const body = n.body as N
+    if (info.callsOnly) {
+      const probe = `if(${slots}[${id}]!==0)${probeObj}.e(${id},${args});`
+      if (body.type === 'BlockStatement') {
+        let at = body.start + 1
+        let directive = false
+        for (const s of body.body as N[]) {
+          if (s.type === 'ExpressionStatement' && typeof s.directive === 'string') {
+            at = s.end
+            directive = true
+          } else break
+        }
+        left(at, directive ? `;${probe}` : probe)
+      } else {
+        left(arrowEnd(source, n), `(${slots}[${id}]!==0&&${probeObj}.e(${id},${args}),`)
+        right(n.end, ')')
+      }
+      continue
+    }
     if (body.type === 'BlockStatement') {
       let at = body.start + 1
       let directive = false

@@ -37,6 +37,8 @@ export interface FunctionInfo {
   readonly exports: readonly string[]
   /** Whether the probe passes the function's own `arguments` (then the arity is exact). */
   readonly exactArgs: boolean
+  /** Whether the probe sees calls only (`RECON_TRACE_PROBES=calls`): no return, no exception. */
+  readonly callsOnly?: boolean
 }
 
 /** A probed function: its id is its index in the file's slot array. */
@@ -57,7 +59,7 @@ export const REGISTRY_KEY = 'recon-trace.probes'
 /** The meta table a file registers: compact, parsed only when a trace asks for it. */
 export function encodeTable(probes: readonly ProbeInfo[], skipped: readonly SkippedInfo[]): string {
   return JSON.stringify({
-    p: probes.map((p) => [p.name, p.kind, (p.async ? 1 : 0) | (p.generator ? 2 : 0) | (p.exactArgs ? 4 : 0), p.line, p.column, p.exports]),
+    p: probes.map((p) => [p.name, p.kind, (p.async ? 1 : 0) | (p.generator ? 2 : 0) | (p.exactArgs ? 4 : 0) | (p.callsOnly ? 8 : 0), p.line, p.column, p.exports]),
     s: skipped.filter((s) => s.reason !== 'not selected').map((s) => [s.name, s.line, s.reason]),
   })
 }
@@ -73,6 +75,7 @@ export function decodeTable(text: string): { probes: ProbeInfo[]; skipped: Skipp
       async: (f & 1) !== 0,
       generator: (f & 2) !== 0,
       exactArgs: (f & 4) !== 0,
+      callsOnly: (f & 8) !== 0,
       line,
       column,
       exports,
@@ -385,6 +388,13 @@ export class Probes {
 
   private select(f: ProbeFile, ps: ProbeSpec, problems: string[]): { found: number; added: number } {
     const { probes, skipped } = selectProbes(f, ps.spec.function, ps.scope)
+    if (ps.spec.return && probes.some((p) => p.callsOnly)) {
+      problems.push(
+        `${ps.spec.text}: ${labelOf(f.filename)} was instrumented with RECON_TRACE_PROBES=calls: its probes see calls, not returns or exceptions; ` +
+          `drop '-> return', or restart the program without that setting`,
+      )
+      return { found: probes.length, added: 0 }
+    }
     for (const s of skipped) problems.push(`${ps.spec.text}: ${labelOf(f.filename)}:${s.name} (line ${s.line}) has no probe: ${SKIP_REASON[s.reason]}; it cannot be traced`)
     let added = 0
     let live = this.live.get(f)

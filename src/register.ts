@@ -44,6 +44,12 @@ export interface RegisterOptions {
    * (`0` or `off` for none), else `~/.cache/recon-trace` (owner-only).
    */
   cache?: string | false
+  /**
+   * What probes see: `'full'` (the call, and its return value or exception) or `'calls'` (the
+   * call only: the smallest probe, for the hottest code; `-> return` is then refused on those
+   * files). Default: `RECON_TRACE_PROBES`, or `'full'`.
+   */
+  probes?: 'full' | 'calls'
 }
 
 export interface ScopeData {
@@ -51,6 +57,7 @@ export interface ScopeData {
   exclude: string[]
   cwd: string
   cache: string | false
+  probes: 'full' | 'calls'
 }
 
 let version: string | undefined
@@ -85,7 +92,8 @@ export function scopeOf(options: RegisterOptions = {}): ScopeData {
   if (options.cache !== undefined) cache = options.cache
   else if (env.RECON_TRACE_CACHE !== undefined) cache = /^(0|off|false|no)$/i.test(env.RECON_TRACE_CACHE) || env.RECON_TRACE_CACHE === '' ? false : resolve(env.RECON_TRACE_CACHE)
   else cache = join(env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(homedir(), '.cache'), 'recon-trace')
-  return { include, exclude, cwd: process.cwd(), cache }
+  const probes = options.probes ?? (env.RECON_TRACE_PROBES === 'calls' ? 'calls' : 'full')
+  return { include, exclude, cwd: process.cwd(), cache, probes }
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -227,7 +235,7 @@ export function rewrite(source: string, filename: string, format: 'module' | 'co
     const dir = cacheDir(scope.cache)
     let key: string | undefined
     if (dir !== false) {
-      key = createHash('sha256').update(rewriteVersion()).update('\0').update(format).update('\0').update(filename).update('\0').update(source).digest('hex')
+      key = createHash('sha256').update(rewriteVersion()).update('\0').update(scope.probes).update('\0').update(format).update('\0').update(filename).update('\0').update(source).digest('hex')
       try {
         const hit = readFileSync(join(dir, `${key}.js`), 'utf8')
         return hit.length === 0 ? undefined : hit
@@ -239,7 +247,7 @@ export function rewrite(source: string, filename: string, format: 'module' | 'co
     const input = inputMapOf(source, filename)
     let out: string | undefined
     try {
-      const r = instrument(source, { filename, format, inputMap: input?.map, inputMapURL: input?.url })
+      const r = instrument(source, { filename, format, inputMap: input?.map, inputMapURL: input?.url, capture: scope.probes })
       out = r.map ? r.code + inlineMapComment(r.map) : undefined
     } catch (err) {
       if (err instanceof ParseFailure) warn(`recon-trace: ${filename} loads without probes: it does not parse (${err.cause})`)

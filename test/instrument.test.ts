@@ -539,9 +539,9 @@ describe('select', () => {
     const seen: unknown[] = []
     rewrite(source, 'commonjs', { select: (fn) => (seen.push(fn), false) })
     expect(seen).toEqual([
-      { name: 'a', kind: 'function', async: false, generator: false, line: 1, column: 0, exports: [], exactArgs: false },
-      { name: 'b', kind: 'function', async: false, generator: false, line: 2, column: 0, exports: [], exactArgs: false },
-      { name: 'c', kind: 'arrow', async: false, generator: false, line: 3, column: 10, exports: [], exactArgs: false },
+      { name: 'a', kind: 'function', async: false, generator: false, line: 1, column: 0, exports: [], exactArgs: false, callsOnly: false },
+      { name: 'b', kind: 'function', async: false, generator: false, line: 2, column: 0, exports: [], exactArgs: false, callsOnly: false },
+      { name: 'c', kind: 'arrow', async: false, generator: false, line: 3, column: 10, exports: [], exactArgs: false, callsOnly: false },
     ])
   })
 
@@ -1392,5 +1392,39 @@ describe('the table', () => {
     expect(r.probes.some((p) => p.async && p.generator)).toBe(true)
     expect(r.probes.some((p) => p.exports.length > 0)).toBe(true)
     expect(decodeTable(encodeTable(r.probes, r.skipped)).probes).toEqual(r.probes)
+  })
+})
+
+describe("capture: 'calls'", () => {
+  it('puts only the entry probe in each function: no try block, returns untouched, the table says so', () => {
+    const source = `function f(a, b) {\n  if (a) return a\n  return b\n}\nconst g = (x) => x * 2\nmodule.exports = { f, g }\n`
+    const r = instrument(source, { filename: '/virtual/calls.cjs', capture: 'calls' })
+    expect(r.code).not.toMatch(/try\{|catch\(/)
+    expect(r.code).toContain('return a\n')
+    expect(r.code.split('\n').length).toBe(source.split('\n').length)
+    expect(r.probes.every((p) => p.callsOnly)).toBe(true)
+    const table = decodeTable(encodeTable(r.probes, r.skipped))
+    expect(table.probes.map((p) => p.callsOnly)).toEqual([true, true])
+  })
+
+  it('behaves as the original, dormant and live, and reports each call with its parameters', () => {
+    const source = `function f(a, b) { if (a) return a; return b }\nconst g = (x) => ({ x })\nmodule.exports = { f, g }\n`
+    const calls: { id: number; args: unknown[] }[] = []
+    for (const slot of [0, 1]) {
+      const fake = {
+        file: (_k: string, n: number) => ({ s: Array(n).fill(slot), e: (id: number, args: unknown[]) => (calls.push({ id, args }), 0), r: () => {}, x: () => 0 }),
+      }
+      Object.defineProperty(globalThis, Symbol.for('recon-trace.probes'), { value: fake, configurable: true })
+      const r = instrument(source, { filename: '/virtual/calls2.cjs', capture: 'calls' })
+      const m = { exports: {} as { f: (a: unknown, b: unknown) => unknown; g: (x: unknown) => unknown } }
+      new Function('module', 'exports', r.code)(m, m.exports)
+      expect(m.exports.f(0, 2)).toBe(2)
+      expect(m.exports.g(3)).toEqual({ x: 3 })
+      delete (globalThis as Record<symbol, unknown>)[Symbol.for('recon-trace.probes')]
+    }
+    expect(calls).toEqual([
+      { id: 0, args: [0, 2] },
+      { id: 1, args: [3] },
+    ])
   })
 })

@@ -366,6 +366,23 @@ describe('scope of the preload', () => {
   })
 })
 
+describe('RECON_TRACE_PROBES=calls', () => {
+  it('traces calls with the smallest probes, and refuses a return trace on them, saying why', () => {
+    const r = run(
+      `
+      const { calls } = require('recon-trace')
+      const { fact } = require('./fixtures/local/fact.cjs')
+      try { calls('./fixtures/local/fact.cjs:fact -> return', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
+      calls('./fixtures/local/fact.cjs:fact/1', 2, { scope: 'local', ${IO} })
+      fact(4)
+    `,
+      { env: { RECON_TRACE_PROBES: 'calls' } },
+    )
+    expect(r.stderr).toContain('was instrumented with RECON_TRACE_PROBES=calls: its probes see calls, not returns or exceptions')
+    expect(r.lines).toEqual(['<0> fact:fact(4)', '<0> fact:fact(3)', 'recon-trace: rate limit tripped after 2 messages; tracing stopped.'])
+  })
+})
+
 describe('the cache', () => {
   it('keeps rewritten files (owner-only) and reuses them on the next start', () => {
     const dir = tempDir()
