@@ -14,7 +14,7 @@
  *     function fact(n) {let $t=0,$r;if($S[7]!==0)$t=$P.e(7,[n]);try{
  *       if (n <= 1) return ($r=(1),$t===0?$r:$P.r($t,$r))
  *       return ($r=(n * fact(n - 1)),$t===0?$r:$P.r($t,$r))
- *     ;if($t!==0)$P.r($t,void 0)}catch($e){if($t!==0)$P.x($t,$e);throw $e}}
+ *     ;$t!==0&&$P.r($t,void 0)}catch($e){throw $P.x($t,$e)}}
  *
  * Dormant, that is one load of a small-integer array slot and one branch on entry, a store and a
  * branch on each return, and a try block (free in V8 until something throws). Nothing is
@@ -673,7 +673,8 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     const args = info.exactArgs ? 'arguments' : argsExpression(n.params)
     const enter = `let ${T}=0,${R};if(${slots}[${id}]!==0)${T}=${probeObj}.e(${id},${args});try{`
     const fallOff = rec.kind === 'constructor' ? 'this' : 'void 0'
-    const leave = `;if(${T}!==0)${probeObj}.r(${T},${fallOff})}catch(${E}){if(${T}!==0)${probeObj}.x(${T},${E});throw ${E}}`
+    // `x` reports the exception (when the call is live) and returns it: one throw, the same object.
+    const leave = `;${T}!==0&&${probeObj}.r(${T},${fallOff})}catch(${E}){throw ${probeObj}.x(${T},${E})}`
     const body = n.body as N
     if (info.callsOnly) {
       const probe = `if(${slots}[${id}]!==0)${probeObj}.e(${id},${args});`
@@ -709,7 +710,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       // An arrow's expression body, from just after `=>` (so parentheses around it are kept).
       const from = arrowEnd(source, n)
       left(from, `{${enter}return(${R}=(`)
-      right(n.end, `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){if(${T}!==0)${probeObj}.x(${T},${E});throw ${E}}}`)
+      right(n.end, `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){throw ${probeObj}.x(${T},${E})}}`)
     }
     for (const r of rec.returns) {
       if (r.argument) {
@@ -730,7 +731,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     const key = JSON.stringify(options.key ?? options.filename)
     const table = JSON.stringify(encodeTable(probes, skipped))
     const { pos, needsNewline, afterDirective } = headerPosition(source, ast)
-    const register = `(globalThis[Symbol.for(${JSON.stringify(REGISTRY_KEY)})]||{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(){}})}).file(${key},${probes.length},${table},[${'0,'.repeat(probes.length).slice(0, -1)}])`
+    const register = `(globalThis[Symbol.for(${JSON.stringify(REGISTRY_KEY)})]||{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(t,e){return e}})}).file(${key},${probes.length},${table},[${'0,'.repeat(probes.length).slice(0, -1)}])`
     let header: string
     if (module) {
       const data = `const p=${register};export const s=p.s;export{p};`

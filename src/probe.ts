@@ -166,9 +166,11 @@ export class ProbeFile {
     if (h !== undefined) h.ret(this, token, value)
     return value
   }
-  x(token: unknown, err: unknown): void {
+  /** Reports the exception of a live call and returns it, for the probe to throw again. */
+  x(token: unknown, err: unknown): unknown {
     const h = this.handler
-    if (h !== undefined) h.threw(this, token, err)
+    if (h !== undefined && token !== 0) h.threw(this, token, err)
+    return err
   }
 }
 

@@ -226,8 +226,9 @@ function installFake(slot: 0 | 1, calls: Call[], registered: Registered[], probe
           calls.push({ kind: 'r', name: nameOf(token.id), value, token })
           return value
         },
-        x(token: { id: number }, err: unknown) {
-          calls.push({ kind: 'x', name: nameOf(token.id), value: err, token })
+        x(token: { id: number } | 0, err: unknown) {
+          if (token !== 0) calls.push({ kind: 'x', name: nameOf(token.id), value: err, token })
+          return err
         },
       }
       files.set(key, f)
@@ -1412,7 +1413,7 @@ describe("capture: 'calls'", () => {
     const calls: { id: number; args: unknown[] }[] = []
     for (const slot of [0, 1]) {
       const fake = {
-        file: (_k: string, n: number) => ({ s: Array(n).fill(slot), e: (id: number, args: unknown[]) => (calls.push({ id, args }), 0), r: () => {}, x: () => 0 }),
+        file: (_k: string, n: number) => ({ s: Array(n).fill(slot), e: (id: number, args: unknown[]) => (calls.push({ id, args }), 0), r: () => {}, x: (_t: unknown, e: unknown) => e }),
       }
       Object.defineProperty(globalThis, Symbol.for('recon-trace.probes'), { value: fake, configurable: true })
       const r = instrument(source, { filename: '/virtual/calls2.cjs', capture: 'calls' })

@@ -427,6 +427,23 @@ describe('stack traces and source maps', () => {
     expect(positions(probed.stdout)).toContain(`${root}/fixtures/local/kinds.cjs:44:11`)
   })
 
+  it('with the cache on, the map is a file beside the cached code and errors still map exactly', () => {
+    const dir = tempDir()
+    const program = `
+      const k = require(${JSON.stringify(kinds)})
+      try { k.fails(1) } catch (e) { (${stackOf})(e) }
+    `
+    const plain = run(program, { preload: false, flags: ['--enable-source-maps'] })
+    for (let i = 0; i < 2; i++) {
+      const probed = run(program, { flags: ['--enable-source-maps'], env: { RECON_TRACE_CACHE: dir } })
+      expect(positions(probed.stdout)).toEqual(positions(plain.stdout))
+    }
+    const files = readdirSync(dir)
+    const code = files.map((f) => readFileSync(join(dir, f), 'utf8')).find((t) => t.includes('function fails'))!
+    expect(code).toMatch(/\/\/# sourceMappingURL=file:\/\/.*\.js\.map\n$/)
+    expect(files.filter((f) => f.endsWith('.js.map')).length).toBeGreaterThan(0)
+  })
+
   it('keeps every line number even without source maps', () => {
     const program = `
       const k = require(${JSON.stringify(kinds)})
