@@ -31,6 +31,32 @@
  * A function is an exported name, `default`, `a.b.c`, `Class#method`, `Class.static`, `'_'` or
  * a glob. See `spec.ts` for the grammar and `guard.ts` for the guard language.
  *
+ * ## Local scope and ES modules: the preload
+ *
+ * A runtime wrapper only sees calls that go through a module's exports. To see every call of a
+ * function, internal and recursive ones too, and functions that are never exported, and to trace
+ * ES modules at all, start the program with the preload:
+ *
+ *     node --import recon-trace/register app.mjs          (or --require, or in NODE_OPTIONS)
+ *
+ * It rewrites each of the application's own files once as it loads (packages from node_modules
+ * only when RECON_TRACE_INCLUDE names them), giving every function a dormant probe: one load and
+ * one branch per call until a trace selects it. Then, in the program:
+ *
+ *     > calls('./lib/math.js:fact/1', 5, { scope: 'local' })
+ *     1
+ *     13:16:02.118337 <4242.0> math:fact(7)
+ *     13:16:02.118391 <4242.0> math:fact(6)
+ *     13:16:02.118402 <4242.0> math:fact(5)
+ *     13:16:02.118410 <4242.0> math:fact(4)
+ *     13:16:02.118417 <4242.0> math:fact(3)
+ *     recon-trace: rate limit tripped after 5 messages; tracing stopped.
+ *
+ * In scope 'global' (the default) a spec on an ES module reaches its exported functions through
+ * the same probes. Stack traces keep their lines; the rewrite's source maps (composed with the
+ * file's own, e.g. from tsc) keep every column under `--enable-source-maps`. `register()` does
+ * the same from code, for modules loaded after it. See register.ts and instrument.ts.
+ *
  * ## Limits
  *
  * A count `N` (at most N messages; every line counts, a return line too) or a rate
@@ -59,11 +85,14 @@
  * ## Pipeline
  *
  * spec (parse, check) -> session (the one active trace) -> hook (runtime wrappers, loader
- * patch for modules loaded later) -> where (threads, async context) -> match (arity, patterns,
- * guard, predicate) -> limit -> snapshot (bounded, on the call) -> output (queue, off the call)
- * -> format (text, color, JSON Lines).
+ * patch for modules loaded later) or probe (the preload's probes: register -> instrument at
+ * load time) -> where (threads, async context) -> match (arity, patterns, guard, predicate) ->
+ * limit -> snapshot (bounded, on the call) -> output (queue, off the call) -> format (text,
+ * color, JSON Lines).
  */
 export { calls, clear } from './session.js'
+export { register } from './register.js'
+export type { RegisterOptions } from './register.js'
 export { TraceError } from './error.js'
 export type { Specs, SpecInput, SpecTuple, SpecObject, Predicate } from './spec.js'
 export type { Limit } from './limit.js'

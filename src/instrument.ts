@@ -420,9 +420,17 @@ class Collector {
         this.visit(n.body, { ...ctx, inWith: true }, undefined)
         return
       }
-      case 'CallExpression':
+      case 'CallExpression': {
         if (n.callee.type === 'Identifier' && n.callee.name === 'eval' && ctx.fn) ctx.fn.unsafe ??= 'eval'
+        // An immediately invoked function (a module wrapper, UMD): its inner functions are named
+        // as if it were not there (`runInContext.chunk`, not `@9.runInContext.chunk`).
+        const c = n.callee as N
+        if (FUNCTION_TYPES.has(c.type)) this.iife.add(c)
+        else if (c.type === 'MemberExpression' && !c.computed && FUNCTION_TYPES.has(c.object.type) && /^(call|apply)$/.test(c.property.name)) this.iife.add(c.object)
+        // A UMD factory: an anonymous function handed to a call at the top of the file.
+        if (ctx.prefix === '') for (const a of n.arguments as N[]) if (a.type === 'FunctionExpression' && !a.id) this.iife.add(a)
         break
+      }
       case 'ReturnStatement':
         if (ctx.fn) ctx.fn.returns.push(n)
         break
@@ -478,6 +486,7 @@ class Collector {
     return f
   }
   private readonly parentOf = new Map<FnRecord, FnRecord | undefined>()
+  private readonly iife = new Set<N>()
 
   private fn(n: N, ctx: Ctx, hint: string | undefined, kind: FunctionKind, className?: string, derived = false): FnRecord {
     const own = n.id && n.type !== 'ArrowFunctionExpression' ? (n.id.name as string) : undefined
@@ -498,7 +507,7 @@ class Collector {
     }
     this.parentOf.set(rec, ctx.fn)
     this.fns.push(rec)
-    const inner: Ctx = { fn: rec, prefix: `${name}.`, inWith: ctx.inWith, top: rec.topBinding }
+    const inner: Ctx = { fn: rec, prefix: this.iife.has(n) && hint === undefined ? ctx.prefix : `${name}.`, inWith: ctx.inWith, top: rec.topBinding }
     for (const p of n.params as N[]) this.visit(p, inner, undefined)
     this.visit(n.body, inner, undefined)
     // The probe puts the body in a block, where a function declared at the body's top level is

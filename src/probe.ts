@@ -374,7 +374,8 @@ export class Probes {
         n += r.added
         if (r.found === 0) names.push(...namesOf(f, ps.scope))
       }
-      const waits = ps.selector.kind !== 'file' || files === 0
+      // A file not loaded yet (or no file of the package yet) may still come: then wait for it.
+      const waits = files === 0
       if (found === 0 && !waits && !problems.some((p) => p.startsWith(`${ps.spec.text}:`))) {
         const list = closest(ps.spec.function, names).slice(0, 12)
         problems.push(

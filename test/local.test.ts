@@ -357,6 +357,23 @@ describe('scope of the preload', () => {
     expect(run(program, { env: { RECON_TRACE_INCLUDE: 'lodash' } }).stdout.trim()).toBe('1')
   })
 
+  it('register() from code instruments the modules loaded after it, with its own include list', () => {
+    const r = run(
+      `
+      const { register, calls } = require('recon-trace')
+      register({ include: ['lodash'], cache: false })
+      const _ = require('lodash')
+      try { calls('lodash:chunk', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
+      calls('lodash:runInContext.chunk -> return', 10, { scope: 'local', ${IO} })
+      _.chunk([1, 2, 3], 2)
+    `,
+      { preload: false },
+    )
+    // lodash's functions live in runInContext, inside the file's anonymous wrapper (which adds nothing to names).
+    expect(r.stderr).toMatch(/no function 'chunk' in the module; its functions are: runInContext\.chunk, /)
+    expect(r.lines).toEqual(['<0> lodash:runInContext.chunk([1, 2, 3], 2)', '<0> lodash:runInContext.chunk/2 --> [[1, 2], [3]]'])
+  })
+
   it('a package spec that is not included says how to include it', () => {
     const r = run(`
       const { calls } = require('recon-trace')
