@@ -4,7 +4,8 @@
 //   npm run build && node bench/probe-load.mjs
 //
 // 1. Rewrite throughput: instrument() (parse, probes, map composed, inline map comment) over
-//    real files, warm (after two passes), in MB/s; acorn's parse alone for reference.
+//    real files, warm (after 300 ms of passes on the file), in MB/s; acorn's parse alone for
+//    reference. "all": the bytes of all files over the time of one pass of each.
 // 2. Start-up: a generated program of MODULES modules x FUNCTIONS functions (CommonJS, and the
 //    same as ES modules), started RUNS times each way, interleaved: plain; with
 //    `--import recon-trace/register` and no cache (every file rewritten: a first start); with a
@@ -41,15 +42,22 @@ for (const [name, path, format] of corpus) {
     const r = instrument(src, { filename: join(ROOT, path), format })
     return r.code.length + inlineMapComment(r.map).length + r.probes.length
   }
-  once()
-  once()
-  const passes = src.length > 4e6 ? 2 : 5
-  let t = performance.now()
-  for (let i = 0; i < passes; i++) once()
-  const ms = (performance.now() - t) / passes
-  t = performance.now()
-  for (let i = 0; i < passes; i++) Parser.parse(src, { ecmaVersion: 'latest', sourceType: format === 'module' ? 'module' : 'script' })
-  const parseMs = (performance.now() - t) / passes
+  // Warm the rewriter up on this file (at least 2 passes and 300 ms), then time passes for at
+  // least 500 ms: a 50 KB file is otherwise measured mostly by its JIT warm-up.
+  const repeat = (fn, minMs, minPasses) => {
+    let passes = 0
+    const t0 = performance.now()
+    while (passes < minPasses || performance.now() - t0 < minMs) {
+      fn()
+      passes++
+    }
+    return (performance.now() - t0) / passes
+  }
+  repeat(once, 300, 2)
+  const ms = repeat(once, 500, 2)
+  const parse = () => Parser.parse(src, { ecmaVersion: 'latest', sourceType: format === 'module' ? 'module' : 'script' })
+  repeat(parse, 200, 2)
+  const parseMs = repeat(parse, 300, 2)
   const mb = src.length / 1e6
   totalBytes += src.length
   totalMs += ms

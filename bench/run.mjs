@@ -23,7 +23,7 @@ import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood']
+const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood', 'probe-dormant', 'probe-workload', 'probe-load']
 // Micro-benchmarks of one module each, written with the same conventions (own processes,
 // medians), run when present. bench/snapshot.mjs is left out of the default run: it takes about
 // 6 minutes per runtime here (its util.inspect column of an object of 1e5 keys), over the
@@ -147,6 +147,25 @@ function summary(results) {
       '< 10 ms (median run)',
       r.lag_ms < 10,
     )
+  }
+  for (const site of ['inlined', 'megamorphic']) {
+    for (const [c, goal, max] of [['dormant', '< 1 ns', 1], ['cleared', '< 1 ns', 1], ['filtered', '< 5 ns', 5]]) {
+      const r = find(results, 'probe-dormant', (x) => x === `${c}, ${site}`)
+      if (r) row(`probe on a tiny function, ${c}, ${site}: added`, `${f(r.added_ns)} ns`, goal, r.added_ns < max)
+    }
+  }
+  for (const m of ['dormant', 'calls']) {
+    const r = find(results, 'probe-workload', (x) => x === m)
+    if (r) row(`acorn 1 MB, every function probed (${m === 'calls' ? 'calls-only probes' : 'full probes'}), dormant: ratio`, `x${f(r.ratio, 3)} (+${f(r.added_ns)} ns/call)`, 'within 5%', r.ratio < 1.05)
+  }
+  const lf = find(results, 'probe-workload', (x) => x === 'filtered')
+  if (lf) row('acorn 1 MB, every probe live, calls filtered out: added', `${f(lf.added_ns)} ns/call`, '< 5 ns', lf.added_ns < 5)
+  const tp = find(results, 'probe-load', (x) => x === 'rewrite all')
+  if (tp) row('rewrite throughput with source maps (warm)', `${f(tp.mb_per_s, 1)} MB/s`, '>= 10 MB/s', tp.mb_per_s >= 10)
+  for (const r of results.filter((x) => x.scenario === 'probe-load' && x.case.startsWith('start-up') && !x.case.endsWith('plain'))) {
+    const first = r.case.includes('no cache')
+    const goal = first ? '< 1.3x' : r.case.includes('calls') ? 'report' : '< 1.05x'
+    row(r.case, `x${f(r.ratio)} (${f(r.ms, 0)} ms)`, goal, goal === 'report' ? undefined : r.ratio < (first ? 1.3 : 1.05))
   }
   const w = [0, 0, 0]
   for (const r of rows) for (let i = 0; i < 3; i++) w[i] = Math.max(w[i], r[i].length)

@@ -843,6 +843,15 @@ function buildMap(source: string, inserted: number[], options: InstrumentOptions
   const order = new Int32Array(count)
   for (let i = 0; i < count; i++) order[i] = i
   order.sort((a, b) => inserted[2 * a] - inserted[2 * b])
+  // Positions and lengths in that order, and one past the end as a sentinel: the loop below
+  // compares each char's position with the next insertion's, a single compare per char.
+  const at = new Float64Array(count + 1)
+  const size = new Float64Array(count + 1)
+  for (let i = 0; i < count; i++) {
+    at[i] = inserted[2 * order[i]]
+    size[i] = inserted[2 * order[i] + 1]
+  }
+  at[count] = Infinity
   const fileURL = toURL(options.filename)
   const input = options.inputMap
   const inLines = input ? decode(input.mappings) : undefined
@@ -860,13 +869,13 @@ function buildMap(source: string, inserted: number[], options: InstrumentOptions
   let pName = 0
   let prevCls = Cls.Space
   const len = source.length
-  for (let p = 0; p <= len; p++) {
+  let nextAt = at[0]
+  for (let p = 0; p < len; p++) {
     // Insertions at p come before the char at p.
-    while (k < count && inserted[2 * order[k]] <= p) {
-      shift += inserted[2 * order[k] + 1]
-      k++
+    if (nextAt <= p) {
+      while (at[k] <= p) shift += size[k++]
+      nextAt = at[k]
     }
-    if (p === len) break
     const c = source.charCodeAt(p)
     // A line ends as JavaScript ends it: \n (also of \r\n), a lone \r, U+2028, U+2029.
     if (c === 10 || c === 0x2028 || c === 0x2029 || (c === 13 && source.charCodeAt(p + 1) !== 10)) {
@@ -879,7 +888,7 @@ function buildMap(source: string, inserted: number[], options: InstrumentOptions
       prevCls = Cls.Space
       continue
     }
-    const cls = classOf(c)
+    const cls = c < 128 ? (ASCII_CLASS[c] as Cls) : classOf(c)
     if (cls === Cls.Space || (cls === prevCls && cls === Cls.Word)) {
       prevCls = cls
       continue

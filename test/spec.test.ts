@@ -121,7 +121,14 @@ describe('refusals', () => {
   })
 
   it('refuses a bad function path', () => {
-    expect(parse('./a.js:a##b/1').problems[0]).toMatch(/not a function path/)
+    expect(parse('./a.js:a#b#c/1').problems[0]).toMatch(/not a function path/)
+    expect(parse('./a.js:a.@x').problems[0]).toMatch(/not a function path/)
+  })
+
+  it('accepts the local-scope names of a private method and of an anonymous function', () => {
+    expect(parse('./a.js:Queue##grow/0').problems).toEqual([])
+    expect(parse('./a.js:mapAll.@65').problems).toEqual([])
+    expect(parse('./a.js:mapAll.@*').problems).toEqual([])
   })
 
   it('refuses unknown keys of the object form', () => {
