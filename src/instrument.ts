@@ -591,6 +591,22 @@ function arrowEnd(source: string, n: N): number {
   return end
 }
 
+/**
+ * Where a probe goes in a block body: after its directive prologue ('use strict' stays first).
+ * A directive may end without its semicolon: `directive` says the probe must start with one.
+ */
+function bodyStart(body: N): { at: number; directive: boolean } {
+  let at = body.start + 1
+  let directive = false
+  for (const s of body.body as N[]) {
+    if (s.type === 'ExpressionStatement' && typeof s.directive === 'string') {
+      at = s.end
+      directive = true
+    } else break
+  }
+  return { at, directive }
+}
+
 /** Where the header goes: after a shebang line and the program's directive prologue. */
 function headerPosition(source: string, ast: N): { pos: number; needsNewline: boolean; afterDirective: boolean } {
   let pos = 0
@@ -688,14 +704,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     if (info.callsOnly) {
       const probe = `if(${slots}[${id}]!==0)${probeObj}.e(${id},${args});`
       if (body.type === 'BlockStatement') {
-        let at = body.start + 1
-        let directive = false
-        for (const s of body.body as N[]) {
-          if (s.type === 'ExpressionStatement' && typeof s.directive === 'string') {
-            at = s.end
-            directive = true
-          } else break
-        }
+        const { at, directive } = bodyStart(body)
         left(at, directive ? `;${probe}` : probe)
       } else {
         left(arrowEnd(source, n), `(${slots}[${id}]!==0&&${probeObj}.e(${id},${args}),`)
@@ -704,15 +713,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       continue
     }
     if (body.type === 'BlockStatement') {
-      let at = body.start + 1
-      let directive = false
-      for (const s of body.body as N[]) {
-        if (s.type === 'ExpressionStatement' && typeof s.directive === 'string') {
-          at = s.end
-          directive = true
-        } else break
-      }
-      // A directive may end without its semicolon: ours keeps it a statement of its own.
+      const { at, directive } = bodyStart(body)
       left(at, directive ? `;${enter}` : enter)
       right(body.end - 1, leave)
     } else {
