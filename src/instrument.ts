@@ -38,7 +38,7 @@
  */
 import { Parser, type Node, type Options as AcornOptions } from 'acorn'
 import MagicString from 'magic-string'
-import { decode } from '@jridgewell/sourcemap-codec'
+import { decode, type SourceMapMappings } from '@jridgewell/sourcemap-codec'
 import { REGISTRY_KEY, encodeTable, type FunctionInfo, type FunctionKind, type ProbeInfo, type SkippedInfo } from './probe.js'
 
 export type { FunctionInfo, FunctionKind, ProbeInfo, SkippedInfo }
@@ -303,12 +303,25 @@ class Collector {
   constructor(
     private readonly source: string,
     readonly module: boolean,
+    /** The input map, decoded: lines and columns are then the original source's (TypeScript...). */
+    private readonly inLines: SourceMapMappings | undefined,
   ) {
     this.starts = lineStarts(source)
   }
 
+  /** 1-based line and 0-based column of a position: in the original source when there is a map. */
   line(pos: number): [number, number] {
-    return lineOf(this.starts, pos)
+    const [line, column] = lineOf(this.starts, pos)
+    const segs = this.inLines?.[line - 1]
+    if (segs) {
+      let best: SourceMapMappings[number][number] | undefined
+      for (const seg of segs) {
+        if (seg[0] > column) break
+        best = seg
+      }
+      if (best && best.length >= 4) return [best[2]! + 1, best[3]!]
+    }
+    return [line, column]
   }
 
   private anonymous(node: N): string {
@@ -645,7 +658,8 @@ function exportNames(rec: FnRecord, exported: Map<string, string[]>): string[] {
 export function instrument(source: string, options: InstrumentOptions): Instrumented {
   const module = options.format === 'module'
   const ast = parse(source, module, options.filename)
-  const collector = new Collector(source, module)
+  const inLines = options.inputMap ? decodeInput(options.inputMap) : undefined
+  const collector = new Collector(source, module, inLines)
   collector.program(ast)
   const prefix = pickPrefix(source)
   const S = `${prefix}S`
@@ -752,7 +766,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   }
 
   const code = ms.toString()
-  const map = buildMap(source, inserted, options)
+  const map = buildMap(source, inserted, options, inLines)
   return { code, map, probes, skipped, prefix }
 }
 
@@ -838,7 +852,15 @@ function classOf(c: number): Cls {
  * up there (the segment at or before it on its line, as a consumer does) and the result written
  * instead, so the map goes straight from the output to the original source (TypeScript...).
  */
-function buildMap(source: string, inserted: number[], options: InstrumentOptions): RawSourceMap {
+function decodeInput(map: RawSourceMap): SourceMapMappings | undefined {
+  try {
+    return decode(map.mappings)
+  } catch {
+    return undefined
+  }
+}
+
+function buildMap(source: string, inserted: number[], options: InstrumentOptions, inLines: SourceMapMappings | undefined): RawSourceMap {
   // Insertions sorted by position.
   const count = inserted.length >> 1
   const order = new Int32Array(count)
@@ -854,8 +876,7 @@ function buildMap(source: string, inserted: number[], options: InstrumentOptions
   }
   at[count] = Infinity
   const fileURL = toURL(options.filename)
-  const input = options.inputMap
-  const inLines = input ? decode(input.mappings) : undefined
+  const input = inLines === undefined ? undefined : options.inputMap
   const w = new MappingsWriter()
   let k = 0 // next insertion (in `order`)
   let line = 0

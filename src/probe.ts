@@ -30,7 +30,7 @@ export interface FunctionInfo {
   readonly kind: FunctionKind
   readonly async: boolean
   readonly generator: boolean
-  /** 1-based line and 0-based column of the function's start in the given source. */
+  /** 1-based line and 0-based column of the function's start: in the original source when the file came with a map (TypeScript...), else in the file. */
   readonly line: number
   readonly column: number
   /** The names this function is exported under (ES modules: `export`), first segment replaced. */

@@ -536,5 +536,36 @@ describe('stack traces and source maps', () => {
     ])
     expect(positions(probed.stdout)).toEqual(positions(plain.stdout))
     expect(probed.stdout).toContain(frame)
+
+    // Every kind of function of the TypeScript file, traced in local scope.
+    const kindsRun = run(`
+      const { calls } = require('recon-trace')
+      const o = require(${JSON.stringify(js)})
+      calls(['${js}:Cart.empty', '${js}:Cart#add -> return', '${js}:Cart##check', '${js}:Cart#size -> return', '${js}:Cart#total -> return', '${js}:checkout -> return', '${js}:receipt -> return', '${js}:orderTotal.@*'], 100, { scope: 'local', args: 'arity', ${IO} })
+      ;(async () => {
+        const cart = o.Cart.empty().add({ sku: 'a', qty: 2, price: 3 })
+        cart.size
+        await o.checkout(cart)
+        ;[...o.receipt([{ sku: 'a', qty: 1, price: 1 }])]
+      })()
+    `)
+    expect(kindsRun.stderr).toBe('')
+    expect(kindsRun.lines).toEqual([
+      '<0> orders:Cart.empty/0',
+      '<0> orders:Cart#add/1',
+      '<0> orders:Cart##check/1',
+      '<0> orders:Cart#add/1 --> Cart { total: [Function: total] }',
+      '<0> orders:Cart#size (get)/0',
+      '<0> orders:Cart#size (get)/0 --> 1',
+      '<0> orders:checkout/1',
+      '<0> orders:Cart#size (get)/0',
+      '<0> orders:Cart#size (get)/0 --> 1',
+      '<0> orders:Cart#total/0',
+      '<0> orders:orderTotal.@15/2', // the arrow's line in orders.ts, through the tsc map
+      '<0> orders:Cart#total/0 --> 6',
+      '<0> orders:checkout/1 ~> { total: 6 }',
+      '<0> orders:receipt/1',
+      '<0> orders:receipt/1 --> 1',
+    ])
   })
 })
