@@ -85,6 +85,8 @@ export interface InstrumentOptions {
    * full form's extra bytecode makes V8 inline less (bench/probe-workload.mjs).
    */
   capture?: 'full' | 'calls'
+  /** Build the source map. Default true; the preload skips it while source maps are off (Node reads no map for a module compiled then). */
+  map?: boolean
   /** The key under which the file registers (default: `filename`). */
   key?: string
 }
@@ -92,6 +94,7 @@ export interface InstrumentOptions {
 export interface Instrumented {
   code: string
   /** The composed map, or undefined when nothing was probed (then `code === source`). */
+  /** The composed map; undefined when nothing was probed (then `code === source`) or `map: false`. */
   map: RawSourceMap | undefined
   probes: ProbeInfo[]
   skipped: SkippedInfo[]
@@ -766,7 +769,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   }
 
   const code = ms.toString()
-  const map = buildMap(source, inserted, options, inLines)
+  const map = options.map === false ? undefined : buildMap(source, inserted, options, inLines)
   return { code, map, probes, skipped, prefix }
 }
 

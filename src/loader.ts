@@ -29,7 +29,8 @@ export async function load(url: string, context: { format?: string | null }, nex
     const s = result.source
     const text = typeof s === 'string' ? s : s instanceof Uint8Array ? Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString('utf8') : s instanceof ArrayBuffer ? Buffer.from(s).toString('utf8') : undefined
     if (text === undefined) return result
-    const code = rewrite(text, filename, 'module', scope)
+    // This thread cannot see the program's process.setSourceMapsEnabled(): always with a map.
+    const code = rewrite(text, filename, 'module', scope, true)
     return code === undefined ? result : { ...result, source: code }
   } catch {
     return result

@@ -241,13 +241,13 @@ function store(dir: string, name: string, text: string): boolean {
  * The instrumented source of one file, or `undefined` to load it as it is (nothing to probe, or
  * it does not parse: then one warning).
  */
-export function rewrite(source: string, filename: string, format: 'module' | 'commonjs', scope: ScopeData): string | undefined {
+export function rewrite(source: string, filename: string, format: 'module' | 'commonjs', scope: ScopeData, withMap = process.sourceMapsEnabled !== false): string | undefined {
   if (loadingRewriter) return undefined
   try {
     const dir = cacheDir(scope.cache)
     let key: string | undefined
     if (dir !== false) {
-      key = createHash('sha256').update(rewriteVersion()).update('\0').update(scope.probes).update('\0').update(format).update('\0').update(filename).update('\0').update(source).digest('hex')
+      key = createHash('sha256').update(rewriteVersion()).update('\0').update(scope.probes).update(withMap ? '\0map' : '\0').update('\0').update(format).update('\0').update(filename).update('\0').update(source).digest('hex')
       try {
         const hit = readFileSync(join(dir, `${key}.js`), 'utf8')
         return hit.length === 0 ? undefined : hit
@@ -256,18 +256,25 @@ export function rewrite(source: string, filename: string, format: 'module' | 'co
       }
     }
     const { instrument, inlineMapComment, ParseFailure } = rewriterModule()
+    // The file's own map is needed for the composed map, and for the original lines of names.
     const input = inputMapOf(source, filename)
     let r: ReturnType<typeof instrument>
     try {
-      r = instrument(source, { filename, format, inputMap: input?.map, inputMapURL: input?.url, capture: scope.probes })
+      r = instrument(source, { filename, format, inputMap: input?.map, inputMapURL: input?.url, capture: scope.probes, map: withMap })
     } catch (err) {
       if (err instanceof ParseFailure) warn(`recon-trace: ${filename} loads without probes: it does not parse (${err.cause})`)
       else warn(`recon-trace: ${filename} loads without probes: ${err instanceof Error ? err.message : String(err)}`)
       return undefined
     }
-    if (!r.map) {
+    if (r.probes.length === 0) {
       if (dir !== false && key !== undefined) store(dir, `${key}.js`, '')
       return undefined
+    }
+    if (!r.map) {
+      // Source maps are off: Node reads no map for a module compiled now, so none is built (a
+      // tenth of the rewrite's time). Lines are kept anyway.
+      if (dir !== false && key !== undefined) store(dir, `${key}.js`, r.code)
+      return r.code
     }
     // With a cache, the map is a file beside the code, named by its URL: Node reads it only when
     // source maps are on, where an inline map (2-3 times the size of the code) is scanned by V8
