@@ -193,8 +193,6 @@ export class Registry {
     readonly scope: InstrumentScope,
     /** Decides whether a file is instrumented (the preload's include/exclude). */
     readonly covers: (filename: string) => boolean,
-    /** How the preload was started, for messages: `--import recon-trace/register`. */
-    readonly how: string,
   ) {}
 
   /** Called by an instrumented file's header. Never throws. */
@@ -231,10 +229,10 @@ export function registry(): Registry | undefined {
 }
 
 /** Install the registry of this thread (once; a second call returns the first). */
-export function installRegistry(scope: InstrumentScope, covers: (filename: string) => boolean, how: string): Registry {
+export function installRegistry(scope: InstrumentScope, covers: (filename: string) => boolean): Registry {
   const existing = registry()
   if (existing) return existing
-  const r = new Registry(scope, covers, how)
+  const r = new Registry(scope, covers)
   Object.defineProperty(globalThis, KEY, { value: r, configurable: true, enumerable: false, writable: false })
   return r
 }

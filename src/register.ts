@@ -25,7 +25,7 @@ import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type * as Instrument from './instrument.js'
-import { installRegistry, type InstrumentScope, type Registry } from './probe.js'
+import { installRegistry, type Registry } from './probe.js'
 import { isOwnFile } from './hook.js'
 
 /** Options of `register()`; each defaults to its environment variable. */
@@ -362,7 +362,7 @@ export function register(options: RegisterOptions = {}): Registry {
   if (installed) return installed
   const scope = scopeOf(options)
   const covers = coverage(scope)
-  const reg = installRegistry({ include: scope.include, exclude: scope.exclude } as InstrumentScope, covers, '--import recon-trace/register')
+  const reg = installRegistry({ include: scope.include, exclude: scope.exclude }, covers)
   installed = reg
   if (typeof ModuleApi.registerHooks === 'function') {
     ModuleApi.registerHooks({
