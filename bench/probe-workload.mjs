@@ -46,6 +46,9 @@ if (mode) {
   if (mode === 'count') {
     for (const f of acornFiles) {
       f.t = f.s.map(() => ({ min: 0, max: 1e9, exact: true }))
+      f.lo = new Int32Array(f.n)
+      f.hi = new Int32Array(f.n).fill(1e9)
+      f.ex = new Uint8Array(f.n).fill(1)
       f.handler = { enter: () => (calls++, 0), ret() {}, threw() {} }
       for (let i = 0; i < f.s.length; i++) f.s[i] = 1
     }

@@ -112,6 +112,13 @@ export class ProbeFile {
   handler: ProbeHandler | undefined = undefined
   /** The live probes of the active trace, by id (set with the slots). */
   t: (LiveProbe | undefined)[] | undefined = undefined
+  /**
+   * The argument counts each live probe accepts, and whether its arity is exact, in typed arrays
+   * by id: the entry check reads no object (set with `t`).
+   */
+  lo: Int32Array | undefined = undefined
+  hi: Int32Array | undefined = undefined
+  ex: Uint8Array | undefined = undefined
   private table: { probes: ProbeInfo[]; skipped: SkippedInfo[] } | undefined
   constructor(
     /** Absolute path of the file. */
@@ -152,12 +159,16 @@ export class ProbeFile {
    * per call through the trace's handler, +2-3 ns with this check first.
    */
   e(id: number, args: ArrayLike<unknown>): unknown {
-    const live = this.t
-    const p = live === undefined ? undefined : live[id]
-    if (p === undefined) return 0
+    const lo = this.lo
+    if (lo === undefined) return 0
     let n = args.length
-    if (!p.exact) while (n > 0 && args[n - 1] === undefined) n--
-    if (n < p.min || n > p.max) return 0
+    // Trailing parameters that received nothing do not count; trimming only lowers the count, so
+    // a call with too few parameters is out before any of them is read (the argument lists of
+    // different functions hold different element kinds: a read is the costly part).
+    const min = lo[id]
+    if (n < min) return 0
+    if (this.ex![id] === 0) while (n > 0 && args[n - 1] === undefined) n--
+    if (n < min || n > this.hi![id]) return 0
     const h = this.handler
     return h === undefined ? 0 : h.enter(this, id, args, n)
   }
@@ -421,7 +432,20 @@ export class Probes {
         t.max = Math.max(t.max, max)
       }
     }
-    if (live && added > 0) {
+    if (live) {
+      const lo = new Int32Array(f.n).fill(0x7fffffff)
+      const hi = new Int32Array(f.n).fill(-1)
+      const ex = new Uint8Array(f.n)
+      for (let i = 0; i < live.length; i++) {
+        const t = live[i]
+        if (t === undefined) continue
+        lo[i] = t.min
+        hi[i] = t.max
+        ex[i] = t.exact ? 1 : 0
+      }
+      f.lo = lo
+      f.hi = hi
+      f.ex = ex
       f.handler = this.handler
       f.t = live
       for (let i = 0; i < live.length; i++) if (live[i] !== undefined && f.s[i] !== 1) f.s[i] = 1
@@ -450,7 +474,10 @@ export class Probes {
     for (const [f, live] of this.live) {
       for (let i = 0; i < live.length; i++) if (live[i] !== undefined) f.s[i] = 0
       if (f.handler === this.handler) f.handler = undefined
-      if (f.t === live) f.t = undefined
+      if (f.t === live) {
+        f.t = undefined
+        f.lo = f.hi = f.ex = undefined
+      }
     }
   }
 
