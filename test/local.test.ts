@@ -81,6 +81,19 @@ describe('local scope, CommonJS', () => {
     expect(r.lines).toEqual(['<0> fact:fact(2)', '<0> fact:fact(1)', '<0> fact:fact/1 --> 1', '<0> fact:fact/1 --> 2'])
   })
 
+  it('works the same when preloaded through NODE_OPTIONS', () => {
+    const r = run(
+      `
+      const { calls } = require('recon-trace')
+      const { fact } = require('./fixtures/local/fact.cjs')
+      calls('./fixtures/local/fact.cjs:fact/1', 2, { scope: 'local', ${IO} })
+      fact(3)
+    `,
+      { preload: false, env: { NODE_OPTIONS: '--import recon-trace/register' } },
+    )
+    expect(r.lines).toEqual(['<0> fact:fact(3)', '<0> fact:fact(2)', 'recon-trace: rate limit tripped after 2 messages; tracing stopped.'])
+  })
+
   it('traces a function that is never exported, with its parameters as the function sees them', () => {
     const r = run(`
       const { calls } = require('recon-trace')
