@@ -95,6 +95,8 @@ class Trace implements ProbeHandler {
     limit: Limit,
     readonly o: Resolved,
     forbidden: ReadonlySet<object>,
+    /** Told once the trace has ended and its last line is written: why it ended (undefined: cleared). */
+    private readonly onEnd?: (reason: string | undefined) => void,
   ) {
     this.limiter = new Limiter(limit)
     this.redact = makeRedactor(o.redact)
@@ -295,7 +297,8 @@ class Trace implements ProbeHandler {
     this.settler.close()
     if (this.timer) clearTimeout(this.timer)
     if (globalSlot[SLOT] === this.slot) globalSlot[SLOT] = undefined
-    this.output.end(reason === undefined ? undefined : `recon-trace: ${reason}; tracing stopped.`)
+    const onEnd = this.onEnd
+    this.output.end(reason === undefined ? undefined : `recon-trace: ${reason}; tracing stopped.`, onEnd && (() => onEnd(reason)))
   }
 
   readonly slot: Slot = { end: (reason) => this.end(reason) }
@@ -308,6 +311,15 @@ class Trace implements ProbeHandler {
  * anything is hooked, for a malformed or over-broad spec, a bad limit or an unknown option.
  */
 export function calls(specs: Specs, limit: Limit, options?: TraceOptions): number {
+  return startTrace(specs, limit, options, undefined)
+}
+
+/**
+ * `calls`, with `onEnd` told once the trace has ended (a limit, the time, `clear()`, another
+ * trace) and its last line is written. For the agent, which tells its client. Not exported by
+ * the package.
+ */
+export function startTrace(specs: Specs, limit: Limit, options: TraceOptions | undefined, onEnd: ((reason: string | undefined) => void) | undefined): number {
   const problems: string[] = []
   const parsed = parseSpecs(specs, problems)
   const lim = checkLimit(limit, problems)
@@ -344,7 +356,7 @@ export function calls(specs: Specs, limit: Limit, options?: TraceOptions): numbe
   // Resolve modules and find functions before anything is created or hooked.
   const p = plan(hookSpecs, forbidden, problems)
   throwIfProblems(problems)
-  const trace = new Trace(hookSpecs, probeSpecs, lim!, o!, forbidden)
+  const trace = new Trace(hookSpecs, probeSpecs, lim!, o!, forbidden, onEnd)
   if (!trace.here) return 0
   let n = trace.hooks.apply(p, problems)
   if (trace.probes) n += trace.probes.apply(problems)

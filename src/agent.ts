@@ -1,0 +1,231 @@
+/**
+ * Agent: the control socket of a preloaded process, through which the `recon-trace` CLI traces it.
+ *
+ * The preload starts it in the main thread: a Unix socket at
+ * `<os.tmpdir()>/recon-trace-<uid>/<pid>.sock`, in a directory only the owner can enter (0700,
+ * checked: a directory of another owner, or open to others, is refused rather than used), the
+ * socket itself 0600. Only the process owner (or root) can connect. The server is unref'd (it
+ * never keeps the process alive) and the socket file is removed at exit.
+ *
+ * Protocol (version 1): newline-delimited JSON both ways. A request is declarative: specs as
+ * strings or plain objects (never functions or code), a limit, options from a fixed list. Every
+ * request is checked, and a bad one gets an `error` reply with the `TraceError` text and changes
+ * nothing. Replies: `started` (how many functions were hooked), `line` (one formatted message,
+ * or a JSON Lines object when asked), `end` (why the trace ended), `error`.
+ *
+ *     -> {"v":1,"type":"trace","specs":["./lib/db.js:find/1"],"limit":10,"options":{"time":60000},"client":4300}
+ *     <- {"v":1,"type":"started","hooked":1}
+ *     <- {"v":1,"type":"line","line":"13:16:02.118337 <4242.0> db:find(42)"}
+ *     <- {"v":1,"type":"end","reason":"rate limit tripped after 10 messages"}
+ *
+ * One session per process: a second client is refused, with the holder's pid, unless it asks to
+ * replace it. When the client disconnects or dies, the trace is cleared at once (the socket's
+ * close event: well within the second the safety model asks). Redaction and every bound of the
+ * snapshot apply here, in the traced process, before anything is written to the socket.
+ */
+import { createServer, type Server, type Socket } from 'node:net'
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { TraceError } from './error.js'
+import { clear, startTrace } from './session.js'
+import type { TraceOptions } from './options.js'
+
+export const PROTOCOL = 1
+
+/** The directory of the agents of this user, and the socket of a process. */
+export function socketDir(): string {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user'
+  return join(tmpdir(), `recon-trace-${uid}`)
+}
+export function socketPath(pid: number): string {
+  return join(socketDir(), `${pid}.sock`)
+}
+
+/** Options a client may send: data only (no `io`, `formatter`, or async-context selector). */
+const WIRE_OPTIONS = ['pid', 'scope', 'args', 'timestamp', 'time', 'json', 'format', 'redact', 'color', 'queue']
+
+interface Request {
+  v?: unknown
+  type?: unknown
+  specs?: unknown
+  limit?: unknown
+  options?: unknown
+  replace?: unknown
+  client?: unknown
+}
+
+/** Why a request cannot be served, or the trace options it asks for. */
+function checkRequest(r: Request): { problems: string[]; options: TraceOptions } {
+  const problems: string[] = []
+  if (r.v !== PROTOCOL) problems.push(`protocol version ${JSON.stringify(r.v)} is not supported: this agent speaks version ${PROTOCOL}`)
+  const specs = r.specs
+  const list = Array.isArray(specs) ? specs : [specs]
+  for (const s of list) {
+    if (typeof s === 'string') continue
+    if (Array.isArray(s) && s.every((x) => typeof x === 'string' || typeof x === 'number')) continue
+    if (typeof s === 'object' && s !== null && !Array.isArray(s) && Object.values(s).every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x) || Array.isArray(x))) {
+      if (typeof (s as { module?: unknown }).module !== 'string') problems.push(`a spec object must name its module as a string: ${JSON.stringify(s)}`)
+      continue
+    }
+    problems.push(`a spec must be a string, a tuple or a plain object, not ${JSON.stringify(s)}`)
+  }
+  const options: Record<string, unknown> = {}
+  if (r.options !== undefined) {
+    if (typeof r.options !== 'object' || r.options === null || Array.isArray(r.options)) problems.push(`options must be an object, not ${JSON.stringify(r.options)}`)
+    else {
+      for (const [k, v] of Object.entries(r.options)) {
+        if (!WIRE_OPTIONS.includes(k)) problems.push(`option ${JSON.stringify(k)} cannot be sent to an agent: the options are ${WIRE_OPTIONS.join(', ')}`)
+        else if (k === 'pid' && typeof v === 'object' && v !== null && !Array.isArray(v)) problems.push('option pid: an async-context selector works in-process only')
+        else options[k] = v
+      }
+    }
+  }
+  return { problems, options: options as TraceOptions }
+}
+
+class Agent {
+  private holder: { socket: Socket; client: number; id: number } | undefined
+  private sessions = 0
+
+  constructor(readonly server: Server) {}
+
+  private send(socket: Socket, msg: Record<string, unknown>): void {
+    if (socket.destroyed) return
+    socket.write(`${JSON.stringify({ v: PROTOCOL, ...msg })}\n`)
+  }
+
+  connection(socket: Socket): void {
+    socket.setEncoding('utf8')
+    socket.unref()
+    let buffered = ''
+    socket.on('data', (chunk: string) => {
+      buffered += chunk
+      if (buffered.length > 1 << 20) {
+        this.send(socket, { type: 'error', message: 'request too large (over 1 MB)' })
+        socket.destroy()
+        return
+      }
+      let nl: number
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const text = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        if (text.trim() !== '') this.request(socket, text)
+      }
+    })
+    // The client left (closed, crashed, killed): its trace goes with it, now.
+    socket.on('close', () => {
+      if (this.holder?.socket === socket) {
+        this.holder = undefined
+        clear()
+      }
+    })
+    socket.on('error', () => {
+      /* a client that vanished: 'close' follows */
+    })
+  }
+
+  private request(socket: Socket, text: string): void {
+    let r: Request
+    try {
+      r = JSON.parse(text) as Request
+    } catch {
+      this.send(socket, { type: 'error', message: `not a JSON request: ${text.slice(0, 80)}` })
+      return
+    }
+    if (r.type === 'stop') {
+      if (this.holder?.socket === socket) clear()
+      return
+    }
+    if (r.type === 'status') {
+      this.send(socket, { type: 'status', pid: process.pid, active: this.holder !== undefined, holder: this.holder?.client, argv: process.argv })
+      return
+    }
+    if (r.type !== 'trace') {
+      this.send(socket, { type: 'error', message: `unknown request type ${JSON.stringify(r.type)}: the types are trace, stop, status` })
+      return
+    }
+    const client = typeof r.client === 'number' ? r.client : 0
+    if (this.holder && this.holder.socket !== socket && r.replace !== true) {
+      this.send(socket, { type: 'error', code: 'busy', holder: this.holder.client, message: `process ${process.pid} is already traced by recon-trace (pid ${this.holder.client}); ask to replace that session (--replace) to take it over` })
+      return
+    }
+    const { problems, options } = checkRequest(r)
+    if (problems.length > 0) {
+      this.send(socket, { type: 'error', message: new TraceError(problems).message })
+      return
+    }
+    // Replacing: the previous client is told, and let go (its close then clears nothing of ours).
+    const previous = this.holder
+    if (previous && previous.socket !== socket) {
+      this.holder = undefined
+      this.send(previous.socket, { type: 'end', reason: `replaced by recon-trace (pid ${client})` })
+      previous.socket.end()
+    }
+    const id = ++this.sessions
+    let hooked: number
+    try {
+      hooked = startTrace(r.specs as Parameters<typeof startTrace>[0], r.limit as Parameters<typeof startTrace>[1], { ...options, io: (line: string) => this.send(socket, { type: 'line', line }) }, (reason) => {
+        if (this.holder?.id !== id) return
+        this.holder = undefined
+        this.send(socket, { type: 'end', reason: reason ?? 'cleared' })
+      })
+    } catch (err) {
+      if (this.holder?.id === id) this.holder = undefined
+      this.send(socket, { type: 'error', message: err instanceof Error ? err.message : String(err) })
+      return
+    }
+    this.holder = { socket, client, id }
+    this.send(socket, { type: 'started', hooked, pid: process.pid })
+  }
+}
+
+let running: Agent | undefined
+
+/**
+ * Start the agent of this process (main thread). Returns the socket path, or undefined when the
+ * directory is not safe or the socket cannot be made (then one warning; the program goes on).
+ */
+export function startAgent(): string | undefined {
+  if (running) return socketPath(process.pid)
+  const dir = socketDir()
+  const path = socketPath(process.pid)
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const st = lstatSync(dir)
+    const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+      process.emitWarning(`recon-trace: the agent is off: ${dir} is not a directory of this user closed to others (mode 0700)`, { type: 'ReconTraceWarning' })
+      return undefined
+    }
+    try {
+      unlinkSync(path) // a socket left by a process of the same pid that died
+    } catch {
+      /* none */
+    }
+    const server = createServer({ allowHalfOpen: false })
+    const agent = new Agent(server)
+    server.on('connection', (s) => agent.connection(s))
+    server.on('error', (err) => process.emitWarning(`recon-trace: the agent's socket failed: ${err.message}`, { type: 'ReconTraceWarning' }))
+    server.listen(path, () => {
+      try {
+        chmodSync(path, 0o600)
+      } catch {
+        /* the directory is 0700 anyway */
+      }
+    })
+    server.unref()
+    process.on('exit', () => {
+      try {
+        unlinkSync(path)
+      } catch {
+        /* gone */
+      }
+    })
+    running = agent
+    return path
+  } catch (err) {
+    process.emitWarning(`recon-trace: the agent is off: ${err instanceof Error ? err.message : String(err)}`, { type: 'ReconTraceWarning' })
+    return undefined
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * CLI: `recon-trace <pid> <spec>... [options]`, a trace of a live process from its shell.
+ *
+ * It connects to the agent of a process started with the preload (`node --import
+ * recon-trace/register`, see agent.ts), sends the specs, prints each line on stdout as the agent
+ * streams it, and exits when the trace ends: a limit tripped, the time ran out, or Ctrl-C. If
+ * the CLI dies, the agent clears the trace at once. Without a limit it uses `-n 10` and 60 s,
+ * and says so. Exit codes: 0 when the trace ended (limit, time, Ctrl-C), 1 for an error (no
+ * such process, permission, no agent, a bad spec), 2 for a usage error; every error says what
+ * to do.
+ */
+import { createConnection } from 'node:net'
+import { socketPath, PROTOCOL } from './agent.js'
+
+export const USAGE = `Usage: recon-trace <pid> <spec>... [options]
+
+Trace calls in a running Node.js process started with the preload
+(node --import recon-trace/register app.js). Each matching call prints one line; tracing
+stops by itself when the limit trips or the time runs out, and when recon-trace exits.
+
+Specs: module:function[/arity | (patterns)] [when guard] [-> return, stack]
+       (a path module is relative to the traced process's working directory)
+Options:
+  -n N              stop after N messages (default 10 when no limit is given)
+  --rate N/ms       stop when more than N messages come within ms milliseconds
+  --time 30s        stop after this long (ms, s or m; default 60s when no limit is given)
+  --scope local     every call, internal ones too (default: global)
+  --pid SPEC        threads: all, new, existing, <4242.3>, a threadId or worker name
+  --args arity      print queue:in/2 instead of the arguments
+  --timestamp trace stamp each message on the call itself
+  --json            JSON Lines
+  --color, --no-color
+  --depth N         levels of nesting printed (default 4)
+  --width N         characters per line (default 4096)
+  --replace         take over the session another recon-trace holds
+
+Examples (Erlang in Anger, ch. 9):
+  recon-trace 4242 './lib/queue.js:_' -n 10                  every call of the module's functions
+  recon-trace 4242 './lib/queue.js:in/2 -> return' -n 3      calls of in/2 and what they return
+  recon-trace 4242 './lib/queue.js:in(x, _) when x > 1' -n 5 calls whose first argument is > 1
+  recon-trace 4242 'pg:Client#query' --rate 50/1000          at most 50 messages a second
+`
+
+export interface Parsed {
+  pid: number
+  specs: string[]
+  limit: number | [number, number]
+  options: Record<string, unknown>
+  replace: boolean
+  defaulted: boolean
+}
+
+export class UsageError extends Error {}
+
+function parseDuration(v: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v)
+  if (!m) return undefined
+  const n = Number(m[1])
+  return Math.round(m[2] === 'm' ? n * 60_000 : m[2] === 's' ? n * 1000 : m[2] === 'ms' ? n : n * 1000)
+}
+
+/** Parse the command line (without node and the script). Throws `UsageError`. */
+export function parseArgs(argv: readonly string[]): Parsed {
+  const positional: string[] = []
+  const options: Record<string, unknown> = {}
+  const format: Record<string, number> = {}
+  let limit: number | [number, number] | undefined
+  let replace = false
+  const value = (i: number, flag: string) => {
+    const v = argv[i + 1]
+    if (v === undefined) throw new UsageError(`${flag} needs a value`)
+    return v
+  }
+  const int = (v: string, flag: string) => {
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag}: ${v} is not a positive integer`)
+    return Number(v)
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    switch (a) {
+      case '-n':
+        limit = int(value(i++, a), a)
+        break
+      case '--rate': {
+        const m = /^(\d+)\/(\d+)$/.exec(value(i++, a))
+        if (!m) throw new UsageError(`--rate takes N/ms, such as 50/1000, not ${argv[i]}`)
+        limit = [Number(m[1]), Number(m[2])]
+        break
+      }
+      case '--time': {
+        const ms = parseDuration(value(i++, a))
+        if (ms === undefined || ms < 1) throw new UsageError(`--time takes a duration such as 30s, 500ms or 2m, not ${argv[i]}`)
+        options.time = ms
+        break
+      }
+      case '--scope':
+        options.scope = value(i++, a)
+        break
+      case '--pid':
+        options.pid = value(i++, a)
+          .split(',')
+          .map((p) => (/^\d+$/.test(p) ? Number(p) : p))
+        break
+      case '--args':
+        options.args = value(i++, a)
+        break
+      case '--timestamp':
+        options.timestamp = value(i++, a)
+        break
+      case '--json':
+        options.json = true
+        break
+      case '--color':
+        options.color = true
+        break
+      case '--no-color':
+        options.color = false
+        break
+      case '--depth':
+        format.depth = int(value(i++, a), a)
+        break
+      case '--width':
+        format.line = int(value(i++, a), a)
+        break
+      case '--replace':
+        replace = true
+        break
+      default:
+        if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`)
+        positional.push(a)
+    }
+  }
+  if (Object.keys(format).length > 0) options.format = format
+  if (positional.length < 2) throw new UsageError('give a pid and at least one spec')
+  const pidText = positional[0]
+  if (!/^\d+$/.test(pidText)) throw new UsageError(`${pidText} is not a pid`)
+  let defaulted = false
+  if (limit === undefined) {
+    limit = 10
+    if (options.time === undefined) options.time = 60_000
+    defaulted = true
+  }
+  return { pid: Number(pidText), specs: positional.slice(1), limit, options, replace, defaulted }
+}
+
+/** Why there is no agent to talk to, as a message that says what to do. */
+function noAgent(pid: number, code: string | undefined): string {
+  try {
+    process.kill(pid, 0)
+  } catch (err) {
+    const c = (err as { code?: string }).code
+    if (c === 'ESRCH') return `no process ${pid} on this machine: check the pid (ps, pgrep node)`
+    if (c === 'EPERM') return `process ${pid} belongs to another user: run recon-trace as that user, or as root`
+  }
+  if (code === 'EACCES') return `permission denied on the agent socket of process ${pid}: run recon-trace as the user that runs it`
+  return (
+    `process ${pid} has no recon-trace agent (no socket at ${socketPath(pid)}): ` +
+    `start it with the preload (node --import recon-trace/register ..., or NODE_OPTIONS='--import recon-trace/register'); ` +
+    `attaching to a process started without it is not available in this version`
+  )
+}
+
+/** Run the CLI; resolves to the exit code. `out`/`err` default to the process's streams. */
+export function main(argv: readonly string[], io: { out?: NodeJS.WritableStream; err?: NodeJS.WritableStream } = {}): Promise<number> {
+  const out = io.out ?? process.stdout
+  const err = io.err ?? process.stderr
+  if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
+    ;(argv.length === 0 ? err : out).write(USAGE)
+    return Promise.resolve(argv.length === 0 ? 2 : 0)
+  }
+  let p: Parsed
+  try {
+    p = parseArgs(argv)
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e
+    err.write(`recon-trace: ${e.message}\n\n${USAGE}`)
+    return Promise.resolve(2)
+  }
+  if (p.options.color === undefined) p.options.color = (out as { isTTY?: boolean }).isTTY === true
+  if (p.defaulted) err.write(`recon-trace: no limit given: stopping after 10 messages or 60 s, whichever comes first (-n, --rate, --time)\n`)
+  return new Promise((resolve) => {
+    let code: number | undefined
+    let started = false
+    const finish = (c: number) => {
+      if (code !== undefined) return
+      code = c
+      process.removeListener('SIGINT', onSigint)
+      socket.end()
+      resolve(c)
+    }
+    const socket = createConnection(socketPath(p.pid))
+    socket.setEncoding('utf8')
+    const onSigint = () => {
+      // Ctrl-C: the agent clears and says so; leave anyway after a second.
+      if (started) socket.write(`${JSON.stringify({ v: PROTOCOL, type: 'stop' })}\n`)
+      setTimeout(() => finish(0), 1000).unref()
+      if (!started) finish(0)
+    }
+    process.on('SIGINT', onSigint)
+    socket.on('connect', () => {
+      socket.write(`${JSON.stringify({ v: PROTOCOL, type: 'trace', specs: p.specs, limit: p.limit, options: p.options, replace: p.replace, client: process.pid })}\n`)
+    })
+    let buffered = ''
+    socket.on('data', (chunk: string) => {
+      buffered += chunk
+      let nl: number
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const text = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        let msg: { type?: string; line?: string; message?: string; reason?: string; hooked?: number }
+        try {
+          msg = JSON.parse(text)
+        } catch {
+          continue
+        }
+        if (msg.type === 'line') out.write(`${msg.line}\n`)
+        else if (msg.type === 'started') started = true
+        else if (msg.type === 'error') {
+          err.write(`${String(msg.message).startsWith('recon-trace:') ? '' : 'recon-trace: '}${msg.message}\n`)
+          finish(1)
+        } else if (msg.type === 'end') {
+          if (msg.reason && msg.reason.startsWith('replaced')) err.write(`recon-trace: ${msg.reason}\n`)
+          finish(0)
+        }
+      }
+    })
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      if (code !== undefined) return
+      err.write(`recon-trace: ${noAgent(p.pid, e.code)}\n`)
+      finish(1)
+    })
+    socket.on('close', () => {
+      if (code === undefined) {
+        err.write(`recon-trace: process ${p.pid} closed the connection (it exited?)\n`)
+        finish(1)
+      }
+    })
+  })
+}

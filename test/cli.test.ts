@@ -1,0 +1,195 @@
+// The agent and the `recon-trace` CLI, in real processes: a preloaded service, traced from the
+// command line through its control socket.
+import { afterEach, describe, expect, it } from 'vitest'
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, statSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { tmpdir } from 'node:os'
+
+const root = resolve(import.meta.dirname, '..')
+const bin = join(root, 'dist/cjs/bin.js')
+const work = './fixtures/service/work.cjs'
+const services: ChildProcess[] = []
+
+afterEach(() => {
+  for (const s of services.splice(0)) s.kill('SIGKILL')
+})
+
+/** Start the ticker service with the preload; resolves once its agent listens. */
+async function service(): Promise<ChildProcess> {
+  const s = fork(join(root, 'fixtures/service/ticker.cjs'), [], {
+    cwd: root,
+    execArgv: ['--import', 'recon-trace/register'],
+    env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '' },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  })
+  services.push(s)
+  await new Promise<void>((ok, fail) => {
+    s.stdout!.once('data', () => ok())
+    s.once('exit', (c) => fail(new Error(`the service exited (${c})`)))
+  })
+  const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
+  for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20))
+  return s
+}
+
+/** Ask the service whether a trace is active in it. */
+function status(s: ChildProcess): Promise<{ active: boolean; calls: number }> {
+  return new Promise((ok) => {
+    s.once('message', (m) => ok(m as { active: boolean; calls: number }))
+    s.send('status')
+  })
+}
+
+/** Run the CLI to its end. */
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 20_000 })
+  return { code: r.status, out: r.stdout, err: r.stderr, lines: r.stdout.split('\n').filter(Boolean).map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>')) }
+}
+
+/** Start the CLI and keep it running; resolves once its first line is out. */
+async function liveCli(args: string[]) {
+  const c = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  c.stdout.on('data', (d) => (out += d))
+  c.stderr.on('data', (d) => (err += d))
+  const exited = new Promise<number | null>((ok) => c.on('exit', (code) => ok(code)))
+  for (let i = 0; i < 200 && out === '' && c.exitCode === null; i++) await new Promise((r) => setTimeout(r, 20))
+  return { c, exited, out: () => out, err: () => err }
+}
+
+describe('recon-trace <pid> <spec>', () => {
+  it('traces a preloaded service through its socket until the limit trips, then exits 0', async () => {
+    const s = await service()
+    const r = cli([String(s.pid), `${work}:add/2 -> return`, '-n', '4', '--scope', 'local'])
+    expect(r.err).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.lines).toHaveLength(5)
+    expect(r.lines[0]).toMatch(/^<0> work:add\(\d+, 1\)$/)
+    expect(r.lines[1]).toMatch(/^<0> work:add\/2 --> \d+$/)
+    expect(r.lines[4]).toBe('recon-trace: rate limit tripped after 4 messages; tracing stopped.')
+    expect((await status(s)).active).toBe(false)
+  })
+
+  it('without a limit uses 10 messages and 60 s, and says so', async () => {
+    const s = await service()
+    const r = cli([String(s.pid), `${work}:greet`, '--scope', 'local'])
+    expect(r.err).toContain('no limit given: stopping after 10 messages or 60 s')
+    expect(r.lines.filter((l) => l.includes('work:greet'))).toHaveLength(10)
+    expect(r.code).toBe(0)
+  })
+
+  it('prints JSON Lines with --json', async () => {
+    const s = await service()
+    const r = cli([String(s.pid), `${work}:greet`, '-n', '2', '--scope', 'local', '--json'])
+    const events = r.out.trim().split('\n').map((l) => JSON.parse(l))
+    expect(events.slice(0, 2).map((e) => [e.type, e.function, e.pid])).toEqual([
+      ['call', 'greet', s.pid],
+      ['call', 'greet', s.pid],
+    ])
+    expect(events[2]).toEqual({ type: 'end', message: 'rate limit tripped after 2 messages; tracing stopped.' })
+  })
+
+  it('leaves the service untraced within a second when the CLI is killed mid-trace', async () => {
+    const s = await service()
+    const c = await liveCli([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local'])
+    expect(c.out()).toContain('work:greet(')
+    expect((await status(s)).active).toBe(true)
+    c.c.kill('SIGKILL')
+    await c.exited
+    await new Promise((r) => setTimeout(r, 1000))
+    expect((await status(s)).active).toBe(false)
+  })
+
+  it('refuses a second CLI, naming the holder, and lets it take over with --replace', async () => {
+    const s = await service()
+    const first = await liveCli([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local'])
+    const refused = cli([String(s.pid), `${work}:add`, '-n', '1', '--scope', 'local'])
+    expect(refused.code).toBe(1)
+    expect(refused.err).toContain(`is already traced by recon-trace (pid ${first.c.pid})`)
+    expect(refused.err).toContain('--replace')
+    const second = cli([String(s.pid), `${work}:add`, '-n', '1', '--scope', 'local', '--replace'])
+    expect(second.code).toBe(0)
+    expect(second.lines[0]).toMatch(/^<0> work:add\(/)
+    expect(await first.exited).toBe(0)
+    expect(first.err()).toMatch(/replaced by recon-trace \(pid \d+\)/)
+  })
+
+  it('stops on Ctrl-C (SIGINT) with exit code 0, the service untraced', async () => {
+    const s = await service()
+    const c = await liveCli([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local'])
+    c.c.kill('SIGINT')
+    expect(await c.exited).toBe(0)
+    expect((await status(s)).active).toBe(false)
+  })
+})
+
+describe('errors, each with what to do', () => {
+  it('a bad spec: exit 1 with the TraceError text, the service untouched', async () => {
+    const s = await service()
+    const r = cli([String(s.pid), './fixtures/service/work.cjs:nope', '-n', '1', '--scope', 'local'])
+    expect(r.code).toBe(1)
+    expect(r.err).toMatch(/^recon-trace: bad trace: .*no function 'nope'/m)
+    expect((await status(s)).active).toBe(false)
+  })
+
+  it('a dead pid: exit 1', () => {
+    const r = cli(['999999', 'x:y', '-n', '1'])
+    expect(r.code).toBe(1)
+    expect(r.err).toContain('no process 999999 on this machine')
+  })
+
+  it('a process without the agent: exit 1, naming the preload', () => {
+    const r = cli([String(process.pid), 'x:y', '-n', '1'])
+    expect(r.code).toBe(1)
+    expect(r.err).toContain(`process ${process.pid} has no recon-trace agent`)
+    expect(r.err).toContain('node --import recon-trace/register')
+  })
+
+  it('a usage error: exit 2 with the usage', () => {
+    const r = cli(['--bogus'])
+    expect(r.code).toBe(2)
+    expect(r.err).toContain('unknown option --bogus')
+    expect(r.err).toContain('Usage: recon-trace <pid> <spec>...')
+  })
+
+  it("--help shows the book's examples, exit 0", () => {
+    const r = cli(['--help'])
+    expect(r.code).toBe(0)
+    expect(r.out).toContain("recon-trace 4242 './lib/queue.js:in/2 -> return' -n 3")
+  })
+})
+
+describe('the agent', () => {
+  it('listens on an owner-only socket in an owner-only directory, removed at exit', async () => {
+    const s = await service()
+    const dir = join(tmpdir(), `recon-trace-${process.getuid!()}`)
+    const sock = join(dir, `${s.pid}.sock`)
+    expect(statSync(dir).mode & 0o777).toBe(0o700)
+    expect(statSync(sock).mode & 0o777).toBe(0o600)
+    const gone = new Promise((ok) => s.on('exit', ok))
+    s.send('stop')
+    await gone
+    expect(existsSync(sock)).toBe(false)
+  })
+
+  it('refuses a request that is not data, changing nothing', async () => {
+    const s = await service()
+    const r = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const c = require('net').createConnection(${JSON.stringify(join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`))});
+         c.setEncoding('utf8'); let got = ''
+         c.on('connect', () => c.write(JSON.stringify({ v: 1, type: 'trace', specs: ['x:y'], limit: 1, options: { io: 'stdout' } }) + '\\n'))
+         c.on('data', (d) => { got += d; if (got.includes('\\n')) { console.log(got.trim()); c.end() } })`,
+      ],
+      { encoding: 'utf8', timeout: 5000 },
+    )
+    const reply = JSON.parse(r.stdout)
+    expect(reply.type).toBe('error')
+    expect(reply.message).toContain('option "io" cannot be sent to an agent')
+    expect((await status(s)).active).toBe(false)
+  })
+})
