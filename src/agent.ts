@@ -138,7 +138,7 @@ class Agent {
       return
     }
     if (r.type === 'status') {
-      this.send(socket, { type: 'status', pid: process.pid, active: this.holder !== undefined, holder: this.holder?.client, argv: process.argv })
+      this.send(socket, { type: 'status', pid: process.pid, active: this.holder !== undefined, holder: this.holder?.client, argv: [process.argv0, ...process.execArgv, ...process.argv.slice(1)] })
       return
     }
     if (r.type !== 'trace') {

@@ -10,9 +10,12 @@
  * to do.
  */
 import { createConnection } from 'node:net'
-import { socketPath, PROTOCOL } from './agent.js'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { socketDir, socketPath, PROTOCOL } from './agent.js'
 
 export const USAGE = `Usage: recon-trace <pid> <spec>... [options]
+       recon-trace list
 
 Trace calls in a running Node.js process started with the preload
 (node --import recon-trace/register app.js). Each matching call prints one line; tracing
@@ -160,6 +163,97 @@ function noAgent(pid: number, code: string | undefined): string {
   )
 }
 
+/**
+ * The status line of a trace on a terminal (stderr): what is hooked, how many messages so far
+ * against the limit, the time left. Redrawn in place; erased before each traced line is
+ * printed and when tracing ends. None when stderr is not a terminal.
+ */
+export class StatusLine {
+  hooked = 0
+  messages = 0
+  private shown = false
+  private readonly startedAt = Date.now()
+  constructor(
+    private readonly err: NodeJS.WritableStream,
+    private readonly limit: number | [number, number],
+    private readonly time: number | undefined,
+    private readonly pid: number,
+  ) {}
+
+  text(now = Date.now()): string {
+    const lim = typeof this.limit === 'number' ? `${this.messages}/${this.limit} messages` : `${this.messages} messages (at most ${this.limit[0]} per ${this.limit[1]} ms)`
+    const left = this.time === undefined ? '' : `, ${Math.max(0, Math.ceil((this.time - (now - this.startedAt)) / 1000))} s left`
+    return `recon-trace: process ${this.pid}, ${this.hooked} function${this.hooked === 1 ? '' : 's'} hooked, ${lim}${left}; Ctrl-C to stop`
+  }
+  draw(): void {
+    this.err.write(`\r\x1b[K${this.text()}`)
+    this.shown = true
+  }
+  erase(): void {
+    if (!this.shown) return
+    this.err.write('\r\x1b[K')
+    this.shown = false
+  }
+}
+
+interface Status {
+  pid: number
+  active: boolean
+  holder?: number
+  argv?: string[]
+}
+
+/** Ask one agent for its status; undefined if it does not answer within `ms`. */
+function askStatus(pid: number, ms = 1000): Promise<Status | undefined> {
+  return new Promise((resolve) => {
+    const socket = createConnection(socketPath(pid))
+    socket.setEncoding('utf8')
+    let buffered = ''
+    const done = (s: Status | undefined) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(s)
+    }
+    const timer = setTimeout(() => done(undefined), ms)
+    socket.on('connect', () => socket.write(`${JSON.stringify({ v: PROTOCOL, type: 'status' })}\n`))
+    socket.on('data', (d: string) => {
+      buffered += d
+      const nl = buffered.indexOf('\n')
+      if (nl === -1) return
+      try {
+        done(JSON.parse(buffered.slice(0, nl)) as Status)
+      } catch {
+        done(undefined)
+      }
+    })
+    socket.on('error', () => done(undefined))
+  })
+}
+
+/** `recon-trace list`: the processes of this user that have the agent. */
+async function list(out: NodeJS.WritableStream): Promise<number> {
+  let names: string[] = []
+  try {
+    names = readdirSync(socketDir()).filter((n) => /^\d+\.sock$/.test(n))
+  } catch {
+    /* no agent ever ran for this user */
+  }
+  const rows: string[] = []
+  for (const n of names) {
+    const pid = Number(n.slice(0, -5))
+    const s = await askStatus(pid)
+    if (!s) continue // a socket left by a process that died
+    const cmd = (s.argv ?? []).join(' ')
+    rows.push(`${String(pid).padStart(7)}  ${(s.active ? `traced by ${s.holder}` : 'idle').padEnd(18)}  ${cmd.length > 100 ? `${cmd.slice(0, 97)}...` : cmd}`)
+  }
+  if (rows.length === 0) {
+    out.write(`no Node.js process of this user has the recon-trace agent (${join(socketDir(), '<pid>.sock')}); start one with node --import recon-trace/register\n`)
+    return 0
+  }
+  out.write(`${'PID'.padStart(7)}  ${'SESSION'.padEnd(18)}  COMMAND\n${rows.join('\n')}\n`)
+  return 0
+}
+
 /** Run the CLI; resolves to the exit code. `out`/`err` default to the process's streams. */
 export function main(argv: readonly string[], io: { out?: NodeJS.WritableStream; err?: NodeJS.WritableStream } = {}): Promise<number> {
   const out = io.out ?? process.stdout
@@ -168,6 +262,7 @@ export function main(argv: readonly string[], io: { out?: NodeJS.WritableStream;
     ;(argv.length === 0 ? err : out).write(USAGE)
     return Promise.resolve(argv.length === 0 ? 2 : 0)
   }
+  if (argv[0] === 'list' && argv.length === 1) return list(out)
   let p: Parsed
   try {
     p = parseArgs(argv)
@@ -178,12 +273,17 @@ export function main(argv: readonly string[], io: { out?: NodeJS.WritableStream;
   }
   if (p.options.color === undefined) p.options.color = (out as { isTTY?: boolean }).isTTY === true
   if (p.defaulted) err.write(`recon-trace: no limit given: stopping after 10 messages or 60 s, whichever comes first (-n, --rate, --time)\n`)
+  const tty = (err as { isTTY?: boolean }).isTTY === true
+  const status = tty ? new StatusLine(err, p.limit, p.options.time as number | undefined, p.pid) : undefined
+  let ticker: NodeJS.Timeout | undefined
   return new Promise((resolve) => {
     let code: number | undefined
     let started = false
     const finish = (c: number) => {
       if (code !== undefined) return
       code = c
+      if (ticker) clearInterval(ticker)
+      status?.erase()
       process.removeListener('SIGINT', onSigint)
       socket.end()
       resolve(c)
@@ -213,8 +313,22 @@ export function main(argv: readonly string[], io: { out?: NodeJS.WritableStream;
         } catch {
           continue
         }
-        if (msg.type === 'line') out.write(`${msg.line}\n`)
-        else if (msg.type === 'started') started = true
+        if (msg.type === 'line') {
+          status?.erase()
+          out.write(`${msg.line}\n`)
+          if (status) {
+            if (!String(msg.line).startsWith('recon-trace:') && !String(msg.line).startsWith('{"type":"')) status.messages++
+            status.draw()
+          }
+        } else if (msg.type === 'started') {
+          started = true
+          if (status) {
+            status.hooked = msg.hooked ?? 0
+            status.draw()
+            ticker = setInterval(() => status.draw(), 500)
+            ticker.unref()
+          }
+        }
         else if (msg.type === 'error') {
           err.write(`${String(msg.message).startsWith('recon-trace:') ? '' : 'recon-trace: '}${msg.message}\n`)
           finish(1)

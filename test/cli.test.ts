@@ -125,6 +125,42 @@ describe('recon-trace <pid> <spec>', () => {
   })
 })
 
+describe('the status line', () => {
+  it('says what is hooked, the messages against the limit and the time left', async () => {
+    const { StatusLine } = await import('../src/cli.js')
+    let written = ''
+    const err = { write: (s: string) => ((written += s), true) } as unknown as NodeJS.WritableStream
+    const line = new StatusLine(err, 10, 60_000, 4242)
+    line.hooked = 2
+    line.messages = 3
+    expect(line.text()).toBe('recon-trace: process 4242, 2 functions hooked, 3/10 messages, 60 s left; Ctrl-C to stop')
+    line.draw()
+    line.erase()
+    expect(written).toBe(`\r\x1b[K${line.text()}\r\x1b[K`)
+  })
+
+  it('is not drawn when stderr is not a terminal', async () => {
+    const s = await service()
+    const r = cli([String(s.pid), `${work}:greet`, '-n', '2', '--scope', 'local'])
+    expect(r.err).not.toContain('\x1b[K')
+  })
+})
+
+describe('recon-trace list', () => {
+  it('lists the processes that have the agent, with their command line and session', async () => {
+    const s = await service()
+    const idle = cli(['list'])
+    expect(idle.code).toBe(0)
+    const row = idle.out.split('\n').find((l) => l.trim().startsWith(`${s.pid} `))
+    expect(row).toMatch(/idle\s+.*ticker\.cjs/)
+    const c = await liveCli([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local'])
+    const busy = cli(['list'])
+    expect(busy.out.split('\n').find((l) => l.trim().startsWith(`${s.pid} `))).toContain(`traced by ${c.c.pid}`)
+    c.c.kill('SIGINT')
+    await c.exited
+  })
+})
+
 describe('errors, each with what to do', () => {
   it('a bad spec: exit 1 with the TraceError text, the service untouched', async () => {
     const s = await service()
