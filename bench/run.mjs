@@ -23,7 +23,7 @@ import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood', 'probe-dormant', 'probe-workload', 'probe-load']
+const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood', 'probe-dormant', 'probe-workload', 'probe-load', 'cli-first-event']
 // Micro-benchmarks of one module each, written with the same conventions (own processes,
 // medians), run when present. bench/snapshot.mjs is left out of the default run: it takes about
 // 6 minutes per runtime here (its util.inspect column of an object of 1e5 keys), over the
@@ -167,6 +167,8 @@ function summary(results) {
     const goal = first ? '< 1.3x' : r.case.includes('calls') ? 'report' : '< 1.05x'
     row(r.case, `x${f(r.ratio)} (${f(r.ms, 0)} ms)`, goal, goal === 'report' ? undefined : r.ratio < (first ? 1.3 : 1.05))
   }
+  const fe = find(results, 'cli-first-event', (x) => x === 'socket')
+  if (fe) row('CLI start to first event, through the socket', `${f(fe.ms, 1)} ms (node -e 0: ${f(fe.node_ms, 1)} ms)`, 'report', undefined)
   const w = [0, 0, 0]
   for (const r of rows) for (let i = 0; i < 3; i++) w[i] = Math.max(w[i], r[i].length)
   for (const r of rows) console.log(`  ${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padEnd(w[2])}  ${r[3]}`)
