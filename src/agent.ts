@@ -207,13 +207,14 @@ export function startAgent(): string | undefined {
     const agent = new Agent(server)
     server.on('connection', (s) => agent.connection(s))
     server.on('error', (err) => process.emitWarning(`recon-trace: the agent's socket failed: ${err.message}`, { type: 'ReconTraceWarning' }))
-    server.listen(path, () => {
-      try {
-        chmodSync(path, 0o600)
-      } catch {
-        /* the directory is 0700 anyway */
-      }
-    })
+    // `exclusive`: bound here and now, by this process (a cluster worker would otherwise ask its
+    // primary to listen for it); the mode is set in the same tick, before anyone can connect.
+    server.listen({ path, exclusive: true })
+    try {
+      chmodSync(path, 0o600)
+    } catch {
+      /* the directory is 0700 anyway */
+    }
     server.unref()
     process.on('exit', () => {
       try {

@@ -9,12 +9,14 @@
  * such process, permission, no agent, a bad spec), 2 for a usage error; every error says what
  * to do.
  */
-import { createConnection } from 'node:net'
-import { readdirSync } from 'node:fs'
+import { createConnection, type Socket } from 'node:net'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { Limiter } from './limit.js'
 import { join } from 'node:path'
 import { socketDir, socketPath, PROTOCOL } from './agent.js'
 
-export const USAGE = `Usage: recon-trace <pid> <spec>... [options]
+export const USAGE = `Usage: recon-trace <pid>[,<pid>...] <spec>... [options]
+       recon-trace --children <pid> <spec>... [options]
        recon-trace list
 
 Trace calls in a running Node.js process started with the preload
@@ -36,6 +38,8 @@ Options:
   --depth N         levels of nesting printed (default 4)
   --width N         characters per line (default 4096)
   --replace         take over the session another recon-trace holds
+  --children        the process and its children that have the agent (a cluster); one
+                    limit for all of them, as for a list of pids
 
 Examples (Erlang in Anger, ch. 9):
   recon-trace 4242 './lib/queue.js:_' -n 10                  every call of the module's functions
@@ -45,7 +49,10 @@ Examples (Erlang in Anger, ch. 9):
 `
 
 export interface Parsed {
+  /** The first pid (with --children, the parent). */
   pid: number
+  pids: number[]
+  children: boolean
   specs: string[]
   limit: number | [number, number]
   options: Record<string, unknown>
@@ -69,6 +76,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
   const format: Record<string, number> = {}
   let limit: number | [number, number] | undefined
   let replace = false
+  let children = false
   const value = (i: number, flag: string) => {
     const v = argv[i + 1]
     if (v === undefined) throw new UsageError(`${flag} needs a value`)
@@ -128,6 +136,9 @@ export function parseArgs(argv: readonly string[]): Parsed {
       case '--replace':
         replace = true
         break
+      case '--children':
+        children = true
+        break
       default:
         if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`)
         positional.push(a)
@@ -136,14 +147,16 @@ export function parseArgs(argv: readonly string[]): Parsed {
   if (Object.keys(format).length > 0) options.format = format
   if (positional.length < 2) throw new UsageError('give a pid and at least one spec')
   const pidText = positional[0]
-  if (!/^\d+$/.test(pidText)) throw new UsageError(`${pidText} is not a pid`)
+  if (!/^\d+(,\d+)*$/.test(pidText)) throw new UsageError(`${pidText} is not a pid or a list of pids (4242,4243)`)
+  const pids = [...new Set(pidText.split(',').map(Number))]
+  if (children && pids.length > 1) throw new UsageError('--children takes one parent pid')
   let defaulted = false
   if (limit === undefined) {
     limit = 10
     if (options.time === undefined) options.time = 60_000
     defaulted = true
   }
-  return { pid: Number(pidText), specs: positional.slice(1), limit, options, replace, defaulted }
+  return { pid: pids[0], pids, children, specs: positional.slice(1), limit, options, replace, defaulted }
 }
 
 /** Why there is no agent to talk to, as a message that says what to do. */
@@ -177,13 +190,13 @@ export class StatusLine {
     private readonly err: NodeJS.WritableStream,
     private readonly limit: number | [number, number],
     private readonly time: number | undefined,
-    private readonly pid: number,
+    private readonly pid: number | string,
   ) {}
 
   text(now = Date.now()): string {
     const lim = typeof this.limit === 'number' ? `${this.messages}/${this.limit} messages` : `${this.messages} messages (at most ${this.limit[0]} per ${this.limit[1]} ms)`
     const left = this.time === undefined ? '' : `, ${Math.max(0, Math.ceil((this.time - (now - this.startedAt)) / 1000))} s left`
-    return `recon-trace: process ${this.pid}, ${this.hooked} function${this.hooked === 1 ? '' : 's'} hooked, ${lim}${left}; Ctrl-C to stop`
+    return `recon-trace: ${String(this.pid).includes(',') ? 'processes' : 'process'} ${this.pid}, ${this.hooked} function${this.hooked === 1 ? '' : 's'} hooked, ${lim}${left}; Ctrl-C to stop`
   }
   draw(): void {
     this.err.write(`\r\x1b[K${this.text()}`)
@@ -244,7 +257,9 @@ async function list(out: NodeJS.WritableStream): Promise<number> {
     const s = await askStatus(pid)
     if (!s) continue // a socket left by a process that died
     const cmd = (s.argv ?? []).join(' ')
-    rows.push(`${String(pid).padStart(7)}  ${(s.active ? `traced by ${s.holder}` : 'idle').padEnd(18)}  ${cmd.length > 100 ? `${cmd.slice(0, 97)}...` : cmd}`)
+    // On a terminal, one row per process, cut to the width; in a pipe, the whole command line.
+    const width = (out as { isTTY?: boolean; columns?: number }).isTTY ? Math.max(20, ((out as { columns?: number }).columns ?? 100) - 29) : Infinity
+    rows.push(`${String(pid).padStart(7)}  ${(s.active ? `traced by ${s.holder}` : 'idle').padEnd(18)}  ${cmd.length > width ? `${cmd.slice(0, width - 3)}...` : cmd}`)
   }
   if (rows.length === 0) {
     out.write(`no Node.js process of this user has the recon-trace agent (${join(socketDir(), '<pid>.sock')}); start one with node --import recon-trace/register\n`)
@@ -252,6 +267,152 @@ async function list(out: NodeJS.WritableStream): Promise<number> {
   }
   out.write(`${'PID'.padStart(7)}  ${'SESSION'.padEnd(18)}  COMMAND\n${rows.join('\n')}\n`)
   return 0
+}
+
+/** The child processes of `pid` (Linux: /proc), for `--children`. */
+export function childrenOf(pid: number): number[] {
+  const kids: number[] = []
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        for (const c of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/)) if (c) kids.push(Number(c))
+      } catch {
+        /* a task that ended */
+      }
+    }
+  } catch {
+    /* not Linux, or the process is gone */
+  }
+  return kids
+}
+
+interface Reply {
+  type?: string
+  line?: string
+  message?: string
+  reason?: string
+  hooked?: number
+}
+
+/**
+ * Trace one or several processes. With one, its agent's limit is the trace's limit. With
+ * several, each agent gets the same limit (so no agent ever sends more than the whole trace may
+ * print), and the CLI holds the one global limit: it counts the messages of all of them, prints
+ * exactly the limit's worth, then stops every agent and prints the trip line itself.
+ */
+function trace(p: Parsed, pids: number[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const multi = pids.length > 1 || p.children
+  const limiter = new Limiter(p.limit)
+  const tty = (err as { isTTY?: boolean }).isTTY === true
+  const status = tty ? new StatusLine(err, p.limit, p.options.time as number | undefined, pids.length === 1 ? pids[0] : pids.join(',')) : undefined
+  let ticker: NodeJS.Timeout | undefined
+  return new Promise((resolve) => {
+    let code: number | undefined
+    const sockets = new Map<number, Socket>()
+    const started = new Set<number>()
+    const ended = new Set<number>()
+    const finish = (c: number) => {
+      if (code !== undefined) return
+      code = c
+      if (ticker) clearInterval(ticker)
+      status?.erase()
+      process.removeListener('SIGINT', onSigint)
+      for (const s of sockets.values()) s.end()
+      resolve(c)
+    }
+    const stopAll = () => {
+      for (const [pid, s] of sockets) if (started.has(pid) && !ended.has(pid)) s.write(`${JSON.stringify({ v: PROTOCOL, type: 'stop' })}\n`)
+    }
+    const onSigint = () => {
+      // Ctrl-C: the agents clear and say so; leave anyway after a second.
+      stopAll()
+      setTimeout(() => finish(0), 1000).unref()
+      if (started.size === 0) finish(0)
+    }
+    process.on('SIGINT', onSigint)
+    const print = (line: string) => {
+      status?.erase()
+      out.write(`${line}\n`)
+      status?.draw()
+    }
+    const isNotice = (line: string) => line.startsWith('recon-trace:') || line.startsWith('{"type":"notice"') || line.startsWith('{"type":"end"')
+    const onReply = (pid: number, msg: Reply) => {
+      if (msg.type === 'line') {
+        const line = String(msg.line)
+        if (!multi) {
+          if (status && !isNotice(line)) status.messages++
+          print(line)
+          return
+        }
+        if (isNotice(line)) {
+          // An agent's own trip line: the global limit is the CLI's, which says it once.
+          if (!/tracing stopped\.|"type":"end"/.test(line)) print(line)
+          return
+        }
+        if (limiter.tripped) return // in flight when the global limit tripped: not printed
+        limiter.take()
+        if (status) status.messages++
+        print(line)
+        if (limiter.tripped) {
+          const why = typeof p.limit === 'number' ? `rate limit tripped after ${limiter.taken} messages` : `rate limit tripped after ${limiter.taken} messages (more than ${p.limit[0]} in ${p.limit[1]} ms)`
+          print(p.options.json ? JSON.stringify({ type: 'end', message: `${why} across ${pids.length} processes; tracing stopped.` }) : `recon-trace: ${why} across ${pids.length} processes; tracing stopped.`)
+          stopAll()
+          setTimeout(() => finish(0), 1000).unref()
+        }
+      } else if (msg.type === 'started') {
+        started.add(pid)
+        if (status) {
+          status.hooked += msg.hooked ?? 0
+          status.draw()
+          ticker ??= setInterval(() => status.draw(), 500)
+          ticker.unref()
+        }
+      } else if (msg.type === 'error') {
+        err.write(`${String(msg.message).startsWith('recon-trace:') ? '' : 'recon-trace: '}${multi ? `process ${pid}: ` : ''}${msg.message}\n`)
+        stopAll()
+        finish(1)
+      } else if (msg.type === 'end') {
+        ended.add(pid)
+        if (msg.reason && msg.reason.startsWith('replaced')) err.write(`recon-trace: ${multi ? `process ${pid}: ` : ''}${msg.reason}\n`)
+        if (ended.size === pids.length) finish(0)
+      }
+    }
+    for (const pid of pids) {
+      const socket = createConnection(socketPath(pid))
+      sockets.set(pid, socket)
+      socket.setEncoding('utf8')
+      socket.on('connect', () => {
+        socket.write(`${JSON.stringify({ v: PROTOCOL, type: 'trace', specs: p.specs, limit: p.limit, options: p.options, replace: p.replace, client: process.pid })}\n`)
+      })
+      let buffered = ''
+      socket.on('data', (chunk: string) => {
+        buffered += chunk
+        let nl: number
+        while ((nl = buffered.indexOf('\n')) !== -1) {
+          const text = buffered.slice(0, nl)
+          buffered = buffered.slice(nl + 1)
+          try {
+            onReply(pid, JSON.parse(text) as Reply)
+          } catch {
+            /* not a reply of ours */
+          }
+        }
+      })
+      socket.on('error', (e: NodeJS.ErrnoException) => {
+        if (code !== undefined) return
+        err.write(`recon-trace: ${noAgent(pid, e.code)}\n`)
+        stopAll()
+        finish(1)
+      })
+      socket.on('close', () => {
+        if (code === undefined && !ended.has(pid)) {
+          err.write(`recon-trace: process ${pid} closed the connection (it exited?)\n`)
+          stopAll()
+          finish(1)
+        }
+      })
+    }
+  })
 }
 
 /** Run the CLI; resolves to the exit code. `out`/`err` default to the process's streams. */
@@ -273,81 +434,7 @@ export function main(argv: readonly string[], io: { out?: NodeJS.WritableStream;
   }
   if (p.options.color === undefined) p.options.color = (out as { isTTY?: boolean }).isTTY === true
   if (p.defaulted) err.write(`recon-trace: no limit given: stopping after 10 messages or 60 s, whichever comes first (-n, --rate, --time)\n`)
-  const tty = (err as { isTTY?: boolean }).isTTY === true
-  const status = tty ? new StatusLine(err, p.limit, p.options.time as number | undefined, p.pid) : undefined
-  let ticker: NodeJS.Timeout | undefined
-  return new Promise((resolve) => {
-    let code: number | undefined
-    let started = false
-    const finish = (c: number) => {
-      if (code !== undefined) return
-      code = c
-      if (ticker) clearInterval(ticker)
-      status?.erase()
-      process.removeListener('SIGINT', onSigint)
-      socket.end()
-      resolve(c)
-    }
-    const socket = createConnection(socketPath(p.pid))
-    socket.setEncoding('utf8')
-    const onSigint = () => {
-      // Ctrl-C: the agent clears and says so; leave anyway after a second.
-      if (started) socket.write(`${JSON.stringify({ v: PROTOCOL, type: 'stop' })}\n`)
-      setTimeout(() => finish(0), 1000).unref()
-      if (!started) finish(0)
-    }
-    process.on('SIGINT', onSigint)
-    socket.on('connect', () => {
-      socket.write(`${JSON.stringify({ v: PROTOCOL, type: 'trace', specs: p.specs, limit: p.limit, options: p.options, replace: p.replace, client: process.pid })}\n`)
-    })
-    let buffered = ''
-    socket.on('data', (chunk: string) => {
-      buffered += chunk
-      let nl: number
-      while ((nl = buffered.indexOf('\n')) !== -1) {
-        const text = buffered.slice(0, nl)
-        buffered = buffered.slice(nl + 1)
-        let msg: { type?: string; line?: string; message?: string; reason?: string; hooked?: number }
-        try {
-          msg = JSON.parse(text)
-        } catch {
-          continue
-        }
-        if (msg.type === 'line') {
-          status?.erase()
-          out.write(`${msg.line}\n`)
-          if (status) {
-            if (!String(msg.line).startsWith('recon-trace:') && !String(msg.line).startsWith('{"type":"')) status.messages++
-            status.draw()
-          }
-        } else if (msg.type === 'started') {
-          started = true
-          if (status) {
-            status.hooked = msg.hooked ?? 0
-            status.draw()
-            ticker = setInterval(() => status.draw(), 500)
-            ticker.unref()
-          }
-        }
-        else if (msg.type === 'error') {
-          err.write(`${String(msg.message).startsWith('recon-trace:') ? '' : 'recon-trace: '}${msg.message}\n`)
-          finish(1)
-        } else if (msg.type === 'end') {
-          if (msg.reason && msg.reason.startsWith('replaced')) err.write(`recon-trace: ${msg.reason}\n`)
-          finish(0)
-        }
-      }
-    })
-    socket.on('error', (e: NodeJS.ErrnoException) => {
-      if (code !== undefined) return
-      err.write(`recon-trace: ${noAgent(p.pid, e.code)}\n`)
-      finish(1)
-    })
-    socket.on('close', () => {
-      if (code === undefined) {
-        err.write(`recon-trace: process ${p.pid} closed the connection (it exited?)\n`)
-        finish(1)
-      }
-    })
-  })
+  const pids = p.children ? [p.pid, ...childrenOf(p.pid).filter((c) => existsSync(socketPath(c)))] : p.pids
+  return trace(p, pids, out, err)
+
 }

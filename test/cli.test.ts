@@ -125,6 +125,41 @@ describe('recon-trace <pid> <spec>', () => {
   })
 })
 
+describe('several processes, one limit', () => {
+  it('traces a list of pids as one merged stream, stopping them all at the global limit', async () => {
+    const [a, b] = [await service(), await service()]
+    const r = cli([`${a.pid},${b.pid}`, `${work}:greet`, '-n', '6', '--scope', 'local'])
+    expect(r.code).toBe(0)
+    const traced = r.out.split('\n').filter((l) => l.includes('work:greet('))
+    expect(traced).toHaveLength(6)
+    expect(r.lines[6]).toBe('recon-trace: rate limit tripped after 6 messages across 2 processes; tracing stopped.')
+    expect(r.lines).toHaveLength(7)
+    expect(traced.every((l) => l.includes(`<${a.pid}.0>`) || l.includes(`<${b.pid}.0>`))).toBe(true)
+    await new Promise((ok) => setTimeout(ok, 200))
+    expect((await status(a)).active).toBe(false)
+    expect((await status(b)).active).toBe(false)
+  })
+
+  it('traces a cluster with --children: the workers of the primary, one global limit', async () => {
+    const primary = fork(join(root, 'fixtures/service/cluster.cjs'), [], {
+      cwd: root,
+      execArgv: ['--import', 'recon-trace/register'],
+      env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    })
+    services.push(primary)
+    await new Promise((ok) => primary.stdout!.once('data', ok))
+    const r = cli(['--children', String(primary.pid), `${work}:add/2`, '-n', '8', '--scope', 'local'])
+    expect(r.err).toBe('')
+    expect(r.code).toBe(0)
+    const traced = r.out.split('\n').filter((l) => l.includes('work:add('))
+    expect(traced).toHaveLength(8)
+    expect(traced.some((l) => l.includes(`<${primary.pid}.`))).toBe(false) // the primary does no work
+    expect(r.out).toContain('rate limit tripped after 8 messages across 3 processes; tracing stopped.')
+    primary.send('stop')
+  })
+})
+
 describe('the status line', () => {
   it('says what is hooked, the messages against the limit and the time left', async () => {
     const { StatusLine } = await import('../src/cli.js')
@@ -187,7 +222,7 @@ describe('errors, each with what to do', () => {
     const r = cli(['--bogus'])
     expect(r.code).toBe(2)
     expect(r.err).toContain('unknown option --bogus')
-    expect(r.err).toContain('Usage: recon-trace <pid> <spec>...')
+    expect(r.err).toContain('Usage: recon-trace <pid>[,<pid>...] <spec>...')
   })
 
   it("--help shows the book's examples, exit 0", () => {
