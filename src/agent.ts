@@ -27,7 +27,9 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { BroadcastChannel, threadId } from 'node:worker_threads'
 import { TraceError } from './error.js'
+import { Limiter, type Limit } from './limit.js'
 import { clear, startTrace } from './session.js'
 import type { TraceOptions } from './options.js'
 
@@ -84,11 +86,44 @@ function checkRequest(r: Request): { problems: string[]; options: TraceOptions }
   return { problems, options: options as TraceOptions }
 }
 
-class Agent {
-  private holder: { socket: Socket; client: number; id: number } | undefined
-  private sessions = 0
+/** The channel between the agent (main thread) and the thread part of each worker thread. */
+const channelName = () => `recon-trace.agent.${process.pid}`
 
-  constructor(readonly server: Server) {}
+/** What the agent sends its threads to start a trace: data only. */
+interface ThreadRequest {
+  type: 'trace'
+  id: number
+  specs: unknown
+  limit: unknown
+  options: TraceOptions
+  startedAt: number
+}
+
+/** A line that ends a thread's own trace: the agent, which holds the one limit, says it once. */
+const isTripLine = (line: string) => (line.startsWith('recon-trace: ') && line.endsWith('tracing stopped.')) || line.startsWith('{"type":"end"')
+const isNotice = (line: string) => line.startsWith('recon-trace: ') || line.startsWith('{"type":"notice"')
+
+interface Session {
+  id: number
+  socket: Socket
+  client: number
+  limiter: Limiter
+  request: ThreadRequest
+  json: boolean
+  timer: NodeJS.Timeout | undefined
+  finishing: boolean
+}
+
+class Agent {
+  private current: Session | undefined
+  private sessions = 0
+  private readonly channel: BroadcastChannel
+
+  constructor(readonly server: Server) {
+    this.channel = new BroadcastChannel(channelName())
+    ;(this.channel as unknown as { unref(): void }).unref()
+    this.channel.onmessage = (ev) => this.fromThread((ev as MessageEvent).data as { type?: string; id?: number; line?: string })
+  }
 
   private send(socket: Socket, msg: Record<string, unknown>): void {
     if (socket.destroyed) return
@@ -113,16 +148,58 @@ class Agent {
         if (text.trim() !== '') this.request(socket, text)
       }
     })
-    // The client left (closed, crashed, killed): its trace goes with it, now.
+    // The client left (closed, crashed, killed): its trace goes with it, in every thread, now.
     socket.on('close', () => {
-      if (this.holder?.socket === socket) {
-        this.holder = undefined
-        clear()
-      }
+      const c = this.current
+      if (c?.socket === socket) this.stop(c)
     })
     socket.on('error', () => {
       /* a client that vanished: 'close' follows */
     })
+  }
+
+  /** End a session everywhere, without a word to its client (gone, or told already). */
+  private stop(c: Session): void {
+    if (this.current === c) this.current = undefined
+    c.finishing = true
+    if (c.timer) clearTimeout(c.timer)
+    this.channel.postMessage({ type: 'stop', id: c.id })
+    clear()
+  }
+
+  /** End a session and tell its client why: the trip line (if any), then `end`. */
+  private finish(c: Session, reason: string | undefined): void {
+    if (c.finishing) return
+    if (reason !== undefined) {
+      const line = c.json ? JSON.stringify({ type: 'end', message: `${reason}; tracing stopped.` }) : `recon-trace: ${reason}; tracing stopped.`
+      this.send(c.socket, { type: 'line', line })
+    }
+    this.stop(c)
+    this.send(c.socket, { type: 'end', reason: reason ?? 'cleared' })
+  }
+
+  /** A line of any thread: counted against the one limit of the process. */
+  private line(id: number, line: string): void {
+    const c = this.current
+    if (!c || c.id !== id || c.finishing) return
+    if (isTripLine(line)) return
+    if (isNotice(line)) {
+      this.send(c.socket, { type: 'line', line })
+      return
+    }
+    if (c.limiter.tripped) return
+    c.limiter.take()
+    this.send(c.socket, { type: 'line', line })
+    if (c.limiter.tripped) {
+      const l = c.limiter.limit
+      this.finish(c, typeof l === 'number' ? `rate limit tripped after ${c.limiter.taken} messages` : `rate limit tripped after ${c.limiter.taken} messages (more than ${l[0]} in ${l[1]} ms)`)
+    }
+  }
+
+  private fromThread(m: { type?: string; id?: number; line?: string }): void {
+    if (m.type === 'line' && typeof m.id === 'number' && typeof m.line === 'string') this.line(m.id, m.line)
+    // A worker that starts while a trace runs asks for it (the pid spec 'new' selects it).
+    else if (m.type === 'hello' && this.current && !this.current.finishing) this.channel.postMessage(this.current.request)
   }
 
   private request(socket: Socket, text: string): void {
@@ -134,11 +211,12 @@ class Agent {
       return
     }
     if (r.type === 'stop') {
-      if (this.holder?.socket === socket) clear()
+      const c = this.current
+      if (c?.socket === socket) this.finish(c, undefined)
       return
     }
     if (r.type === 'status') {
-      this.send(socket, { type: 'status', pid: process.pid, active: this.holder !== undefined, holder: this.holder?.client, argv: [process.argv0, ...process.execArgv, ...process.argv.slice(1)] })
+      this.send(socket, { type: 'status', pid: process.pid, active: this.current !== undefined, holder: this.current?.client, argv: [process.argv0, ...process.execArgv, ...process.argv.slice(1)] })
       return
     }
     if (r.type !== 'trace') {
@@ -146,8 +224,9 @@ class Agent {
       return
     }
     const client = typeof r.client === 'number' ? r.client : 0
-    if (this.holder && this.holder.socket !== socket && r.replace !== true) {
-      this.send(socket, { type: 'error', code: 'busy', holder: this.holder.client, message: `process ${process.pid} is already traced by recon-trace (pid ${this.holder.client}); ask to replace that session (--replace) to take it over` })
+    const previous = this.current
+    if (previous && previous.socket !== socket && r.replace !== true) {
+      this.send(socket, { type: 'error', code: 'busy', holder: previous.client, message: `process ${process.pid} is already traced by recon-trace (pid ${previous.client}); ask to replace that session (--replace) to take it over` })
       return
     }
     const { problems, options } = checkRequest(r)
@@ -155,28 +234,73 @@ class Agent {
       this.send(socket, { type: 'error', message: new TraceError(problems).message })
       return
     }
-    // Replacing: the previous client is told, and let go (its close then clears nothing of ours).
-    const previous = this.holder
-    if (previous && previous.socket !== socket) {
-      this.holder = undefined
-      this.send(previous.socket, { type: 'end', reason: `replaced by recon-trace (pid ${client})` })
-      previous.socket.end()
+    // Replacing: the previous client is told, and let go.
+    if (previous) {
+      this.stop(previous)
+      if (previous.socket !== socket) {
+        this.send(previous.socket, { type: 'end', reason: `replaced by recon-trace (pid ${client})` })
+        previous.socket.end()
+      }
     }
     const id = ++this.sessions
+    const request: ThreadRequest = { type: 'trace', id, specs: r.specs, limit: r.limit, options, startedAt: Date.now() }
     let hooked: number
     try {
-      hooked = startTrace(r.specs as Parameters<typeof startTrace>[0], r.limit as Parameters<typeof startTrace>[1], { ...options, io: (line: string) => this.send(socket, { type: 'line', line }) }, (reason) => {
-        if (this.holder?.id !== id) return
-        this.holder = undefined
-        this.send(socket, { type: 'end', reason: reason ?? 'cleared' })
+      // This thread's part; each thread counts its own messages too, so that none sends more
+      // than the whole trace may print. The end of this thread's trace by its own limit or time
+      // is the agent's to say; a clear by the program itself ends the session.
+      hooked = startTrace(r.specs as Parameters<typeof startTrace>[0], r.limit as Parameters<typeof startTrace>[1], { ...options, io: (line: string) => this.line(id, line) }, (reason) => {
+        const c = this.current
+        if (reason === undefined && c?.id === id && !c.finishing) this.finish(c, undefined)
       })
     } catch (err) {
-      if (this.holder?.id === id) this.holder = undefined
       this.send(socket, { type: 'error', message: err instanceof Error ? err.message : String(err) })
       return
     }
-    this.holder = { socket, client, id }
+    const session: Session = { id, socket, client, limiter: new Limiter(r.limit as Limit), request, json: options.json === true, timer: undefined, finishing: false }
+    if (typeof options.time === 'number') {
+      const ms = options.time
+      session.timer = setTimeout(() => this.finish(session, `time limit of ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} reached after ${session.limiter.taken} messages`), ms)
+      session.timer.unref()
+    }
+    this.current = session
+    this.channel.postMessage(request)
     this.send(socket, { type: 'started', hooked, pid: process.pid })
+  }
+}
+
+/**
+ * The thread part of the agent, in each worker thread of a preloaded process: it takes the
+ * agent's trace requests from the channel, traces this thread (the pid spec decides whether it
+ * is selected: 'new' are the threads started after the trace began), and sends its lines back.
+ */
+export function startThreadAgent(): void {
+  const bornAt = Date.now()
+  try {
+    const channel = new BroadcastChannel(channelName())
+    ;(channel as unknown as { unref(): void }).unref()
+    let active: number | undefined
+    channel.onmessage = (ev) => {
+      const m = (ev as MessageEvent).data as ThreadRequest | { type: 'stop'; id: number }
+      if (m.type === 'trace') {
+        if (active === m.id) return
+        active = m.id
+        const id = m.id
+        try {
+          startTrace(m.specs as Parameters<typeof startTrace>[0], m.limit as Parameters<typeof startTrace>[1], { ...m.options, io: (line: string) => channel.postMessage({ type: 'line', id, line }) }, () => {
+            if (active === id) active = undefined
+          }, { pid: process.pid, threadId, existing: bornAt <= m.startedAt })
+        } catch (err) {
+          channel.postMessage({ type: 'line', id, line: `recon-trace: thread ${threadId}: ${err instanceof Error ? err.message : String(err)}` })
+        }
+      } else if (m.type === 'stop' && active === m.id) {
+        active = undefined
+        clear()
+      }
+    }
+    channel.postMessage({ type: 'hello', threadId })
+  } catch {
+    /* no channel: this thread is not reached by the CLI */
   }
 }
 

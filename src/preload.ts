@@ -6,9 +6,11 @@
  */
 import { isMainThread } from 'node:worker_threads'
 import { preloadWorkers, register } from './register.js'
-import { startAgent } from './agent.js'
+import { startAgent, startThreadAgent } from './agent.js'
 
 register()
 preloadWorkers()
-// The control socket of the recon-trace CLI (agent.ts), in the main thread.
+// The control socket of the recon-trace CLI (agent.ts) in the main thread, its thread part in
+// each worker.
 if (isMainThread) startAgent()
+else startThreadAgent()

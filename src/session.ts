@@ -17,7 +17,7 @@ import { TraceError, throwIfProblems } from './error.js'
 import { parseSpecs, type Specs, type TraceSpec } from './spec.js'
 import { checkLimit, Limiter, type Limit } from './limit.js'
 import { checkOptions, type Resolved, type TraceOptions } from './options.js'
-import { compileWhere } from './where.js'
+import { compileWhere, type ThreadView } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher } from './match.js'
 import { Hooks, enterBusy, isBusy, isEsmModule, leaveBusy, plan, type Target } from './hook.js'
 import { Probes, preloadLine, probeSelector, registry, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
@@ -97,6 +97,8 @@ class Trace implements ProbeHandler {
     forbidden: ReadonlySet<object>,
     /** Told once the trace has ended and its last line is written: why it ended (undefined: cleared). */
     private readonly onEnd?: (reason: string | undefined) => void,
+    /** This thread as the pid option sees it (default: the thread that calls, existing). */
+    thread?: ThreadView,
   ) {
     this.limiter = new Limiter(limit)
     this.redact = makeRedactor(o.redact)
@@ -104,7 +106,7 @@ class Trace implements ProbeHandler {
     this.withArgs = o.args === 'args'
     const onUserError = (what: string, err: unknown) => this.userError(what, err)
     this.output = new Output({ io: o.io, formatter: o.formatter, json: o.json, color: o.color, line: o.line, capacity: o.queue, onUserError })
-    const where = compileWhere(o.pid, onUserError)
+    const where = compileWhere(o.pid, onUserError, thread)
     this.here = where.here
     const matchers = specs.map((s) => compileMatcher(s, where.test, onUserError, enterBusy, leaveBusy))
     const onLate = (notices: string[]) => {
@@ -319,7 +321,13 @@ export function calls(specs: Specs, limit: Limit, options?: TraceOptions): numbe
  * trace) and its last line is written. For the agent, which tells its client. Not exported by
  * the package.
  */
-export function startTrace(specs: Specs, limit: Limit, options: TraceOptions | undefined, onEnd: ((reason: string | undefined) => void) | undefined): number {
+export function startTrace(
+  specs: Specs,
+  limit: Limit,
+  options: TraceOptions | undefined,
+  onEnd: ((reason: string | undefined) => void) | undefined,
+  thread?: ThreadView,
+): number {
   const problems: string[] = []
   const parsed = parseSpecs(specs, problems)
   const lim = checkLimit(limit, problems)
@@ -356,7 +364,7 @@ export function startTrace(specs: Specs, limit: Limit, options: TraceOptions | u
   // Resolve modules and find functions before anything is created or hooked.
   const p = plan(hookSpecs, forbidden, problems)
   throwIfProblems(problems)
-  const trace = new Trace(hookSpecs, probeSpecs, lim!, o!, forbidden, onEnd)
+  const trace = new Trace(hookSpecs, probeSpecs, lim!, o!, forbidden, onEnd, thread)
   if (!trace.here) return 0
   let n = trace.hooks.apply(p, problems)
   if (trace.probes) n += trace.probes.apply(problems)

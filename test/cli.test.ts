@@ -125,6 +125,56 @@ describe('recon-trace <pid> <spec>', () => {
   })
 })
 
+describe('threads', () => {
+  /** The threads service: resolves with it and the threadId of its first worker. */
+  async function threads(): Promise<{ s: ChildProcess; first: number }> {
+    const s = fork(join(root, 'fixtures/service/threads.cjs'), [], {
+      cwd: root,
+      execArgv: ['--import', 'recon-trace/register'],
+      env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    })
+    services.push(s)
+    const first = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
+    return { s, first }
+  }
+  const threadsOf = (out: string) => [...new Set(out.split('\n').map((l) => /<\d+\.(\d+)> work:greet/.exec(l)?.[1]).filter(Boolean).map(Number))].sort()
+
+  it('reaches the worker threads too, labelled <pid.threadId>, with one limit for the whole process', async () => {
+    const { s, first } = await threads()
+    const r = cli([String(s.pid), `${work}:greet`, '-n', '40', '--scope', 'local'])
+    expect(r.code).toBe(0)
+    expect(r.out.split('\n').filter((l) => l.includes('work:greet('))).toHaveLength(40)
+    expect(r.lines[40]).toBe('recon-trace: rate limit tripped after 40 messages; tracing stopped.')
+    expect(r.lines).toHaveLength(41)
+    expect(threadsOf(r.out)).toEqual([0, first])
+  })
+
+  it("--pid existing leaves out a worker started after the trace began, --pid new takes only it", async () => {
+    const { s, first } = await threads()
+    const existing = await liveCli([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local', '--pid', 'existing'])
+    const spawned = await new Promise<number>((ok) => {
+      s.once('message', (m) => ok((m as { spawned: number }).spawned))
+      s.send('spawn')
+    })
+    await new Promise((ok) => setTimeout(ok, 300))
+    existing.c.kill('SIGINT')
+    await existing.exited
+    expect(threadsOf(existing.out())).toEqual([0, first])
+
+    const fresh = await liveCli([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local', '--pid', 'new'])
+    const late = await new Promise<number>((ok) => {
+      s.once('message', (m) => ok((m as { spawned: number }).spawned))
+      s.send('spawn')
+    })
+    await new Promise((ok) => setTimeout(ok, 300))
+    fresh.c.kill('SIGINT')
+    await fresh.exited
+    expect(spawned).not.toBe(late)
+    expect(threadsOf(fresh.out())).toEqual([late])
+  })
+})
+
 describe('several processes, one limit', () => {
   it('traces a list of pids as one merged stream, stopping them all at the global limit', async () => {
     const [a, b] = [await service(), await service()]
