@@ -23,7 +23,7 @@
  * close event: well within the second the safety model asks). Redaction and every bound of the
  * snapshot apply here, in the traced process, before anything is written to the socket.
  */
-import { createServer, type Server, type Socket } from 'node:net'
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -202,7 +202,7 @@ class Agent {
     else if (m.type === 'hello' && this.current && !this.current.finishing) this.channel.postMessage(this.current.request)
   }
 
-  private request(socket: Socket, text: string): void {
+  request(socket: Socket, text: string): void {
     let r: Request
     try {
       r = JSON.parse(text) as Request
@@ -307,19 +307,47 @@ export function startThreadAgent(): void {
 let running: Agent | undefined
 
 /**
+ * `recon-trace --run`: the CLI started this program with the trace to run in
+ * `RECON_TRACE_RUN` and its own socket in `RECON_TRACE_RUN_SOCKET`. The trace starts here,
+ * before the program's first line, its lines going to that socket (written as soon as it
+ * connects); the CLI is this session's client like any other. The variables are removed, so
+ * that the program's own child processes do not start traces of their own.
+ */
+function runFromEnvironment(agent: Agent): void {
+  const request = process.env.RECON_TRACE_RUN
+  const path = process.env.RECON_TRACE_RUN_SOCKET
+  delete process.env.RECON_TRACE_RUN
+  delete process.env.RECON_TRACE_RUN_SOCKET
+  if (!request || !path) return
+  const socket = createConnection(path)
+  agent.connection(socket)
+  agent.request(socket, request)
+}
+
+/**
  * Start the agent of this process (main thread). Returns the socket path, or undefined when the
  * directory is not safe or the socket cannot be made (then one warning; the program goes on).
  */
-export function startAgent(): string | undefined {
-  if (running) return socketPath(process.pid)
+/** The socket directory, made if needed and checked: this user's, closed to others (0700); undefined if not. */
+export function ensureSocketDir(): string | undefined {
   const dir = socketDir()
-  const path = socketPath(process.pid)
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     const st = lstatSync(dir)
     const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid
-    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
-      process.emitWarning(`recon-trace: the agent is off: ${dir} is not a directory of this user closed to others (mode 0700)`, { type: 'ReconTraceWarning' })
+    return st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0 ? dir : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function startAgent(): string | undefined {
+  if (running) return socketPath(process.pid)
+  const path = socketPath(process.pid)
+  try {
+    const dir = ensureSocketDir()
+    if (dir === undefined) {
+      process.emitWarning(`recon-trace: the agent is off: ${socketDir()} is not a directory of this user closed to others (mode 0700)`, { type: 'ReconTraceWarning' })
       return undefined
     }
     try {
@@ -348,6 +376,7 @@ export function startAgent(): string | undefined {
       }
     })
     running = agent
+    runFromEnvironment(agent)
     return path
   } catch (err) {
     process.emitWarning(`recon-trace: the agent is off: ${err instanceof Error ? err.message : String(err)}`, { type: 'ReconTraceWarning' })

@@ -9,14 +9,17 @@
  * such process, permission, no agent, a bad spec), 2 for a usage error; every error says what
  * to do.
  */
-import { createConnection, type Socket } from 'node:net'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { createConnection, createServer, type Socket } from 'node:net'
+import { spawn } from 'node:child_process'
+import { chmodSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
+import { preloadURL } from './register.js'
 import { Limiter } from './limit.js'
 import { join } from 'node:path'
-import { socketDir, socketPath, PROTOCOL } from './agent.js'
+import { ensureSocketDir, socketDir, socketPath, PROTOCOL } from './agent.js'
 
 export const USAGE = `Usage: recon-trace <pid>[,<pid>...] <spec>... [options]
        recon-trace --children <pid> <spec>... [options]
+       recon-trace --run "node app.js" <spec>... [options]
        recon-trace list
 
 Trace calls in a running Node.js process started with the preload
@@ -40,6 +43,7 @@ Options:
   --replace         take over the session another recon-trace holds
   --children        the process and its children that have the agent (a cluster); one
                     limit for all of them, as for a list of pids
+  --run "command"   start the program with the preload and trace it from its first line
 
 Examples (Erlang in Anger, ch. 9):
   recon-trace 4242 './lib/queue.js:_' -n 10                  every call of the module's functions
@@ -53,6 +57,8 @@ export interface Parsed {
   pid: number
   pids: number[]
   children: boolean
+  /** `--run "command"`: start this program with the preload and trace it from its first line. */
+  run?: string
   specs: string[]
   limit: number | [number, number]
   options: Record<string, unknown>
@@ -77,6 +83,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
   let limit: number | [number, number] | undefined
   let replace = false
   let children = false
+  let run: string | undefined
   const value = (i: number, flag: string) => {
     const v = argv[i + 1]
     if (v === undefined) throw new UsageError(`${flag} needs a value`)
@@ -139,12 +146,26 @@ export function parseArgs(argv: readonly string[]): Parsed {
       case '--children':
         children = true
         break
+      case '--run':
+        run = value(i++, a)
+        break
       default:
         if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`)
         positional.push(a)
     }
   }
   if (Object.keys(format).length > 0) options.format = format
+  if (run !== undefined) {
+    if (positional.length < 1) throw new UsageError('give at least one spec after --run "command"')
+    if (children) throw new UsageError('--run starts one program: --children does not apply')
+    let defaultedRun = false
+    if (limit === undefined) {
+      limit = 10
+      if (options.time === undefined) options.time = 60_000
+      defaultedRun = true
+    }
+    return { pid: 0, pids: [], children: false, run, specs: positional, limit, options, replace, defaulted: defaultedRun }
+  }
   if (positional.length < 2) throw new UsageError('give a pid and at least one spec')
   const pidText = positional[0]
   if (!/^\d+(,\d+)*$/.test(pidText)) throw new UsageError(`${pidText} is not a pid or a list of pids (4242,4243)`)
@@ -300,7 +321,7 @@ interface Reply {
  * print), and the CLI holds the one global limit: it counts the messages of all of them, prints
  * exactly the limit's worth, then stops every agent and prints the trip line itself.
  */
-function trace(p: Parsed, pids: number[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+function trace(p: Parsed, pids: number[], out: NodeJS.WritableStream, err: NodeJS.WritableStream, given?: Socket): Promise<number> {
   const multi = pids.length > 1 || p.children
   const limiter = new Limiter(p.limit)
   const tty = (err as { isTTY?: boolean }).isTTY === true
@@ -378,12 +399,15 @@ function trace(p: Parsed, pids: number[], out: NodeJS.WritableStream, err: NodeJ
       }
     }
     for (const pid of pids) {
-      const socket = createConnection(socketPath(pid))
+      // With --run, the program connected to us and its agent already has the request.
+      const socket = given ?? createConnection(socketPath(pid))
       sockets.set(pid, socket)
       socket.setEncoding('utf8')
-      socket.on('connect', () => {
-        socket.write(`${JSON.stringify({ v: PROTOCOL, type: 'trace', specs: p.specs, limit: p.limit, options: p.options, replace: p.replace, client: process.pid })}\n`)
-      })
+      if (!given) {
+        socket.on('connect', () => {
+          socket.write(`${JSON.stringify({ v: PROTOCOL, type: 'trace', specs: p.specs, limit: p.limit, options: p.options, replace: p.replace, client: process.pid })}\n`)
+        })
+      }
       let buffered = ''
       socket.on('data', (chunk: string) => {
         buffered += chunk
@@ -406,6 +430,13 @@ function trace(p: Parsed, pids: number[], out: NodeJS.WritableStream, err: NodeJ
       })
       socket.on('close', () => {
         if (code === undefined && !ended.has(pid)) {
+          if (given) {
+            // --run: the program ended before the trace did.
+            status?.erase()
+            err.write('recon-trace: the program ended; tracing stopped.\n')
+            finish(0)
+            return
+          }
           err.write(`recon-trace: process ${pid} closed the connection (it exited?)\n`)
           stopAll()
           finish(1)
@@ -413,6 +444,54 @@ function trace(p: Parsed, pids: number[], out: NodeJS.WritableStream, err: NodeJ
       })
     }
   })
+}
+
+/**
+ * `--run "command"`: start the program with the preload, the trace handed over in its
+ * environment so that it starts before the program's first line, and its lines coming back to
+ * a socket of ours. The program's own output goes to this terminal. Ends when the trace ends
+ * (the program goes on) or the program exits; Ctrl-C stops the trace.
+ */
+async function runProgram(p: Parsed, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const dir = ensureSocketDir()
+  if (dir === undefined) {
+    err.write(`recon-trace: ${socketDir()} is not a directory of this user closed to others (mode 0700): remove it and try again\n`)
+    return 1
+  }
+  const path = join(dir, `run-${process.pid}.sock`)
+  try {
+    unlinkSync(path)
+  } catch {
+    /* none */
+  }
+  const server = createServer()
+  server.listen({ path, exclusive: true })
+  chmodSync(path, 0o600)
+  const request = { v: PROTOCOL, type: 'trace', specs: p.specs, limit: p.limit, options: p.options, client: process.pid }
+  const child = spawn(p.run!, {
+    shell: true,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${preloadURL()}`.trim(),
+      RECON_TRACE_RUN: JSON.stringify(request),
+      RECON_TRACE_RUN_SOCKET: path,
+    },
+  })
+  const exited = new Promise<number>((ok) => child.on('exit', (c) => ok(c ?? 1)))
+  const socket = await Promise.race([new Promise<Socket>((ok) => server.once('connection', ok)), exited.then(() => undefined)])
+  server.close()
+  try {
+    unlinkSync(path)
+  } catch {
+    /* gone */
+  }
+  if (socket === undefined) {
+    err.write(`recon-trace: the program exited before its agent started (is it a Node.js program? the preload is given to it through NODE_OPTIONS)\n`)
+    return 1
+  }
+  const code = await trace(p, [child.pid ?? 0], out, err, socket)
+  return code
 }
 
 /** Run the CLI; resolves to the exit code. `out`/`err` default to the process's streams. */
@@ -434,6 +513,7 @@ export function main(argv: readonly string[], io: { out?: NodeJS.WritableStream;
   }
   if (p.options.color === undefined) p.options.color = (out as { isTTY?: boolean }).isTTY === true
   if (p.defaulted) err.write(`recon-trace: no limit given: stopping after 10 messages or 60 s, whichever comes first (-n, --rate, --time)\n`)
+  if (p.run !== undefined) return runProgram(p, out, err)
   const pids = p.children ? [p.pid, ...childrenOf(p.pid).filter((c) => existsSync(socketPath(c)))] : p.pids
   return trace(p, pids, out, err)
 

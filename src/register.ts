@@ -444,3 +444,9 @@ export function preloadWorkers(): void {
   }
 }
 const PRELOADED = Symbol.for('recon-trace.preloaded-worker')
+
+/** The URL of the ESM preload of this installation (for `recon-trace --run`). */
+export function preloadURL(): string {
+  const here = ownURL()
+  return /[\\/]cjs[\\/][^\\/]+$/.test(fileURLToPath(here)) ? new URL('../esm/preload.js', here).href : new URL('./preload.js', here).href
+}

@@ -210,6 +210,24 @@ describe('several processes, one limit', () => {
   })
 })
 
+describe('recon-trace --run', () => {
+  it('starts the program with the preload and traces it from its first line', () => {
+    const r = cli(['--run', `${JSON.stringify(process.execPath)} fixtures/service/short.cjs`, `${work}:add -> return`, '-n', '4', '--scope', 'local'])
+    expect(r.code).toBe(0)
+    expect(r.out).toContain('first line ran')
+    const traced = r.lines.filter((l) => l.startsWith('<0>'))
+    expect(traced).toEqual(['<0> work:add(0, 0)', '<0> work:add/2 --> 0', '<0> work:add(0, 1)', '<0> work:add/2 --> 1'])
+    expect(r.out).toContain('recon-trace: rate limit tripped after 4 messages; tracing stopped.')
+  })
+
+  it('ends with the program when the program ends first, every line delivered', () => {
+    const r = cli(['--run', `${JSON.stringify(process.execPath)} fixtures/service/short.cjs`, `${work}:add`, '-n', '100', '--scope', 'local'])
+    expect(r.code).toBe(0)
+    expect(r.lines.filter((l) => l.startsWith('<0> work:add('))).toHaveLength(5)
+    expect(r.err).toContain('the program ended; tracing stopped.')
+  })
+})
+
 describe('the status line', () => {
   it('says what is hooked, the messages against the limit and the time left', async () => {
     const { StatusLine } = await import('../src/cli.js')
