@@ -13,6 +13,7 @@ import { createConnection, createServer, type Socket } from 'node:net'
 import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
 import { preloadURL } from './register.js'
+import { attach } from './attach.js'
 import { Limiter } from './limit.js'
 import { join } from 'node:path'
 import { ensureSocketDir, socketDir, socketPath, PROTOCOL } from './agent.js'
@@ -192,8 +193,7 @@ function noAgent(pid: number, code: string | undefined): string {
   if (code === 'EACCES') return `permission denied on the agent socket of process ${pid}: run recon-trace as the user that runs it`
   return (
     `process ${pid} has no recon-trace agent (no socket at ${socketPath(pid)}): ` +
-    `start it with the preload (node --import recon-trace/register ..., or NODE_OPTIONS='--import recon-trace/register'); ` +
-    `attaching to a process started without it is not available in this version`
+    `start it with the preload (node --import recon-trace/register ..., or NODE_OPTIONS='--import recon-trace/register')`
   )
 }
 
@@ -494,6 +494,28 @@ async function runProgram(p: Parsed, out: NodeJS.WritableStream, err: NodeJS.Wri
   return code
 }
 
+/**
+ * A process of ours that runs without the agent: start it through the inspector (attach.ts).
+ * Dead pids and other users' processes are left to the connection's error, which says so.
+ */
+async function attachWhereNeeded(pids: readonly number[], err: NodeJS.WritableStream): Promise<boolean> {
+  for (const pid of pids) {
+    if (existsSync(socketPath(pid))) continue
+    try {
+      process.kill(pid, 0)
+    } catch {
+      continue
+    }
+    err.write(`recon-trace: process ${pid} has no agent: attaching through its inspector (SIGUSR1, 127.0.0.1:9229, closed again after)\n`)
+    const problem = await attach(pid)
+    if (problem !== undefined) {
+      err.write(`recon-trace: ${problem}\n`)
+      return false
+    }
+  }
+  return true
+}
+
 /** Run the CLI; resolves to the exit code. `out`/`err` default to the process's streams. */
 export function main(argv: readonly string[], io: { out?: NodeJS.WritableStream; err?: NodeJS.WritableStream } = {}): Promise<number> {
   const out = io.out ?? process.stdout
@@ -515,6 +537,6 @@ export function main(argv: readonly string[], io: { out?: NodeJS.WritableStream;
   if (p.defaulted) err.write(`recon-trace: no limit given: stopping after 10 messages or 60 s, whichever comes first (-n, --rate, --time)\n`)
   if (p.run !== undefined) return runProgram(p, out, err)
   const pids = p.children ? [p.pid, ...childrenOf(p.pid).filter((c) => existsSync(socketPath(c)))] : p.pids
-  return trace(p, pids, out, err)
+  return attachWhereNeeded(pids, err).then((ok) => (ok ? trace(p, pids, out, err) : 1))
 
 }

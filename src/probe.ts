@@ -529,18 +529,21 @@ export function probeSelector(module: TraceSpec['module'], where: string, reg: R
 export function preloadLine(): string {
   const script = process.argv[1]
   const shown = script === undefined || process.execArgv.some((a) => /^(-e|-p|--eval|--print)(=|$)/.test(a)) ? '<your program>' : relativeOrAbsolute(script)
-  // The runtime flags of this run, less the ones that take a value we do not show (--eval,
-  // --import, --require and their value).
+  // The runtime flags of this run (a word that is not a flag is the value of the flag before
+  // it), less the ones that say what to run or preload (--eval, --print, --import, --require,
+  // --input-type) and their values.
   const flags: string[] = []
   const argv = process.execArgv
+  const dropped = /^(-e|-p|-r|--eval|--print|--import|--require|--input-type)$/
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
-    if (/^(-e|-p|-r|--eval|--print|--import|--require|--input-type)$/.test(a)) {
-      i++
+    if (!a.startsWith('-')) continue // a value whose flag was dropped
+    if (dropped.test(a) || /^(--eval|--print|--import|--require|--input-type)=/.test(a)) {
+      if (dropped.test(a) && argv[i + 1] !== undefined && !argv[i + 1].startsWith('-')) i++
       continue
     }
-    if (/^(--eval|--print|--import|--require|--input-type)=/.test(a) || !a.startsWith('--')) continue
     flags.push(a)
+    if (!a.includes('=') && argv[i + 1] !== undefined && !argv[i + 1].startsWith('-')) flags.push(argv[++i])
   }
   return `node ${[...flags, '--import', 'recon-trace/register', shown].join(' ')} (or NODE_OPTIONS='--import recon-trace/register')`
 }

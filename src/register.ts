@@ -450,3 +450,9 @@ export function preloadURL(): string {
   const here = ownURL()
   return /[\\/]cjs[\\/][^\\/]+$/.test(fileURLToPath(here)) ? new URL('../esm/preload.js', here).href : new URL('./preload.js', here).href
 }
+
+/** The CommonJS agent module of this installation (what an attach through the inspector loads). */
+export function agentFile(): string {
+  const here = fileURLToPath(ownURL())
+  return /[\\/]esm[\\/][^\\/]+$/.test(here) ? join(dirname(here), '..', 'cjs', 'agent.js') : join(dirname(here), 'agent.js')
+}

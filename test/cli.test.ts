@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
+import { request } from 'node:http'
 import { join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
 
@@ -264,6 +265,48 @@ describe('recon-trace list', () => {
   })
 })
 
+describe('attach without the preload, through the inspector', () => {
+  const inspectorOpen = () =>
+    new Promise<boolean>((ok) => {
+      const req = request({ host: '127.0.0.1', port: 9229, path: '/json/list', timeout: 500 }, (res) => {
+        res.resume()
+        ok(true)
+      })
+      req.on('error', () => ok(false))
+      req.on('timeout', () => req.destroy())
+      req.end()
+    })
+
+  it('starts the agent in a plain process, traces it in global scope, and closes the inspector again', async () => {
+    const s = fork(join(root, 'fixtures/service/plain.cjs'), [], { cwd: root, execArgv: [], env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+    services.push(s)
+    await new Promise((ok) => s.stdout!.once('data', ok))
+    expect(await inspectorOpen()).toBe(false)
+    const r = cli([String(s.pid), `${work}:greet`, '-n', '3'])
+    expect(r.code).toBe(0)
+    expect(r.err).toContain(`process ${s.pid} has no agent: attaching through its inspector`)
+    expect(r.lines).toEqual(["<0> work:greet('plain')", "<0> work:greet('plain')", "<0> work:greet('plain')", 'recon-trace: rate limit tripped after 3 messages; tracing stopped.'])
+    await new Promise((ok) => setTimeout(ok, 400))
+    expect(await inspectorOpen()).toBe(false)
+    expect((await status(s)).active).toBe(false)
+    // The agent stays: the next trace goes straight to its socket.
+    const again = cli([String(s.pid), `${work}:add/2 -> return`, '-n', '2'])
+    expect(again.code).toBe(0)
+    expect(again.err).toBe('')
+    expect(again.lines[1]).toMatch(/^<0> work:add\/2 --> \d+$/)
+  })
+
+  it('explains the options for a local-scope spec in such a process', async () => {
+    const s = fork(join(root, 'fixtures/service/plain.cjs'), [], { cwd: root, execArgv: [], env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+    services.push(s)
+    await new Promise((ok) => s.stdout!.once('data', ok))
+    const r = cli([String(s.pid), `${work}:add`, '-n', '2', '--scope', 'local'])
+    expect(r.code).toBe(1)
+    expect(r.err).toContain("scope 'local' traces every call")
+    expect(r.err).toContain('Start it with: node --import recon-trace/register fixtures/service/plain.cjs')
+  })
+})
+
 describe('errors, each with what to do', () => {
   it('a bad spec: exit 1 with the TraceError text, the service untouched', async () => {
     const s = await service()
@@ -279,11 +322,15 @@ describe('errors, each with what to do', () => {
     expect(r.err).toContain('no process 999999 on this machine')
   })
 
-  it('a process without the agent: exit 1, naming the preload', () => {
-    const r = cli([String(process.pid), 'x:y', '-n', '1'])
+  it('a process that is not Node.js is never signalled (SIGUSR1 would kill it): exit 1', async () => {
+    const other = spawn('sleep', ['30'])
+    services.push(other)
+    await new Promise((ok) => setTimeout(ok, 100))
+    const r = cli([String(other.pid), 'x:y', '-n', '1'])
     expect(r.code).toBe(1)
-    expect(r.err).toContain(`process ${process.pid} has no recon-trace agent`)
-    expect(r.err).toContain('node --import recon-trace/register')
+    expect(r.err).toContain(`process ${other.pid} does not look like Node.js`)
+    expect(other.exitCode).toBeNull()
+    expect(other.signalCode).toBeNull()
   })
 
   it('a usage error: exit 2 with the usage', () => {

@@ -1,0 +1,149 @@
+/**
+ * Attach: start the agent in a process that was started without the preload, through the Node
+ * inspector, as `node inspect -p <pid>` does.
+ *
+ * 1. `SIGUSR1` makes the process open its inspector on 127.0.0.1:9229 (loopback only; Node's
+ *    default). If an inspector already answers there for that process, it is used and left open.
+ * 2. Over the DevTools protocol (a WebSocket, with the `ws` package), `Runtime.evaluate` checks
+ *    that the process on the port is the one asked for (its pid), then loads this installation's
+ *    agent (`dist/cjs/agent.js`, by absolute path) into it and starts it: from then on the CLI
+ *    talks to its socket as to a preloaded process's, in global scope (runtime wrappers on
+ *    CommonJS exports and builtins; probes, hence local scope and ES modules, need the preload).
+ * 3. If recon-trace opened the inspector, it closes it again (100 ms after it disconnects),
+ *    leaving no port open. The agent stays, idle: an unref'd socket in the owner-only directory.
+ *
+ * What it costs and risks (see docs/live.md): while the inspector is open (a few hundred ms), any
+ * local process that can reach 127.0.0.1:9229 could connect to it, as with any SIGUSR1; the
+ * signal is refused by processes started with `--disable-sigusr1`; a process that already uses
+ * SIGUSR1 for something else gets the signal.
+ */
+import { request } from 'node:http'
+import { readlinkSync } from 'node:fs'
+import WebSocket from 'ws'
+import { agentFile } from './register.js'
+
+const HOST = '127.0.0.1'
+const PORT = 9229
+
+interface Target {
+  webSocketDebuggerUrl?: string
+}
+
+function list(timeoutMs: number): Promise<Target[] | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ host: HOST, port: PORT, path: '/json/list', timeout: timeoutMs }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => (body += d))
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as Target[])
+        } catch {
+          resolve(undefined)
+        }
+      })
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(undefined))
+    req.end()
+  })
+}
+
+/** A minimal DevTools session: `call(method, params)` resolves with the result. */
+function session(url: string): Promise<{ call: (method: string, params?: object) => Promise<Record<string, unknown>>; close: () => void }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false })
+    let next = 1
+    const waiting = new Map<number, (r: Record<string, unknown>) => void>()
+    ws.on('message', (data) => {
+      try {
+        const m = JSON.parse(String(data)) as { id?: number; result?: Record<string, unknown>; error?: unknown }
+        if (m.id !== undefined) waiting.get(m.id)?.(m.result ?? { error: m.error })
+      } catch {
+        /* not ours */
+      }
+    })
+    ws.on('error', reject)
+    ws.on('open', () =>
+      resolve({
+        call: (method, params = {}) =>
+          new Promise((ok) => {
+            const id = next++
+            waiting.set(id, ok)
+            ws.send(JSON.stringify({ id, method, params }))
+          }),
+        close: () => ws.close(),
+      }),
+    )
+  })
+}
+
+async function evaluate(s: Awaited<ReturnType<typeof session>>, expression: string): Promise<unknown> {
+  const r = (await s.call('Runtime.evaluate', { expression, returnByValue: true })) as { result?: { value?: unknown }; exceptionDetails?: { exception?: { description?: string } } }
+  if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description ?? 'the expression threw')
+  return r.result?.value
+}
+
+/** The executable of a process (Linux: /proc/<pid>/exe), or undefined when it cannot be read. */
+function executableOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Start the agent of `pid` through its inspector. Resolves with undefined when the agent is up,
+ * or with a message that says what went wrong and what to do.
+ */
+export async function attach(pid: number): Promise<string | undefined> {
+  // SIGUSR1 kills a process that does not handle it: only a Node.js process is ever signalled.
+  const exe = executableOf(pid)
+  if (exe === undefined) return `cannot tell whether process ${pid} is Node.js (no /proc here): start it with the preload (node --import recon-trace/register ...)`
+  if (!/(^|[\\/])(node|nodejs)(\d+)?(\.exe)?$/.test(exe)) return `process ${pid} does not look like Node.js (its executable is ${exe}): it was not signalled`
+  const before = await list(300)
+  let opened = false
+  if (before === undefined) {
+    try {
+      process.kill(pid, 'SIGUSR1')
+    } catch (err) {
+      return `cannot signal process ${pid} (${(err as { code?: string }).code}): run recon-trace as its user`
+    }
+    opened = true
+  }
+  let targets: Target[] | undefined
+  for (let i = 0; i < 40 && (targets === undefined || targets.length === 0); i++) {
+    targets = await list(300)
+    if (targets === undefined || targets.length === 0) await new Promise((r) => setTimeout(r, 50))
+  }
+  if (!targets || targets.length === 0) {
+    return `process ${pid} has no agent and did not open its inspector on ${HOST}:${PORT} after SIGUSR1 (started with --disable-sigusr1, or the port is taken?): start it with the preload (node --import recon-trace/register ...)`
+  }
+  for (const t of targets) {
+    const url = t.webSocketDebuggerUrl
+    if (!url || !url.startsWith(`ws://${HOST}:${PORT}/`)) continue
+    let s: Awaited<ReturnType<typeof session>>
+    try {
+      s = await session(url)
+    } catch {
+      continue
+    }
+    try {
+      if ((await evaluate(s, 'process.pid')) !== pid) continue
+      const file = JSON.stringify(agentFile())
+      const started = await evaluate(
+        s,
+        `(() => { const m = typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:module') : process.mainModule.constructor; return m.createRequire(${file})(${file}).startAgent() ?? null })()`,
+      )
+      if (opened) await evaluate(s, `void setTimeout(() => (typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:inspector') : process.mainModule.require('node:inspector')).close(), 100).unref()`)
+      if (typeof started !== 'string') return `the agent did not start in process ${pid} (its socket directory is not safe?): start the process with the preload instead`
+      return undefined
+    } catch (err) {
+      return `attaching to process ${pid} through its inspector failed: ${err instanceof Error ? err.message : String(err)}`
+    } finally {
+      s.close()
+    }
+  }
+  return `the inspector on ${HOST}:${PORT} belongs to another process, not ${pid}: close it there, or start ${pid} with the preload`
+}
