@@ -23,7 +23,7 @@ import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood', 'probe-dormant', 'probe-workload', 'probe-load', 'cli-first-event']
+const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood', 'probe-dormant', 'probe-workload', 'probe-load', 'cli-first-event', 'service-throughput']
 // Micro-benchmarks of one module each, written with the same conventions (own processes,
 // medians), run when present. bench/snapshot.mjs is left out of the default run: it takes about
 // 6 minutes per runtime here (its util.inspect column of an object of 1e5 keys), over the
@@ -166,6 +166,10 @@ function summary(results) {
     const first = r.case.includes('no cache')
     const goal = first ? '< 1.3x' : r.case.includes('calls') ? 'report' : '< 1.05x'
     row(r.case, `x${f(r.ratio)} (${f(r.ms, 0)} ms)`, goal, goal === 'report' ? undefined : r.ratio < (first ? 1.3 : 1.05))
+  }
+  for (const [m, goal, max] of [['preload', 'within 2%', 1.02], ['traced', 'within 5%', 1.05]]) {
+    const r = find(results, 'service-throughput', (x) => x === m)
+    if (r) row(`HTTP service throughput, ${m === 'preload' ? 'preloaded, nothing traced' : 'traced, a guard that matches nothing'}: ratio`, `x${f(r.ratio, 3)} (${f(r.rps, 0)} req/s)`, goal, r.ratio > 1 / max)
   }
   const fe = find(results, 'cli-first-event', (x) => x === 'socket')
   if (fe) row('CLI start to first event, through the socket', `${f(fe.ms, 1)} ms (node -e 0: ${f(fe.node_ms, 1)} ms)`, 'report', undefined)
