@@ -171,8 +171,10 @@ function summary(results) {
     const r = find(results, 'service-throughput', (x) => x === m)
     if (r) row(`HTTP service throughput, ${m === 'preload' ? 'preloaded, nothing traced' : 'traced, a guard that matches nothing'}: ratio`, `x${f(r.ratio, 3)} (${f(r.rps, 0)} req/s)`, goal, r.ratio > 1 / max)
   }
-  const fe = find(results, 'cli-first-event', (x) => x === 'socket')
-  if (fe) row('CLI start to first event, through the socket', `${f(fe.ms, 1)} ms (node -e 0: ${f(fe.node_ms, 1)} ms)`, 'report', undefined)
+  for (const way of ['socket', 'inspector']) {
+    const fe = find(results, 'cli-first-event', (x) => x === way)
+    if (fe) row(`CLI start to first event, through the ${way}`, `${f(fe.ms, 1)} ms (node -e 0: ${f(fe.node_ms, 1)} ms)`, 'report', undefined)
+  }
   const w = [0, 0, 0]
   for (const r of rows) for (let i = 0; i < 3; i++) w[i] = Math.max(w[i], r[i].length)
   for (const r of rows) console.log(`  ${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padEnd(w[2])}  ${r[3]}`)

@@ -12,8 +12,6 @@
 import { createConnection, createServer, type Socket } from 'node:net'
 import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
-import { preloadURL } from './register.js'
-import { attach } from './attach.js'
 import { Limiter } from './limit.js'
 import { join } from 'node:path'
 import { ensureSocketDir, socketDir, socketPath, PROTOCOL } from './agent.js'
@@ -468,6 +466,7 @@ async function runProgram(p: Parsed, out: NodeJS.WritableStream, err: NodeJS.Wri
   server.listen({ path, exclusive: true })
   chmodSync(path, 0o600)
   const request = { v: PROTOCOL, type: 'trace', specs: p.specs, limit: p.limit, options: p.options, client: process.pid }
+  const { preloadURL } = await import('./register.js')
   const child = spawn(p.run!, {
     shell: true,
     stdio: 'inherit',
@@ -507,6 +506,8 @@ async function attachWhereNeeded(pids: readonly number[], err: NodeJS.WritableSt
       continue
     }
     err.write(`recon-trace: process ${pid} has no agent: attaching through its inspector (SIGUSR1, 127.0.0.1:9229, closed again after)\n`)
+    // Loaded only here: the WebSocket client and the loader code are not needed to talk to an agent.
+    const { attach } = await import('./attach.js')
     const problem = await attach(pid)
     if (problem !== undefined) {
       err.write(`recon-trace: ${problem}\n`)
