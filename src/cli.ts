@@ -319,7 +319,8 @@ interface Reply {
  * print), and the CLI holds the one global limit: it counts the messages of all of them, prints
  * exactly the limit's worth, then stops every agent and prints the trip line itself.
  */
-function trace(p: Parsed, pids: number[], out: NodeJS.WritableStream, err: NodeJS.WritableStream, given?: Socket): Promise<number> {
+function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: NodeJS.WritableStream, given?: Socket): Promise<number> {
+  const pids = [...initial]
   const multi = pids.length > 1 || p.children
   const limiter = new Limiter(p.limit)
   const tty = (err as { isTTY?: boolean }).isTTY === true
@@ -396,14 +397,16 @@ function trace(p: Parsed, pids: number[], out: NodeJS.WritableStream, err: NodeJ
         if (ended.size === pids.length) finish(0)
       }
     }
-    for (const pid of pids) {
+    const join = (pid: number, late: boolean) => {
       // With --run, the program connected to us and its agent already has the request.
       const socket = given ?? createConnection(socketPath(pid))
       sockets.set(pid, socket)
       socket.setEncoding('utf8')
       if (!given) {
         socket.on('connect', () => {
-          socket.write(`${JSON.stringify({ v: PROTOCOL, type: 'trace', specs: p.specs, limit: p.limit, options: p.options, replace: p.replace, client: process.pid })}\n`)
+          // A process that joins late is new as a whole: its threads, the main one too, are 'new'.
+          const options = late && Array.isArray(p.options.pid) ? { ...p.options, pid: (p.options.pid as unknown[]).map((x) => (x === 'new' ? 'all' : x)) } : p.options
+          socket.write(`${JSON.stringify({ v: PROTOCOL, type: 'trace', specs: p.specs, limit: p.limit, options, replace: p.replace, client: process.pid })}\n`)
         })
       }
       let buffered = ''
@@ -440,6 +443,19 @@ function trace(p: Parsed, pids: number[], out: NodeJS.WritableStream, err: NodeJ
           finish(1)
         }
       })
+    }
+    for (const pid of pids) join(pid, false)
+    // --children with 'new' in the pid spec: children that start later join the trace.
+    if (p.children && Array.isArray(p.options.pid) && (p.options.pid as unknown[]).includes('new')) {
+      const poll = setInterval(() => {
+        if (code !== undefined) return clearInterval(poll)
+        for (const c of childrenOf(p.pid)) {
+          if (sockets.has(c) || !existsSync(socketPath(c))) continue
+          pids.push(c)
+          join(c, true)
+        }
+      }, 250)
+      poll.unref()
     }
   })
 }

@@ -229,6 +229,31 @@ describe('recon-trace --run', () => {
   })
 })
 
+describe('--children with new', () => {
+  it('takes the children that start after the trace began, and only them', async () => {
+    const primary = fork(join(root, 'fixtures/service/cluster.cjs'), [], {
+      cwd: root,
+      execArgv: ['--import', 'recon-trace/register'],
+      env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    })
+    services.push(primary)
+    await new Promise((ok) => primary.stdout!.once('data', ok))
+    const c = await liveCli(['--children', String(primary.pid), `${work}:add/2`, '-n', '5', '--scope', 'local', '--pid', 'new'])
+    await new Promise((ok) => setTimeout(ok, 300))
+    expect(c.out()).toBe('') // the workers that were there are not new
+    const spawned = await new Promise<number>((ok) => {
+      primary.once('message', (m) => ok((m as { spawned: number }).spawned))
+      primary.send('spawn')
+    })
+    expect(await c.exited).toBe(0)
+    const traced = c.out().split('\n').filter((l) => l.includes('work:add('))
+    expect(traced).toHaveLength(5)
+    expect(traced.every((l) => l.includes(`<${spawned}.0>`))).toBe(true)
+    primary.send('stop')
+  })
+})
+
 describe('the status line', () => {
   it('says what is hooked, the messages against the limit and the time left', async () => {
     const { StatusLine } = await import('../src/cli.js')
