@@ -196,8 +196,13 @@ class Agent {
     }
   }
 
-  private fromThread(m: { type?: string; id?: number; line?: string }): void {
+  private fromThread(m: { type?: string; id?: number; line?: string; threadId?: number; hooked?: number }): void {
     if (m.type === 'line' && typeof m.id === 'number' && typeof m.line === 'string') this.line(m.id, m.line)
+    // A thread that hooked something: its client counts the threads reached.
+    else if (m.type === 'started') {
+      const c = this.current
+      if (c !== undefined && c.id === m.id) this.send(c.socket, { type: 'thread', threadId: m.threadId, hooked: m.hooked })
+    }
     // A worker that starts while a trace runs asks for it (the pid spec 'new' selects it).
     else if (m.type === 'hello' && this.current && !this.current.finishing) this.channel.postMessage(this.current.request)
   }
@@ -287,9 +292,10 @@ export function startThreadAgent(): void {
         active = m.id
         const id = m.id
         try {
-          startTrace(m.specs as Parameters<typeof startTrace>[0], m.limit as Parameters<typeof startTrace>[1], { ...m.options, io: (line: string) => channel.postMessage({ type: 'line', id, line }) }, () => {
+          const hooked = startTrace(m.specs as Parameters<typeof startTrace>[0], m.limit as Parameters<typeof startTrace>[1], { ...m.options, io: (line: string) => channel.postMessage({ type: 'line', id, line }) }, () => {
             if (active === id) active = undefined
           }, { pid: process.pid, threadId, existing: bornAt <= m.startedAt })
+          if (hooked > 0) channel.postMessage({ type: 'started', id, threadId, hooked })
         } catch (err) {
           channel.postMessage({ type: 'line', id, line: `recon-trace: thread ${threadId}: ${err instanceof Error ? err.message : String(err)}` })
         }

@@ -203,6 +203,8 @@ function noAgent(pid: number, code: string | undefined): string {
 export class StatusLine {
   hooked = 0
   messages = 0
+  /** Threads with something hooked, all processes together. */
+  threads = 0
   private shown = false
   private readonly startedAt = Date.now()
   constructor(
@@ -215,7 +217,8 @@ export class StatusLine {
   text(now = Date.now()): string {
     const lim = typeof this.limit === 'number' ? `${this.messages}/${this.limit} messages` : `${this.messages} messages (at most ${this.limit[0]} per ${this.limit[1]} ms)`
     const left = this.time === undefined ? '' : `, ${Math.max(0, Math.ceil((this.time - (now - this.startedAt)) / 1000))} s left`
-    return `recon-trace: ${String(this.pid).includes(',') ? 'processes' : 'process'} ${this.pid}, ${this.hooked} function${this.hooked === 1 ? '' : 's'} hooked, ${lim}${left}; Ctrl-C to stop`
+    const threads = this.threads > 1 ? ` in ${this.threads} threads` : ''
+    return `recon-trace: ${String(this.pid).includes(',') ? 'processes' : 'process'} ${this.pid}, ${this.hooked} function${this.hooked === 1 ? '' : 's'} hooked${threads}, ${lim}${left}; Ctrl-C to stop`
   }
   draw(): void {
     this.err.write(`\r\x1b[K${this.text()}`)
@@ -379,9 +382,16 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
           stopAll()
           setTimeout(() => finish(0), 1000).unref()
         }
+      } else if (msg.type === 'thread') {
+        if (status) {
+          status.hooked += msg.hooked ?? 0
+          status.threads++
+          status.draw()
+        }
       } else if (msg.type === 'started') {
         started.add(pid)
         if (status) {
+          if ((msg.hooked ?? 0) > 0) status.threads++
           status.hooked += msg.hooked ?? 0
           status.draw()
           ticker ??= setInterval(() => status.draw(), 500)

@@ -262,7 +262,10 @@ describe('the status line', () => {
     const line = new StatusLine(err, 10, 60_000, 4242)
     line.hooked = 2
     line.messages = 3
+    line.threads = 1
     expect(line.text()).toBe('recon-trace: process 4242, 2 functions hooked, 3/10 messages, 60 s left; Ctrl-C to stop')
+    line.threads = 3
+    expect(line.text()).toBe('recon-trace: process 4242, 2 functions hooked in 3 threads, 3/10 messages, 60 s left; Ctrl-C to stop')
     line.draw()
     line.erase()
     expect(written).toBe(`\r\x1b[K${line.text()}\r\x1b[K`)
@@ -332,6 +335,88 @@ describe('attach without the preload, through the inspector', () => {
   })
 })
 
+describe('an HTTP service under load', () => {
+  /** The HTTP fixture, preloaded or not; resolves with it and its port. */
+  async function http(preload: boolean): Promise<{ s: ChildProcess; port: number }> {
+    const s = fork(join(root, 'fixtures/service/http.cjs'), [], {
+      cwd: root,
+      execArgv: preload ? ['--import', 'recon-trace/register'] : [],
+      env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    })
+    services.push(s)
+    const port = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/port (\d+)/.exec(String(d))![1]))))
+    if (preload) {
+      const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
+      for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20))
+    }
+    return { s, port }
+  }
+  /** A bounded load from a loopback client: `total` requests, 8 at a time; resolves with the bodies' count. */
+  async function load(port: number, total: number): Promise<number> {
+    let sent = 0
+    let ok = 0
+    const one = (): Promise<void> =>
+      new Promise((done) => {
+        const req = request({ host: '127.0.0.1', port, path: `/?name=user${sent % 7}&n=${sent}` }, (res) => {
+          res.resume()
+          res.on('end', () => {
+            if (res.statusCode === 200) ok++
+            done()
+          })
+        })
+        req.on('error', () => done())
+        req.end()
+      })
+    const lane = async () => {
+      while (sent < total) {
+        sent++
+        await one()
+      }
+    }
+    await Promise.all(Array.from({ length: 8 }, lane))
+    return ok
+  }
+
+  /** Start the CLI (not waiting for a line: the service is idle until the load comes). */
+  function startCli(args: string[]) {
+    const c = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    c.stdout.on('data', (d) => (out += d))
+    c.stderr.on('data', (d) => (err += d))
+    const exited = new Promise<number | null>((ok) => c.on('exit', (code) => ok(code)))
+    return { exited, out: () => out, err: () => err }
+  }
+
+  it('is traced through the socket while it serves, the limit exact, every request answered', async () => {
+    const { s, port } = await http(true)
+    const c = startCli([String(s.pid), `${work}:greet(who) when who.endsWith("3")`, '-n', '5', '--scope', 'local'])
+    await new Promise((ok) => setTimeout(ok, 500))
+    expect(await load(port, 300)).toBe(300)
+    expect(await c.exited).toBe(0)
+    const lines = c.out().trim().split('\n')
+    expect(lines).toHaveLength(6)
+    expect(lines.slice(0, 5).every((l) => /work:greet\('user3'\)$/.test(l))).toBe(true)
+    expect(lines[5]).toBe('recon-trace: rate limit tripped after 5 messages; tracing stopped.')
+  })
+
+  it('started without the preload, is traced through the inspector the same way', async () => {
+    const { s, port } = await http(false)
+    const c = startCli([String(s.pid), `${work}:add/2 -> return`, '-n', '6'])
+    for (let i = 0; i < 100 && !c.err().includes('attaching'); i++) await new Promise((ok) => setTimeout(ok, 20))
+    await new Promise((ok) => setTimeout(ok, 700)) // the attach: signal, inspector, agent
+    expect(await load(port, 300)).toBe(300)
+    expect(await c.exited).toBe(0)
+    const lines = c.out().trim().split('\n')
+    expect(lines).toHaveLength(7)
+    expect(lines.filter((l) => / work:add\(\d+, \d+\)$/.test(l))).toHaveLength(3)
+    expect(lines.filter((l) => / work:add\/2 --> \d+$/.test(l))).toHaveLength(3)
+    expect(lines[6]).toBe('recon-trace: rate limit tripped after 6 messages; tracing stopped.')
+    expect((await status(s)).active).toBe(false)
+  })
+})
+
 describe('errors, each with what to do', () => {
   it('a bad spec: exit 1 with the TraceError text, the service untouched', async () => {
     const s = await service()
@@ -356,6 +441,18 @@ describe('errors, each with what to do', () => {
     expect(r.err).toContain(`process ${other.pid} does not look like Node.js`)
     expect(other.exitCode).toBeNull()
     expect(other.signalCode).toBeNull()
+  })
+
+  // Running the CLI as another user needs root (to switch to uid 65534, nobody).
+  it.skipIf(process.getuid?.() !== 0)('another user cannot trace the process, nor reach its socket: exit 1, saying so', async () => {
+    const s = await service()
+    const r = spawnSync(process.execPath, [bin, String(s.pid), `${work}:greet`, '-n', '1', '--scope', 'local'], { cwd: '/', uid: 65534, gid: 65534, encoding: 'utf8', timeout: 10_000 })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain(`process ${s.pid} belongs to another user: run recon-trace as that user, or as root`)
+    const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
+    const direct = spawnSync(process.execPath, ['-e', `require('net').createConnection(${JSON.stringify(sock)}).on('error', (e) => console.log(e.code)).on('connect', () => console.log('connected'))`], { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 5000 })
+    expect(direct.stdout.trim()).toBe('EACCES')
+    expect((await status(s)).active).toBe(false)
   })
 
   it('a usage error: exit 2 with the usage', () => {
