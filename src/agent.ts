@@ -27,6 +27,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import * as workerThreads from 'node:worker_threads'
 import { BroadcastChannel, threadId } from 'node:worker_threads'
 import { TraceError } from './error.js'
 import { Limiter, type Limit } from './limit.js'
@@ -274,6 +275,12 @@ class Agent {
   }
 }
 
+/** This worker's name (`new Worker(file, { name })`), where the runtime tells it (Node 22.?+, 24; not 20). */
+function threadName(): string | undefined {
+  const name = (workerThreads as { threadName?: unknown }).threadName
+  return typeof name === 'string' && name !== '' ? name : undefined
+}
+
 /**
  * The thread part of the agent, in each worker thread of a preloaded process: it takes the
  * agent's trace requests from the channel, traces this thread (the pid spec decides whether it
@@ -294,7 +301,7 @@ export function startThreadAgent(): void {
         try {
           const hooked = startTrace(m.specs as Parameters<typeof startTrace>[0], m.limit as Parameters<typeof startTrace>[1], { ...m.options, io: (line: string) => channel.postMessage({ type: 'line', id, line }) }, () => {
             if (active === id) active = undefined
-          }, { pid: process.pid, threadId, existing: bornAt <= m.startedAt })
+          }, { pid: process.pid, threadId, name: threadName(), existing: bornAt <= m.startedAt })
           if (hooked > 0) channel.postMessage({ type: 'started', id, threadId, hooked })
         } catch (err) {
           channel.postMessage({ type: 'line', id, line: `recon-trace: thread ${threadId}: ${err instanceof Error ? err.message : String(err)}` })

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { request } from 'node:http'
+import * as workerThreadsModule from 'node:worker_threads'
 import { join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
 
@@ -173,6 +174,25 @@ describe('threads', () => {
     await fresh.exited
     expect(spawned).not.toBe(late)
     expect(threadsOf(fresh.out())).toEqual([late])
+  })
+})
+
+describe('worker names', () => {
+  // A worker knows its name from Node 22 on (worker_threads.threadName); Node 20 does not tell it.
+  it.skipIf(!('threadName' in workerThreadsModule))('--pid takes a worker by its name', async () => {
+    const s = fork(join(root, 'fixtures/service/threads.cjs'), [], {
+      cwd: root,
+      execArgv: ['--import', 'recon-trace/register'],
+      env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    })
+    services.push(s)
+    const first = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
+    const r = cli([String(s.pid), `${work}:greet`, '-n', '4', '--scope', 'local', '--pid', 'jobs-1'])
+    expect(r.code).toBe(0)
+    const traced = r.out.split('\n').filter((l) => l.includes('work:greet('))
+    expect(traced).toHaveLength(4)
+    expect(traced.every((l) => l.includes(`<${s.pid}.${first}>`))).toBe(true)
   })
 })
 
