@@ -17,15 +17,21 @@ afterEach(() => {
   for (const s of services.splice(0)) s.kill('SIGKILL')
 })
 
-/** Start the ticker service with the preload; resolves once its agent listens. */
-async function service(): Promise<ChildProcess> {
-  const s = fork(join(root, 'fixtures/service/ticker.cjs'), [], {
+/** Fork a fixture of fixtures/service/, with the preload or without; killed after the test. */
+function forkService(file: string, preload = true): ChildProcess {
+  const s = fork(join(root, 'fixtures/service', file), [], {
     cwd: root,
-    execArgv: ['--import', 'recon-trace/register'],
+    execArgv: preload ? ['--import', 'recon-trace/register'] : [],
     env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
   services.push(s)
+  return s
+}
+
+/** Start the ticker service with the preload; resolves once its agent listens. */
+async function service(): Promise<ChildProcess> {
+  const s = forkService('ticker.cjs')
   await new Promise<void>((ok, fail) => {
     s.stdout!.once('data', () => ok())
     s.once('exit', (c) => fail(new Error(`the service exited (${c})`)))
@@ -49,16 +55,22 @@ function cli(args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr, lines: r.stdout.split('\n').filter(Boolean).map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>')) }
 }
 
-/** Start the CLI and keep it running; resolves once its first line is out. */
-async function liveCli(args: string[]) {
+/** Start the CLI and keep it running, its output collected. */
+function startCli(args: string[]) {
   const c = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   c.stdout.on('data', (d) => (out += d))
   c.stderr.on('data', (d) => (err += d))
   const exited = new Promise<number | null>((ok) => c.on('exit', (code) => ok(code)))
-  for (let i = 0; i < 200 && out === '' && c.exitCode === null; i++) await new Promise((r) => setTimeout(r, 20))
   return { c, exited, out: () => out, err: () => err }
+}
+
+/** Start the CLI and keep it running; resolves once its first line is out (or 4 s passed). */
+async function liveCli(args: string[]) {
+  const running = startCli(args)
+  for (let i = 0; i < 200 && running.out() === '' && running.c.exitCode === null; i++) await new Promise((r) => setTimeout(r, 20))
+  return running
 }
 
 describe('recon-trace <pid> <spec>', () => {
@@ -130,13 +142,7 @@ describe('recon-trace <pid> <spec>', () => {
 describe('threads', () => {
   /** The threads service: resolves with it and the threadId of its first worker. */
   async function threads(): Promise<{ s: ChildProcess; first: number }> {
-    const s = fork(join(root, 'fixtures/service/threads.cjs'), [], {
-      cwd: root,
-      execArgv: ['--import', 'recon-trace/register'],
-      env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    })
-    services.push(s)
+    const s = forkService('threads.cjs')
     const first = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
     return { s, first }
   }
@@ -154,39 +160,31 @@ describe('threads', () => {
 
   it("--pid existing leaves out a worker started after the trace began, --pid new takes only it", async () => {
     const { s, first } = await threads()
-    const existing = await liveCli([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local', '--pid', 'existing'])
-    const spawned = await new Promise<number>((ok) => {
-      s.once('message', (m) => ok((m as { spawned: number }).spawned))
-      s.send('spawn')
-    })
-    await new Promise((ok) => setTimeout(ok, 300))
-    existing.c.kill('SIGINT')
-    await existing.exited
-    expect(threadsOf(existing.out())).toEqual([0, first])
-
-    const fresh = await liveCli([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local', '--pid', 'new'])
-    const late = await new Promise<number>((ok) => {
-      s.once('message', (m) => ok((m as { spawned: number }).spawned))
-      s.send('spawn')
-    })
-    await new Promise((ok) => setTimeout(ok, 300))
-    fresh.c.kill('SIGINT')
-    await fresh.exited
+    /** Trace with `--pid which` while the service starts one more worker; the threads seen, and that worker. */
+    const whileSpawning = async (which: string) => {
+      const c = await liveCli([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local', '--pid', which])
+      const spawned = await new Promise<number>((ok) => {
+        s.once('message', (m) => ok((m as { spawned: number }).spawned))
+        s.send('spawn')
+      })
+      await new Promise((ok) => setTimeout(ok, 300))
+      c.c.kill('SIGINT')
+      await c.exited
+      return { seen: threadsOf(c.out()), spawned }
+    }
+    const existing = await whileSpawning('existing')
+    expect(existing.seen).toEqual([0, first])
+    const fresh = await whileSpawning('new')
+    const [spawned, late] = [existing.spawned, fresh.spawned]
+    expect(fresh.seen).toEqual([late])
     expect(spawned).not.toBe(late)
-    expect(threadsOf(fresh.out())).toEqual([late])
   })
 })
 
 describe('worker names', () => {
   // A worker knows its name from Node 22 on (worker_threads.threadName); Node 20 does not tell it.
   it.skipIf(!('threadName' in workerThreadsModule))('--pid takes a worker by its name', async () => {
-    const s = fork(join(root, 'fixtures/service/threads.cjs'), [], {
-      cwd: root,
-      execArgv: ['--import', 'recon-trace/register'],
-      env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    })
-    services.push(s)
+    const s = forkService('threads.cjs')
     const first = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
     const r = cli([String(s.pid), `${work}:greet`, '-n', '4', '--scope', 'local', '--pid', 'jobs-1'])
     expect(r.code).toBe(0)
@@ -212,13 +210,7 @@ describe('several processes, one limit', () => {
   })
 
   it('traces a cluster with --children: the workers of the primary, one global limit', async () => {
-    const primary = fork(join(root, 'fixtures/service/cluster.cjs'), [], {
-      cwd: root,
-      execArgv: ['--import', 'recon-trace/register'],
-      env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    })
-    services.push(primary)
+    const primary = forkService('cluster.cjs')
     await new Promise((ok) => primary.stdout!.once('data', ok))
     const r = cli(['--children', String(primary.pid), `${work}:add/2`, '-n', '8', '--scope', 'local'])
     expect(r.err).toBe('')
@@ -251,13 +243,7 @@ describe('recon-trace --run', () => {
 
 describe('--children with new', () => {
   it('takes the children that start after the trace began, and only them', async () => {
-    const primary = fork(join(root, 'fixtures/service/cluster.cjs'), [], {
-      cwd: root,
-      execArgv: ['--import', 'recon-trace/register'],
-      env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    })
-    services.push(primary)
+    const primary = forkService('cluster.cjs')
     await new Promise((ok) => primary.stdout!.once('data', ok))
     const c = await liveCli(['--children', String(primary.pid), `${work}:add/2`, '-n', '5', '--scope', 'local', '--pid', 'new'])
     await new Promise((ok) => setTimeout(ok, 300))
@@ -326,8 +312,7 @@ describe('attach without the preload, through the inspector', () => {
     })
 
   it('starts the agent in a plain process, traces it in global scope, and closes the inspector again', async () => {
-    const s = fork(join(root, 'fixtures/service/plain.cjs'), [], { cwd: root, execArgv: [], env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
-    services.push(s)
+    const s = forkService('plain.cjs', false)
     await new Promise((ok) => s.stdout!.once('data', ok))
     expect(await inspectorOpen()).toBe(false)
     const r = cli([String(s.pid), `${work}:greet`, '-n', '3'])
@@ -345,8 +330,7 @@ describe('attach without the preload, through the inspector', () => {
   })
 
   it('explains the options for a local-scope spec in such a process', async () => {
-    const s = fork(join(root, 'fixtures/service/plain.cjs'), [], { cwd: root, execArgv: [], env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
-    services.push(s)
+    const s = forkService('plain.cjs', false)
     await new Promise((ok) => s.stdout!.once('data', ok))
     const r = cli([String(s.pid), `${work}:add`, '-n', '2', '--scope', 'local'])
     expect(r.code).toBe(1)
@@ -358,13 +342,7 @@ describe('attach without the preload, through the inspector', () => {
 describe('an HTTP service under load', () => {
   /** The HTTP fixture, preloaded or not; resolves with it and its port. */
   async function http(preload: boolean): Promise<{ s: ChildProcess; port: number }> {
-    const s = fork(join(root, 'fixtures/service/http.cjs'), [], {
-      cwd: root,
-      execArgv: preload ? ['--import', 'recon-trace/register'] : [],
-      env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    })
-    services.push(s)
+    const s = forkService('http.cjs', preload)
     const port = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/port (\d+)/.exec(String(d))![1]))))
     if (preload) {
       const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
@@ -396,17 +374,6 @@ describe('an HTTP service under load', () => {
     }
     await Promise.all(Array.from({ length: 8 }, lane))
     return ok
-  }
-
-  /** Start the CLI (not waiting for a line: the service is idle until the load comes). */
-  function startCli(args: string[]) {
-    const c = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    c.stdout.on('data', (d) => (out += d))
-    c.stderr.on('data', (d) => (err += d))
-    const exited = new Promise<number | null>((ok) => c.on('exit', (code) => ok(code)))
-    return { exited, out: () => out, err: () => err }
   }
 
   it('is traced through the socket while it serves, the limit exact, every request answered', async () => {
