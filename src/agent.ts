@@ -113,7 +113,17 @@ interface Session {
   json: boolean
   timer: NodeJS.Timeout | undefined
   finishing: boolean
+  /** Messages not sent because the client did not read them fast enough (see BACKLOG). */
+  dropped: number
 }
+
+/**
+ * The most the socket may hold unsent for a client that reads slowly (or not at all: a CLI
+ * suspended with Ctrl-Z). Beyond it messages are counted as dropped rather than queued, and one
+ * line says how many once the client catches up: the process's memory never grows with a stalled
+ * operator.
+ */
+export const BACKLOG = 4 << 20
 
 class Agent {
   private current: Session | undefined
@@ -190,7 +200,14 @@ class Agent {
     }
     if (c.limiter.tripped) return
     c.limiter.take()
-    this.send(c.socket, { type: 'line', line })
+    if (c.socket.writableLength > BACKLOG) c.dropped++
+    else {
+      if (c.dropped > 0) {
+        this.send(c.socket, { type: 'line', line: `recon-trace: ${c.dropped} message${c.dropped === 1 ? '' : 's'} dropped: the client could not keep up` })
+        c.dropped = 0
+      }
+      this.send(c.socket, { type: 'line', line })
+    }
     if (c.limiter.tripped) {
       const l = c.limiter.limit
       this.finish(c, typeof l === 'number' ? `rate limit tripped after ${c.limiter.taken} messages` : `rate limit tripped after ${c.limiter.taken} messages (more than ${l[0]} in ${l[1]} ms)`)
@@ -222,7 +239,8 @@ class Agent {
       return
     }
     if (r.type === 'status') {
-      this.send(socket, { type: 'status', pid: process.pid, active: this.current !== undefined, holder: this.current?.client, argv: [process.argv0, ...process.execArgv, ...process.argv.slice(1)] })
+      const c = this.current
+      this.send(socket, { type: 'status', pid: process.pid, active: c !== undefined, holder: c?.client, backlog: c?.socket.writableLength ?? 0, dropped: c?.dropped ?? 0, argv: [process.argv0, ...process.execArgv, ...process.argv.slice(1)] })
       return
     }
     if (r.type !== 'trace') {
@@ -263,7 +281,7 @@ class Agent {
       this.send(socket, { type: 'error', message: err instanceof Error ? err.message : String(err) })
       return
     }
-    const session: Session = { id, socket, client, limiter: new Limiter(r.limit as Limit), request, json: options.json === true, timer: undefined, finishing: false }
+    const session: Session = { id, socket, client, limiter: new Limiter(r.limit as Limit), request, json: options.json === true, timer: undefined, finishing: false, dropped: 0 }
     if (typeof options.time === 'number') {
       const ms = options.time
       session.timer = setTimeout(() => this.finish(session, `time limit of ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} reached after ${session.limiter.taken} messages`), ms)

@@ -469,6 +469,34 @@ describe('the agent', () => {
     expect(existsSync(sock)).toBe(false)
   })
 
+  it('bounds what it holds for a client that does not read, counting the rest as dropped', async () => {
+    const s = forkService('flood.cjs')
+    await new Promise((ok) => s.stdout!.once('data', ok))
+    const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
+    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20))
+    const { createConnection } = await import('node:net')
+    // A client that asks for a flood and never reads it.
+    const stalled = createConnection(sock)
+    stalled.pause()
+    await new Promise((ok) => stalled.once('connect', ok))
+    stalled.write(JSON.stringify({ v: 1, type: 'trace', specs: [`${work}:greet`], limit: 10_000_000, options: { scope: 'global' }, client: 1 }) + '\n')
+    await new Promise((ok) => setTimeout(ok, 1500))
+    const st = await new Promise<{ active: boolean; backlog: number; dropped: number }>((ok) => {
+      const c = createConnection(sock)
+      c.setEncoding('utf8')
+      c.on('connect', () => c.write(JSON.stringify({ v: 1, type: 'status' }) + '\n'))
+      c.on('data', (d: string) => {
+        ok(JSON.parse(d.split('\n')[0]))
+        c.end()
+      })
+    })
+    stalled.destroy()
+    expect(st.active).toBe(true)
+    expect(st.dropped).toBeGreaterThan(0)
+    // The socket's own buffer is bounded; what the kernel holds comes on top of it.
+    expect(st.backlog).toBeLessThan(5 << 20)
+  })
+
   it('refuses a request that is not data, changing nothing', async () => {
     const s = await service()
     const r = spawnSync(
