@@ -737,7 +737,12 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     if (body.type === 'BlockStatement') {
       const { at, directive } = bodyStart(body)
       left(at, directive ? `;${enter}` : enter)
-      right(body.end - 1, leave)
+      // After the body's last statement, not just before its `}`: the text that ends the
+      // function (the line break and brace after its last statement) stays as it was, which V8's
+      // live edit needs to match the edited function with the running one (measured: inserted
+      // just before a `}` that ends a line, the edit reports Ok and applies to nothing).
+      const stmts = body.body as N[]
+      right(stmts.length > 0 ? stmts[stmts.length - 1].end : at, leave)
     } else {
       // An arrow's expression body, from just after `=>` (so parentheses around it are kept).
       const from = arrowEnd(source, n)

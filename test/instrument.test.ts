@@ -1429,3 +1429,19 @@ describe("capture: 'calls'", () => {
     ])
   })
 })
+
+describe('ready for live edit', () => {
+  it('probes one function of a loaded module through Debugger.setScriptSource, reaching a reference taken before, and restores exactly', () => {
+    const r = spawnSync(process.execPath, [join(root, 'fixtures/programs/liveedit.cjs')], { cwd: root, encoding: 'utf8', timeout: 20_000 })
+    expect(JSON.parse(r.stdout)).toEqual({
+      edit: 'Ok',
+      restore: 'Ok',
+      during: 24,
+      after: 6,
+      seen: [4, 3, 2, 1, 'restored'],
+      probes: ['fact'],
+      exact: true,
+      lines: true,
+    })
+  })
+})
