@@ -3,6 +3,7 @@
 // program's behaviour, dormant and live, against the same code unrewritten.
 import { afterEach, describe, expect, it } from 'vitest'
 import { createRequire } from 'node:module'
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
