@@ -36,6 +36,34 @@ import type { TraceOptions } from './options.js'
 
 export const PROTOCOL = 1
 
+/** Write one protocol message: a JSON line with the protocol's version. */
+export function sendMessage(socket: Socket, msg: Record<string, unknown>): void {
+  if (!socket.destroyed) socket.write(`${JSON.stringify({ v: PROTOCOL, ...msg })}\n`)
+}
+
+/**
+ * Read a socket's messages: `onLine` for each non-empty line. `onOverflow` when a line grows
+ * past `max` characters without its end (then nothing more is read).
+ */
+export function readLines(socket: Socket, onLine: (text: string) => void, max = Infinity, onOverflow?: () => void): void {
+  socket.setEncoding('utf8')
+  let buffered = ''
+  socket.on('data', (chunk: string) => {
+    buffered += chunk
+    let nl: number
+    while ((nl = buffered.indexOf('\n')) !== -1) {
+      const text = buffered.slice(0, nl)
+      buffered = buffered.slice(nl + 1)
+      if (text.trim() !== '') onLine(text)
+      if (socket.destroyed) return
+    }
+    if (buffered.length > max) {
+      buffered = ''
+      onOverflow?.()
+    }
+  })
+}
+
 /** The directory of the agents of this user, and the socket of a process. */
 export function socketDir(): string {
   const uid = typeof process.getuid === 'function' ? process.getuid() : 'user'
@@ -101,8 +129,8 @@ interface ThreadRequest {
 }
 
 /** A line that ends a thread's own trace: the agent, which holds the one limit, says it once. */
-const isTripLine = (line: string) => (line.startsWith('recon-trace: ') && line.endsWith('tracing stopped.')) || line.startsWith('{"type":"end"')
-const isNotice = (line: string) => line.startsWith('recon-trace: ') || line.startsWith('{"type":"notice"')
+export const isTripLine = (line: string) => (line.startsWith('recon-trace: ') && line.endsWith('tracing stopped.')) || line.startsWith('{"type":"end"')
+export const isNotice = (line: string) => line.startsWith('recon-trace: ') || line.startsWith('{"type":"notice"')
 
 interface Session {
   id: number
@@ -137,28 +165,20 @@ class Agent {
   }
 
   private send(socket: Socket, msg: Record<string, unknown>): void {
-    if (socket.destroyed) return
-    socket.write(`${JSON.stringify({ v: PROTOCOL, ...msg })}\n`)
+    sendMessage(socket, msg)
   }
 
   connection(socket: Socket): void {
-    socket.setEncoding('utf8')
     socket.unref()
-    let buffered = ''
-    socket.on('data', (chunk: string) => {
-      buffered += chunk
-      if (buffered.length > 1 << 20) {
+    readLines(
+      socket,
+      (text) => this.request(socket, text),
+      1 << 20,
+      () => {
         this.send(socket, { type: 'error', message: 'request too large (over 1 MB)' })
         socket.destroy()
-        return
-      }
-      let nl: number
-      while ((nl = buffered.indexOf('\n')) !== -1) {
-        const text = buffered.slice(0, nl)
-        buffered = buffered.slice(nl + 1)
-        if (text.trim() !== '') this.request(socket, text)
-      }
-    })
+      },
+    )
     // The client left (closed, crashed, killed): its trace goes with it, in every thread, now.
     socket.on('close', () => {
       const c = this.current
@@ -208,10 +228,7 @@ class Agent {
       }
       this.send(c.socket, { type: 'line', line })
     }
-    if (c.limiter.tripped) {
-      const l = c.limiter.limit
-      this.finish(c, typeof l === 'number' ? `rate limit tripped after ${c.limiter.taken} messages` : `rate limit tripped after ${c.limiter.taken} messages (more than ${l[0]} in ${l[1]} ms)`)
-    }
+    if (c.limiter.tripped) this.finish(c, c.limiter.why())
   }
 
   private fromThread(m: { type?: string; id?: number; line?: string; threadId?: number; hooked?: number }): void {

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
 import { Limiter } from './limit.js'
 import { join } from 'node:path'
-import { ensureSocketDir, socketDir, socketPath, PROTOCOL } from './agent.js'
+import { ensureSocketDir, isNotice, isTripLine, readLines, sendMessage, socketDir, socketPath, PROTOCOL } from './agent.js'
 
 export const USAGE = `Usage: recon-trace <pid>[,<pid>...] <spec>... [options]
        recon-trace --children <pid> <spec>... [options]
@@ -242,21 +242,16 @@ interface Status {
 function askStatus(pid: number, ms = 1000): Promise<Status | undefined> {
   return new Promise((resolve) => {
     const socket = createConnection(socketPath(pid))
-    socket.setEncoding('utf8')
-    let buffered = ''
     const done = (s: Status | undefined) => {
       clearTimeout(timer)
       socket.destroy()
       resolve(s)
     }
     const timer = setTimeout(() => done(undefined), ms)
-    socket.on('connect', () => socket.write(`${JSON.stringify({ v: PROTOCOL, type: 'status' })}\n`))
-    socket.on('data', (d: string) => {
-      buffered += d
-      const nl = buffered.indexOf('\n')
-      if (nl === -1) return
+    socket.on('connect', () => sendMessage(socket, { type: 'status' }))
+    readLines(socket, (text) => {
       try {
-        done(JSON.parse(buffered.slice(0, nl)) as Status)
+        done(JSON.parse(text) as Status)
       } catch {
         done(undefined)
       }
@@ -344,7 +339,7 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
       resolve(c)
     }
     const stopAll = () => {
-      for (const [pid, s] of sockets) if (started.has(pid) && !ended.has(pid)) s.write(`${JSON.stringify({ v: PROTOCOL, type: 'stop' })}\n`)
+      for (const [pid, s] of sockets) if (started.has(pid) && !ended.has(pid)) sendMessage(s, { type: 'stop' })
     }
     const onSigint = () => {
       // Ctrl-C: the agents clear and say so; leave anyway after a second.
@@ -358,18 +353,18 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
       out.write(`${line}\n`)
       status?.draw()
     }
-    const isNotice = (line: string) => line.startsWith('recon-trace:') || line.startsWith('{"type":"notice"') || line.startsWith('{"type":"end"')
     const onReply = (pid: number, msg: Reply) => {
       if (msg.type === 'line') {
         const line = String(msg.line)
         if (!multi) {
-          if (status && !isNotice(line)) status.messages++
+          if (status && !isNotice(line) && !isTripLine(line)) status.messages++
           print(line)
           return
         }
+        // An agent's own trip line: the global limit is the CLI's, which says it once.
+        if (isTripLine(line)) return
         if (isNotice(line)) {
-          // An agent's own trip line: the global limit is the CLI's, which says it once.
-          if (!/tracing stopped\.|"type":"end"/.test(line)) print(line)
+          print(line)
           return
         }
         if (limiter.tripped) return // in flight when the global limit tripped: not printed
@@ -377,7 +372,7 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
         if (status) status.messages++
         print(line)
         if (limiter.tripped) {
-          const why = typeof p.limit === 'number' ? `rate limit tripped after ${limiter.taken} messages` : `rate limit tripped after ${limiter.taken} messages (more than ${p.limit[0]} in ${p.limit[1]} ms)`
+          const why = limiter.why()
           print(p.options.json ? JSON.stringify({ type: 'end', message: `${why} across ${pids.length} processes; tracing stopped.` }) : `recon-trace: ${why} across ${pids.length} processes; tracing stopped.`)
           stopAll()
           setTimeout(() => finish(0), 1000).unref()
@@ -411,26 +406,18 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
       // With --run, the program connected to us and its agent already has the request.
       const socket = given ?? createConnection(socketPath(pid))
       sockets.set(pid, socket)
-      socket.setEncoding('utf8')
       if (!given) {
         socket.on('connect', () => {
           // A process that joins late is new as a whole: its threads, the main one too, are 'new'.
           const options = late && Array.isArray(p.options.pid) ? { ...p.options, pid: (p.options.pid as unknown[]).map((x) => (x === 'new' ? 'all' : x)) } : p.options
-          socket.write(`${JSON.stringify({ v: PROTOCOL, type: 'trace', specs: p.specs, limit: p.limit, options, replace: p.replace, client: process.pid })}\n`)
+          sendMessage(socket, { type: 'trace', specs: p.specs, limit: p.limit, options, replace: p.replace, client: process.pid })
         })
       }
-      let buffered = ''
-      socket.on('data', (chunk: string) => {
-        buffered += chunk
-        let nl: number
-        while ((nl = buffered.indexOf('\n')) !== -1) {
-          const text = buffered.slice(0, nl)
-          buffered = buffered.slice(nl + 1)
-          try {
-            onReply(pid, JSON.parse(text) as Reply)
-          } catch {
-            /* not a reply of ours */
-          }
+      readLines(socket, (text) => {
+        try {
+          onReply(pid, JSON.parse(text) as Reply)
+        } catch {
+          /* not a reply of ours */
         }
       })
       socket.on('error', (e: NodeJS.ErrnoException) => {

@@ -28,8 +28,7 @@ import Module from 'node:module'
 import { basename, dirname, extname, isAbsolute, join, sep } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { types } from 'node:util'
-import { show } from './error.js'
-import { preloadLine } from './probe.js'
+import { closest, preloadLine, show } from './error.js'
 import { uniteMatchers, type Matcher } from './match.js'
 import type { TraceSpec } from './spec.js'
 
@@ -125,14 +124,28 @@ const ownDirCache = new Map<string, boolean>()
  */
 function packageOf(dir: string, named = false): { root: string; name?: unknown; type?: unknown } | undefined {
   for (let d = dir; ; d = dirname(d)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { name?: unknown; type?: unknown }
-      if (!named || typeof pkg.name === 'string') return { root: d, name: pkg.name, type: pkg.type }
-    } catch {
-      /* none here: look further up */
-    }
+    const pkg = packageJson(d)
+    if (pkg && (!named || typeof pkg.name === 'string')) return { root: d, name: pkg.name, type: pkg.type }
     if (dirname(d) === d) return undefined
   }
+}
+
+/**
+ * The package.json of a directory, if it has one, read once: the preload asks for the module
+ * type of every file it loads, and most share their directories' package.json.
+ */
+const packageJsons = new Map<string, { name?: unknown; type?: unknown } | null>()
+function packageJson(dir: string): { name?: unknown; type?: unknown } | undefined {
+  let pkg = packageJsons.get(dir)
+  if (pkg === undefined) {
+    try {
+      pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; type?: unknown }
+    } catch {
+      pkg = null // none here (or unreadable): look further up
+    }
+    packageJsons.set(dir, pkg)
+  }
+  return pkg ?? undefined
 }
 
 /** A file of recon-trace itself (its src/ or dist/, wherever this copy is installed). */
@@ -168,7 +181,8 @@ export type Resolved =
   | { kind: 'any' }
   | { kind: 'object'; target: object; label: string }
 
-function packageNameOf(file: string): string | undefined {
+/** The name of the package a file of `node_modules` belongs to (`lodash`, `@scope/pkg`). */
+export function packageNameOf(file: string): string | undefined {
   const i = file.lastIndexOf(`${sep}node_modules${sep}`)
   if (i < 0) return undefined
   const parts = file.slice(i + 14).split(sep)
@@ -198,7 +212,8 @@ function labelOfObject(o: object): string {
   return 'object'
 }
 
-function isEsmFile(file: string): boolean {
+/** Whether Node loads a file as an ES module: `.mjs`, or `.js` under a `"type": "module"` package. */
+export function isEsmFile(file: string): boolean {
   if (file.endsWith('.mjs') || file.endsWith('.mts')) return true
   if (!file.endsWith('.js')) return false
   return packageOf(dirname(file))?.type === 'module'
@@ -288,7 +303,8 @@ function readData(o: object, key: string): unknown {
 
 const isObjectLike = (v: unknown): v is object => (typeof v === 'object' && v !== null) || typeof v === 'function'
 
-function globToRegExp(glob: string): RegExp {
+/** A function-name glob (`get*`, `Client#?et`) as a regular expression of the whole name. */
+export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
 }
 
@@ -319,19 +335,6 @@ function isClassLike(fn: Function): boolean {
   return ownKeys(proto).some((k) => k !== 'constructor' && typeof getOwnDescriptor(proto, k)?.value === 'function')
 }
 
-function closeNames(wanted: string, names: string[]): string[] {
-  const dist = (a: string, b: string) => {
-    const m = a.length
-    const n = b.length
-    const d = Array.from({ length: m + 1 }, (_, i) => [i, ...new Array<number>(n).fill(0)])
-    for (let j = 1; j <= n; j++) d[0][j] = j
-    for (let i = 1; i <= m; i++)
-      for (let j = 1; j <= n; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
-    return d[m][n]
-  }
-  const w = wanted.toLowerCase()
-  return [...new Set(names)].sort((a, b) => dist(w, a.toLowerCase()) - dist(w, b.toLowerCase()) || a.localeCompare(b))
-}
 
 /** Every traceable name of a root, for "did you mean" lists. */
 function exportedNames(root: unknown): string[] {
@@ -603,7 +606,7 @@ function findIn(
   }
   const { found, error } = findFunctions(root, spec.function, rootSite)
   if (error && !quiet) {
-    const names = closeNames(spec.function, exportedNames(root)).slice(0, 12)
+    const names = closest(spec.function, exportedNames(root)).slice(0, 12)
     problems.push(`${where}: ${error} in ${label}; ${names.length ? `it has: ${names.join(', ')}` : 'it has no functions'}`)
   }
   for (const f of found) {

@@ -126,10 +126,8 @@ interface FnRecord {
   returns: N[]
   /** Names declared with `var` in the function (not in nested functions). */
   vars: Set<string> | undefined
-  exportsOf: string[]
   /** Top-level binding whose export names apply to this function's name (ESM). */
   topBinding: string | undefined
-  isDerivedCtor: boolean
 }
 
 const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression'])
@@ -304,7 +302,7 @@ class Collector {
   readonly exported = new Map<string, string[]>()
   private readonly starts: number[]
   constructor(
-    private readonly source: string,
+    source: string,
     readonly module: boolean,
     /** The input map, decoded: lines and columns are then the original source's (TypeScript...). */
     private readonly inLines: SourceMapMappings | undefined,
@@ -509,7 +507,7 @@ class Collector {
   private readonly parentOf = new Map<FnRecord, FnRecord | undefined>()
   private readonly iife = new Set<N>()
 
-  private fn(n: N, ctx: Ctx, hint: string | undefined, kind: FunctionKind, className?: string, derived = false): FnRecord {
+  private fn(n: N, ctx: Ctx, hint: string | undefined, kind: FunctionKind, className?: string): FnRecord {
     const own = n.id && n.type !== 'ArrowFunctionExpression' ? (n.id.name as string) : undefined
     const base = hint ?? own ?? this.anonymous(n)
     const name = className === undefined ? `${ctx.prefix}${base}` : base
@@ -522,9 +520,7 @@ class Collector {
       unsafe: ctx.inWith ? 'with' : undefined,
       returns: [],
       vars: undefined,
-      exportsOf: [],
       topBinding: ctx.fn === undefined ? (ctx.top ?? (n.type === 'FunctionDeclaration' ? own : undefined)) : ctx.top,
-      isDerivedCtor: derived,
     }
     this.parentOf.set(rec, ctx.fn)
     this.fns.push(rec)
@@ -562,7 +558,7 @@ class Collector {
       const member = m.static ? `${cls}.${key}` : `${cls}#${key}`
       if (m.type === 'MethodDefinition') {
         const kind: FunctionKind = m.kind === 'constructor' ? 'constructor' : m.kind === 'get' ? 'get' : m.kind === 'set' ? 'set' : 'method'
-        this.fn(m.value, inner, member, kind, cls, m.kind === 'constructor' && n.superClass != null)
+        this.fn(m.value, inner, member, kind, cls)
       } else if (m.type === 'PropertyDefinition' && m.value) {
         const v = m.value as N
         if (FUNCTION_TYPES.has(v.type)) this.fn(v, inner, member, 'function', cls)

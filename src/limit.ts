@@ -62,6 +62,12 @@ export class Limiter {
     }
   }
 
+  /** Why the trace stops once `tripped`, as its last line says it. */
+  why(): string {
+    const l = this.limit
+    return typeof l === 'number' ? `rate limit tripped after ${this.taken} messages` : `rate limit tripped after ${this.taken} messages (more than ${l[0]} in ${l[1]} ms)`
+  }
+
   /** One more message: true if it may be printed. Sets `tripped` when the trace must close. */
   take(): boolean {
     if (this.tripped) return false

@@ -5,7 +5,7 @@
  * the compile-step patch in the program's thread (their source here is `null`).
  */
 import { fileURLToPath } from 'node:url'
-import { coverage, rewrite, type ScopeData } from './register.js'
+import { coverage, rewrite, sourceText, type ScopeData } from './register.js'
 
 type LoadResult = { format?: string | null; source?: unknown; shortCircuit?: boolean }
 type NextLoad = (url: string, context?: unknown) => Promise<LoadResult>
@@ -26,8 +26,7 @@ export async function load(url: string, context: { format?: string | null }, nex
   try {
     const filename = fileURLToPath(url)
     if (!covers(filename)) return result
-    const s = result.source
-    const text = typeof s === 'string' ? s : s instanceof Uint8Array ? Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString('utf8') : s instanceof ArrayBuffer ? Buffer.from(s).toString('utf8') : undefined
+    const text = sourceText(result.source, url)
     if (text === undefined) return result
     // This thread cannot see the program's process.setSourceMapsEnabled(): always with a map.
     const code = rewrite(text, filename, 'module', scope, true)

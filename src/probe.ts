@@ -15,9 +15,11 @@
  * branch.
  */
 import { createRequire, isBuiltin } from 'node:module'
-import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { uniteMatchers, type Matcher } from './match.js'
+import { globToRegExp, labelOfFile, packageNameOf } from './hook.js'
+import { closest } from './error.js'
 import type { TraceSpec } from './spec.js'
 
 /** What kind of function a probe sits in. */
@@ -279,32 +281,16 @@ export class ProbeTarget implements LiveProbe {
 /** How a spec's module names files of the registry. */
 type FileSelector = { kind: 'file'; filename: string; label: string } | { kind: 'package'; name: string } | { kind: 'any' }
 
-function packageOfFile(file: string): string | undefined {
-  const i = file.lastIndexOf(`${sep}node_modules${sep}`)
-  if (i < 0) return undefined
-  const parts = file.slice(i + 14).split(sep)
-  return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]
-}
-
-function labelOf(file: string): string {
-  return packageOfFile(file) ?? basename(file, extname(file))
-}
-
 function selects(sel: FileSelector, file: string): boolean {
   if (sel.kind === 'any') return true
   if (sel.kind === 'file') return sel.filename === file
-  return packageOfFile(file) === sel.name
-}
-
-function patternRegExp(pattern: string): RegExp {
-  const p = pattern.replace(/(^|[.#])_$/, '$1*')
-  return new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
+  return packageNameOf(file) === sel.name
 }
 
 /** The probes of `file` a function pattern selects, by local name or (global scope) export name. */
 export function selectProbes(file: ProbeFile, pattern: string, scope: 'local' | 'global'): { probes: ProbeInfo[]; skipped: SkippedInfo[] } {
   const glob = /[*?]/.test(pattern) || /(^|[.#])_$/.test(pattern)
-  const re = glob ? patternRegExp(pattern) : undefined
+  const re = glob ? globToRegExp(pattern.replace(/(^|[.#])_$/, '$1*')) : undefined
   const hit = (name: string) => (re ? re.test(name) : name === pattern)
   const probes: ProbeInfo[] = []
   for (const p of file.probes) {
@@ -321,18 +307,6 @@ function namesOf(file: ProbeFile, scope: 'local' | 'global'): string[] {
   return scope === 'local' ? file.probes.map((p) => p.name) : file.probes.flatMap((p) => p.exports)
 }
 
-function closest(wanted: string, names: string[]): string[] {
-  const w = wanted.toLowerCase()
-  const score = (n: string) => {
-    const a = n.toLowerCase()
-    if (a === w) return 0
-    if (a.includes(w) || w.includes(a)) return 1
-    let common = 0
-    while (common < a.length && common < w.length && a[common] === w[common]) common++
-    return 2 + Math.max(a.length, w.length) - common
-  }
-  return [...new Set(names)].sort((a, b) => score(a) - score(b) || a.localeCompare(b))
-}
 
 const SKIP_REASON = {
   eval: 'it calls eval directly',
@@ -402,12 +376,12 @@ export class Probes {
     const { probes, skipped } = selectProbes(f, ps.spec.function, ps.scope)
     if (ps.spec.return && probes.some((p) => p.callsOnly)) {
       problems.push(
-        `${ps.spec.text}: ${labelOf(f.filename)} was instrumented with RECON_TRACE_PROBES=calls: its probes see calls, not returns or exceptions; ` +
+        `${ps.spec.text}: ${labelOfFile(f.filename)} was instrumented with RECON_TRACE_PROBES=calls: its probes see calls, not returns or exceptions; ` +
           `drop '-> return', or restart the program without that setting`,
       )
       return { found: probes.length, added: 0 }
     }
-    for (const s of skipped) problems.push(`${ps.spec.text}: ${labelOf(f.filename)}:${s.name} (line ${s.line}) has no probe: ${SKIP_REASON[s.reason]}; it cannot be traced`)
+    for (const s of skipped) problems.push(`${ps.spec.text}: ${labelOfFile(f.filename)}:${s.name} (line ${s.line}) has no probe: ${SKIP_REASON[s.reason]}; it cannot be traced`)
     let added = 0
     let live = this.live.get(f)
     for (const p of probes) {
@@ -419,7 +393,7 @@ export class Probes {
       const [min, max] = ps.spec.arity === undefined ? [0, 0x3fffffff] : [ps.spec.arity, ps.spec.rest ? 0x3fffffff : ps.spec.arity]
       if (!t) {
         const display = p.kind === 'get' || p.kind === 'set' ? `${ps.scope === 'global' && p.exports.length > 0 ? p.exports[0] : p.name} (${p.kind})` : ps.scope === 'global' && p.exports.length > 0 ? p.exports[0] : p.name
-        t = new ProbeTarget(f, p, labelOf(f.filename), display, ps.matcher)
+        t = new ProbeTarget(f, p, labelOfFile(f.filename), display, ps.matcher)
         t.min = min
         t.max = max
         t.specs.add(ps.index)
@@ -522,33 +496,5 @@ export function probeSelector(module: TraceSpec['module'], where: string, reg: R
     problems.push(`${where}: ${filename} is not instrumented by the preload (it is outside its scope: node_modules, RECON_TRACE_EXCLUDE, or not a .js/.mjs/.cjs file); set RECON_TRACE_INCLUDE to cover it`)
     return undefined
   }
-  return { kind: 'file', filename, label: labelOf(filename) }
-}
-
-/** The command line that starts this program with the preload, for messages. */
-export function preloadLine(): string {
-  const script = process.argv[1]
-  const shown = script === undefined || process.execArgv.some((a) => /^(-e|-p|--eval|--print)(=|$)/.test(a)) ? '<your program>' : relativeOrAbsolute(script)
-  // The runtime flags of this run (a word that is not a flag is the value of the flag before
-  // it), less the ones that say what to run or preload (--eval, --print, --import, --require,
-  // --input-type) and their values.
-  const flags: string[] = []
-  const argv = process.execArgv
-  const dropped = /^(-e|-p|-r|--eval|--print|--import|--require|--input-type)$/
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    if (!a.startsWith('-')) continue // a value whose flag was dropped
-    if (dropped.test(a) || /^(--eval|--print|--import|--require|--input-type)=/.test(a)) {
-      if (dropped.test(a) && argv[i + 1] !== undefined && !argv[i + 1].startsWith('-')) i++
-      continue
-    }
-    flags.push(a)
-    if (!a.includes('=') && argv[i + 1] !== undefined && !argv[i + 1].startsWith('-')) flags.push(argv[++i])
-  }
-  return `node ${[...flags, '--import', 'recon-trace/register', shown].join(' ')} (or NODE_OPTIONS='--import recon-trace/register')`
-}
-
-function relativeOrAbsolute(file: string): string {
-  const rel = relative(process.cwd(), file)
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file
+  return { kind: 'file', filename, label: labelOfFile(filename) }
 }

@@ -22,11 +22,11 @@ import Module from 'node:module'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type * as Instrument from './instrument.js'
 import { installRegistry, type Registry } from './probe.js'
-import { isOwnFile } from './hook.js'
+import { isEsmFile, isOwnFile, packageNameOf } from './hook.js'
 
 /** Options of `register()`; each defaults to its environment variable. */
 export interface RegisterOptions {
@@ -114,12 +114,6 @@ function globToRegExp(glob: string): RegExp {
 
 const isGlob = (s: string) => /[*?/\\]/.test(s) || s.startsWith('.')
 
-function packageOfPath(file: string): string | undefined {
-  const i = file.lastIndexOf(`${sep}node_modules${sep}`)
-  if (i < 0) return undefined
-  const parts = file.slice(i + 14).split(sep)
-  return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]
-}
 
 /** The decision `file -> instrumented?` for a scope. */
 export function coverage(scope: ScopeData): (filename: string) => boolean {
@@ -142,7 +136,7 @@ export function coverage(scope: ScopeData): (filename: string) => boolean {
     if (v !== undefined) return v
     v = false
     if (/\.(c|m)?js$/.test(filename) && isAbsolute(filename) && !isOwnFile(filename)) {
-      const pkg = packageOfPath(filename)
+      const pkg = packageNameOf(filename)
       v = (pkg === undefined || included(filename, pkg)) && !excluded(filename, pkg)
     }
     cache.set(filename, v)
@@ -309,20 +303,12 @@ const ModuleApi = Module as unknown as {
 /** The format Node gives a file by its extension and nearest package.json (no syntax detection). */
 function formatOf(filename: string): 'module' | 'commonjs' | undefined {
   if (filename.endsWith('.cjs')) return 'commonjs'
-  if (filename.endsWith('.mjs')) return 'module'
-  if (!filename.endsWith('.js')) return undefined
-  for (let d = dirname(filename); ; d = dirname(d)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { type?: unknown }
-      return pkg.type === 'module' ? 'module' : 'commonjs'
-    } catch {
-      /* none here */
-    }
-    if (dirname(d) === d) return 'commonjs'
-  }
+  if (!filename.endsWith('.mjs') && !filename.endsWith('.js')) return undefined
+  return isEsmFile(filename) ? 'module' : 'commonjs'
 }
 
-function sourceText(source: unknown, url: string): string | undefined {
+/** A load hook's source as text; read from the file when the hook chain gave none. */
+export function sourceText(source: unknown, url: string): string | undefined {
   if (typeof source === 'string') return source
   if (source instanceof Uint8Array) return Buffer.from(source.buffer, source.byteOffset, source.byteLength).toString('utf8')
   if (source instanceof ArrayBuffer) return Buffer.from(source).toString('utf8')

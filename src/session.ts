@@ -13,14 +13,14 @@
 import { performance } from 'node:perf_hooks'
 import { threadId } from 'node:worker_threads'
 import { types } from 'node:util'
-import { TraceError, throwIfProblems } from './error.js'
+import { TraceError, preloadLine, throwIfProblems } from './error.js'
 import { parseSpecs, type Specs, type TraceSpec } from './spec.js'
 import { checkLimit, Limiter, type Limit } from './limit.js'
 import { checkOptions, type Resolved, type TraceOptions } from './options.js'
 import { compileWhere, type ThreadView } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher } from './match.js'
 import { Hooks, enterBusy, isBusy, isEsmModule, leaveBusy, plan, type Target } from './hook.js'
-import { Probes, preloadLine, probeSelector, registry, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
+import { Probes, probeSelector, registry, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
 import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
 import { renderValue, type TraceEvent } from './format.js'
 import { Output } from './output.js'
@@ -141,12 +141,7 @@ class Trace implements ProbeHandler {
   /** After a message was queued (or refused): close the trace if the limit has tripped. */
   private checkTrip(): void {
     if (!this.limiter.tripped) return
-    const l = this.limiter.limit
-    const why =
-      typeof l === 'number'
-        ? `rate limit tripped after ${this.limiter.taken} messages`
-        : `rate limit tripped after ${this.limiter.taken} messages (more than ${l[0]} in ${l[1]} ms)`
-    this.end(why)
+    this.end(this.limiter.why())
   }
 
   /**
