@@ -67,7 +67,7 @@ export interface InstrumentOptions {
    */
   inputMap?: RawSourceMap
   inputMapURL?: string
-  /** Which functions get a probe. Default: all that can be probed safely. */
+  /** Which functions get a probe (with `stableIds`, it is given the function's id too). Default: all that can be probed safely. */
   select?: (fn: FunctionInfo) => boolean
   /**
    * How probes reach the runtime. `'header'` (default) adds one statement after the shebang and
@@ -87,8 +87,39 @@ export interface InstrumentOptions {
   capture?: 'full' | 'calls'
   /** Build the source map. Default true; the preload skips it while source maps are off (Node reads no map for a module compiled then). */
   map?: boolean
-  /** The key under which the file registers (default: `filename`). */
+  /**
+   * The key under which the file registers (default: `filename`). With `runtime: 'global'`, a
+   * short run of letters and digits: the probes read the global binding `<prefix>$<key>`.
+   */
   key?: string
+  /**
+   * Number every function that could be probed, selected or not (default false: the selected
+   * ones only). Then the ids of a rewrite that selects a few match the table of a full one,
+   * which is how the live-edit installer reuses one table for every trace of a file.
+   */
+  stableIds?: boolean
+  /** Return the table only (`code` is the source): no text is generated. Default false. */
+  tableOnly?: boolean
+  /**
+   * Where the text that closes a probe's `try` goes in a block body (`runtime: 'global'`
+   * only): `'statement'` (default) right after the last statement, `'brace'` right before the
+   * closing brace. The live-edit installer tries both: V8 matches edited functions by a text
+   * diff, and which placement it maps depends on the text around it (see livediff.ts).
+   */
+  closeAt?: 'statement' | 'brace'
+}
+
+/** Where a probed function sits, for the live-edit check (`runtime: 'global'` only). */
+export interface ProbeSpan {
+  /** The probe's id. */
+  id: number
+  /** Where V8 starts the function (the `(` of its parameters; an arrow at its first character), and where its body starts (`{`, or a concise arrow after `=>`). */
+  start: number
+  head: number
+  /** Just after its last character. */
+  end: number
+  /** Characters the rewrite added right at `end` that belong to the function (a concise arrow's closing text). */
+  close: number
 }
 
 export interface Instrumented {
@@ -100,6 +131,11 @@ export interface Instrumented {
   skipped: SkippedInfo[]
   /** The names bound by the rewrite: all start with this prefix, which the source never contains. */
   prefix: string
+  /** `runtime: 'global'`: the global binding the probes read (define it before the code runs). */
+  binding?: string
+  /** `runtime: 'global'`: every insertion as [position, length] pairs, sorted, and each probe's span. */
+  insertions?: number[]
+  spans?: ProbeSpan[]
 }
 
 /** A file that cannot be parsed: the caller loads it unchanged and warns once. */
@@ -590,6 +626,24 @@ function parse(source: string, module: boolean, filename: string): N {
  * The end of an arrow's `=>`: scanning forward from its last parameter (or its start), where only
  * parentheses, `async`, whitespace and comments can come before the `=>`.
  */
+/** The `(` that opens a (non-arrow) function's parameters: where V8 starts the function. */
+function paramsOpen(source: string, n: N): number {
+  let p = n.id ? (n.id.end as number) : (n.start as number)
+  const end = (n.body as N).start as number
+  while (p < end) {
+    const c = source.charCodeAt(p)
+    if (c === 40) return p
+    if (c === 47 && source.charCodeAt(p + 1) === 47) {
+      const nl = source.indexOf('\n', p)
+      p = nl === -1 ? end : nl
+    } else if (c === 47 && source.charCodeAt(p + 1) === 42) {
+      const close = source.indexOf('*/', p + 2)
+      p = close === -1 ? end : close + 2
+    } else p++
+  }
+  return n.start as number
+}
+
 function arrowEnd(source: string, n: N): number {
   const params = n.params as N[]
   let p = params.length > 0 ? params[params.length - 1].end : n.start
@@ -672,8 +726,15 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   const R = `${prefix}r`
   const E = `${prefix}e`
   const global = options.runtime === 'global'
-  const slots = global ? `globalThis[Symbol.for(${JSON.stringify(REGISTRY_KEY)})].files.get(${JSON.stringify(options.key ?? options.filename)}).s` : S
-  const probeObj = global ? `globalThis[Symbol.for(${JSON.stringify(REGISTRY_KEY)})].files.get(${JSON.stringify(options.key ?? options.filename)})` : P
+  // A global binding rather than a lookup through globalThis: one load the IC keeps constant,
+  // and a short text (V8's live edit matches functions by diffing texts: the less inserted, the
+  // fewer ways the diff can go astray; see livediff.ts).
+  const binding = global ? `${prefix}$${options.key ?? '0'}` : undefined
+  if (binding !== undefined && !/^\$[A-Za-z0-9$]+$/.test(binding)) throw new TypeError(`instrument: key must be letters and digits, got ${JSON.stringify(options.key)}`)
+  const slots = global ? `${binding}.s` : S
+  const probeObj = global ? binding! : P
+  const spans: ProbeSpan[] = []
+  let candidates = 0
 
   const probes: ProbeInfo[] = []
   const skipped: SkippedInfo[] = []
@@ -700,33 +761,44 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       column,
       exports: module ? exportNames(rec, collector.exported) : [],
       exactArgs: rec.usesArguments && !rec.isArrow,
-      callsOnly: options.capture === 'calls',
+      // Live edit (runtime 'global') can give a concise arrow only a calls probe: the text
+      // that captures its value would follow its last character, and V8 then maps the edited
+      // arrow to nothing (livediff.ts).
+      callsOnly: options.capture === 'calls' || (global && rec.isArrow && (rec.node.body as N).type !== 'BlockStatement'),
     }
     if (rec.unsafe !== undefined) {
       skipped.push({ name: rec.name, line, reason: rec.unsafe })
       continue
     }
-    if (options.select && !options.select(info)) {
+    const candidate = candidates++
+    if (options.select && !options.select(options.stableIds ? ({ ...info, id: candidate } as FunctionInfo) : info)) {
       skipped.push({ name: rec.name, line, reason: 'not selected' })
       continue
     }
-    const id = probes.length
+    const id = options.stableIds ? candidate : probes.length
     probes.push({ ...info, id })
+    if (options.tableOnly) continue
     const n = rec.node
     const args = info.exactArgs ? 'arguments' : argsExpression(n.params)
     const enter = `let ${T}=0,${R};if(${slots}[${id}]!==0)${T}=${probeObj}.e(${id},${args});try{`
-    const fallOff = rec.kind === 'constructor' ? 'this' : 'void 0'
+    // No blank in the live-edit form's closing text: V8's diff then cannot pair the blank
+    // before a function's last `}` with one of ours (see livediff.ts).
+    const fallOff = rec.kind === 'constructor' ? 'this' : global ? 'void(0)' : 'void 0'
     // `x` reports the exception (when the call is live) and returns it: one throw, the same object.
-    const leave = `;${T}!==0&&${probeObj}.r(${T},${fallOff})}catch(${E}){throw ${probeObj}.x(${T},${E})}`
+    const leave = global ? `;${T}!==0&&${probeObj}.r(${T},${fallOff})}catch(${E}){throw(${probeObj}.x(${T},${E}))}` : `;${T}!==0&&${probeObj}.r(${T},${fallOff})}catch(${E}){throw ${probeObj}.x(${T},${E})}`
     const body = n.body as N
+    if (global) spans.push({ id, start: n.type === 'ArrowFunctionExpression' ? n.start : paramsOpen(source, n), head: body.type === 'BlockStatement' ? body.start : arrowEnd(source, n), end: n.end, close: 0 })
     if (info.callsOnly) {
       const probe = `if(${slots}[${id}]!==0)${probeObj}.e(${id},${args});`
       if (body.type === 'BlockStatement') {
         const { at, directive } = bodyStart(body)
         left(at, directive ? `;${probe}` : probe)
       } else {
-        left(arrowEnd(source, n), `(${slots}[${id}]!==0&&${probeObj}.e(${id},${args}),`)
-        right(n.end, ')')
+        if (global) left(arrowEnd(source, n), `(${slots}[${id}]!==0&&${probeObj}.e(${id},${args}),0)?0:`)
+        else {
+          left(arrowEnd(source, n), `(${slots}[${id}]!==0&&${probeObj}.e(${id},${args}),`)
+          right(n.end, ')')
+        }
       }
       continue
     }
@@ -738,12 +810,14 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       // live edit needs to match the edited function with the running one (measured: inserted
       // just before a `}` that ends a line, the edit reports Ok and applies to nothing).
       const stmts = body.body as N[]
-      right(stmts.length > 0 ? stmts[stmts.length - 1].end : at, leave)
+      right(options.closeAt === 'brace' && global ? body.end - 1 : stmts.length > 0 ? stmts[stmts.length - 1].end : at, leave)
     } else {
       // An arrow's expression body, from just after `=>` (so parentheses around it are kept).
       const from = arrowEnd(source, n)
       left(from, `{${enter}return(${R}=(`)
-      right(n.end, `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){throw ${probeObj}.x(${T},${E})}}`)
+      const close = global ? `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){throw(${probeObj}.x(${T},${E}))}}` : `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){throw ${probeObj}.x(${T},${E})}}`
+      right(n.end, close)
+      if (global) spans[spans.length - 1].close = close.length
     }
     for (const r of rec.returns) {
       if (r.argument) {
@@ -753,12 +827,12 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
         // A bare `return` may end at a newline (ASI): our expression ends with its own `;` so
         // that the next line does not continue it.
         const semi = source.charCodeAt(r.end - 1) === 59 ? '' : ';'
-        left(r.start + 6, ` ${T}===0?void 0:${probeObj}.r(${T},${fallOff})${semi}`)
+        left(r.start + 6, ` ${T}===0?${global ? 'void(0)' : 'void 0'}:${probeObj}.r(${T},${fallOff})${semi}`)
       }
     }
   }
 
-  if (probes.length === 0) return { code: source, map: undefined, probes, skipped, prefix }
+  if (probes.length === 0 || options.tableOnly) return { code: source, map: undefined, probes, skipped, prefix }
 
   if (!global) {
     const key = JSON.stringify(options.key ?? options.filename)
@@ -776,7 +850,11 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
 
   const code = ms.toString()
   const map = options.map === false ? undefined : buildMap(source, inserted, options, inLines)
-  return { code, map, probes, skipped, prefix }
+  if (!global) return { code, map, probes, skipped, prefix }
+  const pairs: [number, number][] = []
+  for (let i = 0; i < inserted.length; i += 2) pairs.push([inserted[i], inserted[i + 1]])
+  pairs.sort((a, b) => a[0] - b[0])
+  return { code, map, probes, skipped, prefix, binding, insertions: pairs.flat(), spans }
 }
 
 // ---------------------------------------------------------------------------------------------

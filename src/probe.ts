@@ -19,7 +19,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { uniteMatchers, type Matcher } from './match.js'
 import { globToRegExp, labelOfFile, packageNameOf } from './hook.js'
-import { closest } from './error.js'
+import { closest, preloadLine } from './error.js'
 import type { TraceSpec } from './spec.js'
 
 /** What kind of function a probe sits in. */
@@ -322,6 +322,8 @@ export interface ProbeSpec {
   readonly matcher: Matcher
   readonly selector: FileSelector
   readonly scope: 'local' | 'global'
+  /** Served by live edit (liveedit.ts): its files are `extra`, already loaded, not the registry's. */
+  readonly live?: boolean
 }
 
 /**
@@ -335,11 +337,13 @@ export class Probes {
   private readonly onFileHook = (f: ProbeFile) => this.onFile(f)
 
   constructor(
-    private readonly reg: Registry,
+    private readonly reg: Registry | undefined,
     private readonly specs: readonly ProbeSpec[],
     private readonly handler: ProbeHandler,
     /** Told about problems found in files that register after the start. */
     private readonly onLate: (notices: string[]) => void,
+    /** The files of live-edit specs (loaded scripts read by the installer). */
+    private readonly extra: readonly ProbeFile[] = [],
   ) {}
 
   /** Select in the files already registered; returns how many functions went live. */
@@ -349,7 +353,7 @@ export class Probes {
       let found = 0
       let files = 0
       const names: string[] = []
-      for (const f of this.reg.files.values()) {
+      for (const f of ps.live ? this.extra : this.reg?.files.values() ?? []) {
         if (!selects(ps.selector, f.filename)) continue
         files++
         const r = this.select(f, ps, problems)
@@ -358,7 +362,7 @@ export class Probes {
         if (r.found === 0) names.push(...namesOf(f, ps.scope))
       }
       // A file not loaded yet (or no file of the package yet) may still come: then wait for it.
-      const waits = files === 0
+      const waits = files === 0 && !ps.live
       if (found === 0 && !waits && !problems.some((p) => p.startsWith(`${ps.spec.text}:`))) {
         const list = closest(ps.spec.function, names).slice(0, 12)
         problems.push(
@@ -368,12 +372,20 @@ export class Probes {
       }
     }
     this.listening = true
-    this.reg.onFile = this.onFileHook
+    if (this.reg !== undefined && this.specs.some((s) => !s.live)) this.reg.onFile = this.onFileHook
     return n
   }
 
   private select(f: ProbeFile, ps: ProbeSpec, problems: string[]): { found: number; added: number } {
     const { probes, skipped } = selectProbes(f, ps.spec.function, ps.scope)
+    if (ps.spec.return && ps.live && probes.some((p) => p.callsOnly)) {
+      const names = probes.filter((p) => p.callsOnly).map((p) => p.name)
+      problems.push(
+        `${ps.spec.text}: ${labelOfFile(f.filename)}:${names.slice(0, 5).join(', ')} ${names.length === 1 ? 'is an arrow function' : 'are arrow functions'} with an expression body: live edit can probe ${names.length === 1 ? 'its' : 'their'} calls but not ${names.length === 1 ? 'its' : 'their'} return ` +
+          `(V8 matches an edited function by its text, and capturing the value would add text after the body); drop '-> return', trace it in global scope if it is exported, or start the program with the preload: ${preloadLine()}`,
+      )
+      return { found: probes.length, added: 0 }
+    }
     if (ps.spec.return && probes.some((p) => p.callsOnly)) {
       problems.push(
         `${ps.spec.text}: ${labelOfFile(f.filename)} was instrumented with RECON_TRACE_PROBES=calls: its probes see calls, not returns or exceptions; ` +
@@ -430,7 +442,7 @@ export class Probes {
   private onFile(f: ProbeFile): void {
     if (!this.listening) return
     const notices: string[] = []
-    for (const ps of this.specs) if (selects(ps.selector, f.filename)) this.select(f, ps, notices)
+    for (const ps of this.specs) if (!ps.live && selects(ps.selector, f.filename)) this.select(f, ps, notices)
     if (notices.length > 0) this.onLate(notices)
   }
 
@@ -444,7 +456,7 @@ export class Probes {
   /** Every slot back to 0, the handler and registry hook removed; synchronous. */
   restore(): void {
     this.listening = false
-    if (this.reg.onFile === this.onFileHook) this.reg.onFile = undefined
+    if (this.reg !== undefined && this.reg.onFile === this.onFileHook) this.reg.onFile = undefined
     for (const [f, live] of this.live) {
       for (let i = 0; i < live.length; i++) if (live[i] !== undefined) f.s[i] = 0
       if (f.handler === this.handler) f.handler = undefined
@@ -465,9 +477,14 @@ export class Probes {
 /**
  * Resolve the module of a spec for probes: a path (relative to `cwd`) or a package name, never
  * requiring anything. Pushes a problem when the module is one the preload does not instrument.
+ * Without `reg`: for live edit, which probes any loaded file.
  */
-export function probeSelector(module: TraceSpec['module'], where: string, reg: Registry, problems: string[], cwd = process.cwd()): FileSelector | undefined {
-  if (module === '_') return { kind: 'any' }
+export function probeSelector(module: TraceSpec['module'], where: string, reg: Registry | undefined, problems: string[], cwd = process.cwd()): FileSelector | undefined {
+  if (module === '_') {
+    if (reg !== undefined) return { kind: 'any' }
+    problems.push(`${where}: live edit probes the functions of a module you name (a path or a package), not of every module; name one, or start the program with the preload to probe any: ${preloadLine()}`)
+    return undefined
+  }
   if (typeof module !== 'string') {
     problems.push(`${where}: an object given directly has no probes; trace it in scope 'global'`)
     return undefined
@@ -480,7 +497,7 @@ export function probeSelector(module: TraceSpec['module'], where: string, reg: R
   if (!isPath) {
     // A package: every file of it; it must be in the preload's scope.
     const probe = join(cwd, 'node_modules', module, 'index.js')
-    if (!reg.covers(probe)) {
+    if (reg !== undefined && !reg.covers(probe)) {
       problems.push(`${where}: the package ${module} is not instrumented: start the program with RECON_TRACE_INCLUDE=${module} (comma-separated, with the preload) to give its functions probes`)
       return undefined
     }
@@ -492,9 +509,29 @@ export function probeSelector(module: TraceSpec['module'], where: string, reg: R
   } catch {
     /* not found by require's rules: an ES module path with its extension, or not loaded yet */
   }
-  if (!reg.covers(filename)) {
+  if (reg !== undefined && !reg.covers(filename)) {
     problems.push(`${where}: ${filename} is not instrumented by the preload (it is outside its scope: node_modules, RECON_TRACE_EXCLUDE, or not a .js/.mjs/.cjs file); set RECON_TRACE_INCLUDE to cover it`)
     return undefined
   }
   return { kind: 'file', filename, label: labelOfFile(filename) }
 }
+
+/** Whether the preload's probes serve this module (else live edit does). */
+export function preloadCovers(module: TraceSpec['module'], reg: Registry | undefined, cwd = process.cwd()): boolean {
+  if (reg === undefined) return false
+  if (module === '_' || typeof module !== 'string' || isBuiltin(module)) return true // probeSelector explains the last two
+  if (!(module.startsWith('.') || isAbsolute(module))) return reg.covers(join(cwd, 'node_modules', module, 'index.js'))
+  let filename = resolve(cwd, module)
+  try {
+    filename = createRequire(join(cwd, '[recon-trace]')).resolve(filename)
+  } catch {
+    /* as probeSelector */
+  }
+  return reg.covers(filename)
+}
+
+/** Whether a selector names a file. */
+export function selectsFile(sel: FileSelector, file: string): boolean {
+  return selects(sel, file)
+}
+export type { FileSelector }

@@ -164,7 +164,7 @@ let rewriter: typeof Instrument | undefined
  * 15-25 ms to load, which a start whose files are all in the cache never pays. Through `require`
  * of the CommonJS build (synchronous in every hook, on every supported runtime).
  */
-function rewriterModule(): typeof Instrument {
+export function rewriterModule(): typeof Instrument {
   if (rewriter === undefined) {
     const here = ownURL()
     const file = /[\\/]esm[\\/][^\\/]+$/.test(fileURLToPath(here)) ? new URL('../cjs/instrument.js', here) : new URL('./instrument.js', here)
@@ -186,7 +186,7 @@ function rewriterModule(): typeof Instrument {
 let loadingRewriter = false
 
 /** The file's own source map, if it names one that can be read. */
-function inputMapOf(source: string, filename: string): { map: Instrument.RawSourceMap; url: string } | undefined {
+export function inputMapOf(source: string, filename: string): { map: Instrument.RawSourceMap; url: string } | undefined {
   const ref = rewriterModule().findMapReference(source)
   if (!ref) return undefined
   try {

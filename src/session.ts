@@ -20,7 +20,9 @@ import { checkOptions, type Resolved, type TraceOptions } from './options.js'
 import { compileWhere, type ThreadView } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher } from './match.js'
 import { Hooks, enterBusy, isBusy, isEsmModule, leaveBusy, plan, type Target } from './hook.js'
-import { Probes, probeSelector, registry, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
+import { Probes, preloadCovers, probeSelector, registry, selectsFile, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
+import { LIVE_RETRY_MS, blockedReason, liveEditor, type LiveFile } from './liveedit.js'
+import { labelOfFile } from './hook.js'
 import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
 import { renderValue, type TraceEvent } from './format.js'
 import { Output } from './output.js'
@@ -91,7 +93,7 @@ class Trace implements ProbeHandler {
   constructor(
     /** The specs the runtime wrappers serve, and those that probes serve. */
     specs: readonly TraceSpec[],
-    probeSpecs: readonly { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global' }[],
+    probeSpecs: readonly { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global'; live: boolean }[],
     limit: Limit,
     readonly o: Resolved,
     forbidden: ReadonlySet<object>,
@@ -99,6 +101,8 @@ class Trace implements ProbeHandler {
     private readonly onEnd?: (reason: string | undefined) => void,
     /** This thread as the pid option sees it (default: the thread that calls, existing). */
     thread?: ThreadView,
+    /** The loaded files live edit may probe (read by the installer for the live specs). */
+    readonly liveFiles: readonly LiveFile[] = [],
   ) {
     this.limiter = new Limiter(limit)
     this.redact = makeRedactor(o.redact)
@@ -115,13 +119,14 @@ class Trace implements ProbeHandler {
     this.hooks = new Hooks(specs, matchers, this.onMatch, forbidden, onLate)
     const reg = registry()
     this.probes =
-      probeSpecs.length === 0 || reg === undefined
+      probeSpecs.length === 0
         ? undefined
         : new Probes(
             reg,
             probeSpecs.map((p, index) => ({ ...p, index, matcher: compileMatcher(p.spec, where.test, onUserError, enterBusy, leaveBusy) })),
             this,
             onLate,
+            liveFiles.map((f) => f.file),
           )
     if (o.time !== undefined) {
       const ms = o.time
@@ -291,6 +296,7 @@ class Trace implements ProbeHandler {
     this.active = false
     this.hooks.restore()
     this.probes?.restore()
+    this.releaseLive()
     this.settler.close()
     if (this.timer) clearTimeout(this.timer)
     if (globalSlot[SLOT] === this.slot) globalSlot[SLOT] = undefined
@@ -299,6 +305,89 @@ class Trace implements ProbeHandler {
   }
 
   readonly slot: Slot = { end: (reason) => this.end(reason) }
+
+  /** The live-edited files of this trace, by file, with the probe ids it put in them. */
+  private edits: Map<LiveFile, Set<number>> | undefined
+  private installed = false
+  private waiting: (() => boolean) | undefined
+
+  /** What live edit must put in: the live files whose functions this trace selected. */
+  liveEdits(): Map<LiveFile, Set<number>> {
+    const out = new Map<LiveFile, Set<number>>()
+    if (this.probes === undefined) return out
+    for (const lf of this.liveFiles) {
+      const live = this.probes.live.get(lf.file)
+      if (live === undefined) continue
+      const ids = new Set<number>()
+      for (let i = 0; i < live.length; i++) if (live[i] !== undefined) ids.add(i)
+      if (ids.size > 0) out.set(lf, ids)
+    }
+    return out
+  }
+
+  /**
+   * Put the live probes in, all or none. Returns problems that end the trace now (functions V8
+   * would not map); a function that is running is retried at later turns of the event loop for
+   * LIVE_RETRY_MS, and if it stays busy the trace ends saying which and why.
+   */
+  installLive(problems: string[]): void {
+    const edits = this.liveEdits()
+    this.edits = edits
+    if (edits.size === 0) return
+    const editor = liveEditor()
+    const names = (f: LiveFile, ids: Iterable<number>) => [...ids].map((id) => `${labelOfFile(f.filename)}:${f.file.probes[id]?.name ?? id}`).join(', ')
+    const unmapped = (r: Map<LiveFile, number[]>) =>
+      [...r].map(
+        ([f, ids]) =>
+          `${names(f, ids)}: live edit cannot probe ${ids.length === 1 ? 'this function' : 'these functions'}: V8 matches an edited function with the running one by a diff of the texts, and this diff would leave it its old code; ` +
+          `trace it in global scope if it is exported, or start the program with the preload: ${preloadLine()}`,
+      )
+    const first = editor.install(edits)
+    if (first === undefined) {
+      this.installed = true
+      return
+    }
+    if ('unmapped' in first) {
+      problems.push(...unmapped(first.unmapped))
+      return
+    }
+    // A function of an edited file is running: retry at later turns of the event loop.
+    const fns = names(first.blocked, edits.get(first.blocked) ?? [])
+    const why = blockedReason(first.status)
+    this.output.notice(`recon-trace: waiting to probe ${fns}: ${why}; retrying for ${LIVE_RETRY_MS / 1000} s`)
+    const until = Date.now() + LIVE_RETRY_MS
+    this.waiting = () => {
+      if (!this.active) return true
+      const r = editor.install(edits)
+      if (r === undefined) {
+        this.installed = true
+        this.output.notice(`recon-trace: probes in ${fns}`)
+        return true
+      }
+      if ('unmapped' in r) {
+        this.end(unmapped(r.unmapped).join('; '))
+        return true
+      }
+      if (Date.now() < until) return false
+      this.end(
+        `could not probe ${names(r.blocked, edits.get(r.blocked) ?? [])}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s (live edit cannot change a function while it runs). ` +
+          `Try again when it is idle, trace it in global scope if it is exported (its calls through the export), or start the program with the preload: ${preloadLine()}`,
+      )
+      return true
+    }
+    editor.waiting.add(this.waiting)
+    editor.schedule(0)
+  }
+
+  private releaseLive(): void {
+    const editor = liveEditor()
+    if (this.waiting !== undefined) editor.waiting.delete(this.waiting)
+    this.waiting = undefined
+    if (this.edits === undefined) return
+    if (this.installed) for (const f of this.edits.keys()) editor.release(f)
+    else editor.closeIfIdle()
+    this.edits = undefined
+  }
 }
 
 /**
@@ -330,28 +419,57 @@ export function startTrace(
   throwIfProblems(problems)
   // Which specs the runtime wrappers serve and which the probes of the preload: local scope
   // is probes only; in global scope, ES modules (whose exports cannot be replaced) are probes.
+  // Which installer serves each spec (docs/live-edit.md): in global scope, the runtime
+  // wrappers, except for ES modules; probes otherwise: the preload's where it instrumented the
+  // file (they are already there: nothing to install, nothing to undo), else live edit.
   const reg = registry()
   const hookSpecs: TraceSpec[] = []
-  const probeSpecs: { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global' }[] = []
+  const probeSpecs: { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global'; live: boolean }[] = []
   for (const spec of parsed) {
     const scope = o!.scope
     if (scope === 'global' && !isEsmModule(spec.module)) {
       hookSpecs.push(spec)
       continue
     }
-    if (reg === undefined) {
-      if (scope === 'local') {
-        problems.push(
-          `${spec.text}: scope 'local' traces every call, internal ones too, through probes that the preload puts in each function as modules load; ` +
-            `this program was started without it. Start it with: ${preloadLine()}`,
-        )
-        continue
+    const live = !preloadCovers(spec.module, reg)
+    const selector = probeSelector(spec.module, spec.text, live ? undefined : reg, problems)
+    if (selector) probeSpecs.push({ spec, selector, scope, live })
+  }
+  throwIfProblems(problems)
+  // Live edit: read the loaded scripts the live specs name (the Debugger domain opens here).
+  const liveFiles: LiveFile[] = []
+  if (probeSpecs.some((p) => p.live)) {
+    const editor = liveEditor()
+    if (!editor.open()) {
+      for (const p of probeSpecs)
+        if (p.live) problems.push(`${p.spec.text}: live edit needs the inspector, which failed here (${editor.unavailable}); start the program with the preload instead: ${preloadLine()}`)
+    } else {
+      const seen = new Set<LiveFile>()
+      for (const p of probeSpecs) {
+        if (!p.live) continue
+        const scripts = editor.scriptsWhere((f) => selectsFile(p.selector, f))
+        if (scripts.length === 0) {
+          const what = p.selector.kind === 'file' ? p.selector.filename : p.selector.kind === 'package' ? `no file of the package ${p.selector.name}` : 'no file'
+          problems.push(
+            `${p.spec.text}: ${what} is not loaded in this process${p.selector.kind === 'file' ? '' : ''}; live edit probes code that is loaded. ` +
+              `Trace it once it is loaded, or start the program with the preload, which probes files as they load: ${preloadLine()}`,
+          )
+          continue
+        }
+        for (const sc of scripts) {
+          try {
+            const f = editor.fileOf(sc)
+            if (!seen.has(f)) {
+              seen.add(f)
+              liveFiles.push(f)
+            }
+          } catch (err) {
+            problems.push(`${p.spec.text}: ${labelOfFile(sc.filename)} cannot be read for live edit: ${err instanceof Error ? err.message : String(err)}`)
+          }
+        }
       }
-      hookSpecs.push(spec) // resolveModule explains the ES module case
-      continue
+      if (problems.length > 0) editor.closeIfIdle()
     }
-    const selector = probeSelector(spec.module, spec.text, reg, problems)
-    if (selector) probeSpecs.push({ spec, selector, scope })
   }
   throwIfProblems(problems)
   clear()
@@ -359,10 +477,14 @@ export function startTrace(
   // Resolve modules and find functions before anything is created or hooked.
   const p = plan(hookSpecs, forbidden, problems)
   throwIfProblems(problems)
-  const trace = new Trace(hookSpecs, probeSpecs, lim!, o!, forbidden, onEnd, thread)
-  if (!trace.here) return 0
+  const trace = new Trace(hookSpecs, probeSpecs, lim!, o!, forbidden, onEnd, thread, liveFiles)
+  if (!trace.here) {
+    if (liveFiles.length > 0) liveEditor().closeIfIdle()
+    return 0
+  }
   let n = trace.hooks.apply(p, problems)
   if (trace.probes) n += trace.probes.apply(problems)
+  if (problems.length === 0) trace.installLive(problems)
   if (problems.length > 0) {
     trace.end(undefined)
     throw new TraceError(problems)
