@@ -449,9 +449,9 @@ export function startTrace(
         if (!p.live) continue
         const scripts = editor.scriptsWhere((f) => selectsFile(p.selector, f))
         if (scripts.length === 0) {
-          const what = p.selector.kind === 'file' ? p.selector.filename : p.selector.kind === 'package' ? `no file of the package ${p.selector.name}` : 'no file'
+          const what = p.selector.kind === 'file' ? `${p.selector.filename} is not loaded in this process` : p.selector.kind === 'package' ? `the package ${p.selector.name} has no file loaded in this process` : 'no file is loaded'
           problems.push(
-            `${p.spec.text}: ${what} is not loaded in this process${p.selector.kind === 'file' ? '' : ''}; live edit probes code that is loaded. ` +
+            `${p.spec.text}: ${what}; live edit probes code that is loaded. ` +
               `Trace it once it is loaded, or start the program with the preload, which probes files as they load: ${preloadLine()}`,
           )
           continue

@@ -156,7 +156,15 @@ function alignment(source: string, r: Instrumented, format: Format): [Tok, Tok[]
     const orig = before.get(line) ?? []
     const places = alignLine(orig, out, isOurs)
     if (!places) problems.push(`line ${line}: ${orig.map((t) => t.text).join(' ')}  ->  ${out.map((t) => t.text).join(' ')}`)
-    else orig.forEach((t, i) => pairs.push([t, places[i].map((j) => out[j])]))
+    else
+      orig.forEach((t, i) => {
+        // A token may also sit after inserted text that starts with the same token (a concise
+        // arrow's closing text starts with ')'): every copy up to the next original token counts.
+        const own = [...places[i]]
+        const next = i + 1 < orig.length && places[i + 1].length > 0 ? Math.min(...places[i + 1]) : out.length
+        for (let j = Math.max(...own) + 1; j < next; j++) if (out[j].text === t.text) own.push(j)
+        pairs.push([t, own.map((j) => out[j])])
+      })
   }
   for (const line of before.keys()) if (!after.has(line)) problems.push(`line ${line}: no tokens left`)
   expect(problems.slice(0, 3)).toEqual([])
@@ -1257,21 +1265,37 @@ describe('what live probes report', () => {
     ])
   })
 
-  it("with runtime 'global', adds no header and reaches the file through the registry's files", () => {
+  it("with runtime 'global', adds no header and reaches the file through one global binding named after the key", () => {
     const source = 'function f(a) { return a }\nmodule.exports = f'
-    const r = rewrite(source, 'commonjs', { runtime: 'global', key: 'my-key' })
+    const r = rewrite(source, 'commonjs', { runtime: 'global', key: '7' })
     expect(r.code.split('\n')[0].startsWith('function f(a) {')).toBe(true)
-    expect(r.code).toContain('.files.get("my-key")')
+    expect(r.binding).toBe(`${r.prefix}$7`)
+    expect(r.code).not.toContain('globalThis')
     const calls: Call[] = []
     const fake = installFake(1, calls, [], () => r.probes)
-    fake.file('my-key', r.probes.length, '')
-    const module = { exports: undefined as unknown as (a: number) => number }
-    new Function('module', 'exports', 'require', r.code)(module, {}, require)
-    expect(module.exports(5)).toBe(5)
-    expect(calls.map((c) => [c.kind, c.name, c.value])).toEqual([
-      ['e', 'f', [5]],
-      ['r', 'f', 5],
-    ])
+    const file = fake.file('7', r.probes.length, '')
+    Object.defineProperty(globalThis, r.binding!, { value: file, configurable: true })
+    try {
+      const module = { exports: undefined as unknown as (a: number) => number }
+      new Function('module', 'exports', 'require', r.code)(module, {}, require)
+      expect(module.exports(5)).toBe(5)
+      expect(calls.map((c) => [c.kind, c.name, c.value])).toEqual([
+        ['e', 'f', [5]],
+        ['r', 'f', 5],
+      ])
+    } finally {
+      delete (globalThis as Record<string, unknown>)[r.binding!]
+    }
+  })
+
+  it("with stableIds, a rewrite that selects a few numbers them as the full table does", () => {
+    const source = 'function a() {}\nfunction b() {}\nfunction c() {}\n'
+    const full = rewrite(source, 'commonjs', { runtime: 'global', key: '1', stableIds: true, tableOnly: true })
+    expect(full.code).toBe(source)
+    expect(full.probes.map((p) => [p.name, p.id])).toEqual([['a', 0], ['b', 1], ['c', 2]])
+    const some = rewrite(source, 'commonjs', { runtime: 'global', key: '1', stableIds: true, select: (f) => (f as { id?: number }).id === 2 })
+    expect(some.probes.map((p) => [p.name, p.id])).toEqual([['c', 2]])
+    expect(some.code).toContain('.s[2]')
   })
 })
 

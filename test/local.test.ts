@@ -231,7 +231,7 @@ describe('local scope, CommonJS', () => {
 })
 
 describe('without the preload', () => {
-  it('a local spec fails with the exact --import line to use', () => {
+  it('a local spec on a file that is not loaded fails saying so, with the exact --import line to use', () => {
     const r = run(
       `
       const { calls } = require('recon-trace')
@@ -239,19 +239,35 @@ describe('without the preload', () => {
     `,
       { preload: false },
     )
-    expect(r.stderr).toContain("Start it with: node --import recon-trace/register")
+    expect(r.stderr).toContain('fact.cjs is not loaded in this process; live edit probes code that is loaded')
+    expect(r.stderr).toContain('node --import recon-trace/register')
     expect(r.stderr).toContain(`NODE_OPTIONS='--import recon-trace/register'`)
   })
 
-  it('an ES module spec in global scope fails with the same line', () => {
+  it('a local spec on a loaded file is served by live edit', () => {
     const r = run(
       `
       const { calls } = require('recon-trace')
-      try { calls('${kindsEsm}:area', 10) } catch (e) { console.error(e.message) }
+      const { fact } = require('./fixtures/local/fact.cjs')
+      calls('./fixtures/local/fact.cjs:fact/1', 3, { scope: 'local', ${IO} })
+      fact(5)
     `,
       { preload: false },
     )
-    expect(r.stderr).toMatch(/is an ES module .*Start the program with the preload to trace ES modules: node --import recon-trace\/register/)
+    expect(r.lines).toEqual(['<0> fact:fact(5)', '<0> fact:fact(4)', '<0> fact:fact(3)', 'recon-trace: rate limit tripped after 3 messages; tracing stopped.'])
+  })
+
+  it('an ES module spec in global scope reaches the export through live edit', () => {
+    const r = run(
+      `
+      import { calls } from 'recon-trace'
+      const m = await import('${kindsEsm}')
+      calls('${kindsEsm}:area -> return', 10, { ${IO} })
+      m.area({ kind: 'square', side: 2 })
+    `,
+      { preload: false, esm: true },
+    )
+    expect(r.lines).toEqual(["<0> kinds:area({ kind: 'square', side: 2 })", '<0> kinds:area/1 --> 4'])
   })
 })
 
@@ -345,7 +361,7 @@ describe('files that do not parse', () => {
 })
 
 describe('scope of the preload', () => {
-  it('RECON_TRACE_EXCLUDE leaves a file without probes, and a spec on it says so', () => {
+  it('RECON_TRACE_EXCLUDE leaves a file without probes; a spec on it is served by live edit', () => {
     const r = run(
       `
       const { calls } = require('recon-trace')
@@ -357,7 +373,7 @@ describe('scope of the preload', () => {
       { env: { RECON_TRACE_EXCLUDE: 'fixtures/local/fact.cjs' } },
     )
     expect(r.stderr).toMatch(/^false\n/)
-    expect(r.stderr).toMatch(/fact\.cjs is not instrumented by the preload/)
+    expect(r.stderr.trim()).toBe('false') // no error: live edit serves it
   })
 
   it('a package in node_modules gets probes only when RECON_TRACE_INCLUDE names it', () => {
@@ -387,12 +403,16 @@ describe('scope of the preload', () => {
     expect(r.lines).toEqual(['<0> lodash:runInContext.chunk([1, 2, 3], 2)', '<0> lodash:runInContext.chunk/2 --> [[1, 2], [3]]'])
   })
 
-  it('a package spec that is not included says how to include it', () => {
+  it('a package spec that is not included is served by live edit once the package is loaded', () => {
     const r = run(`
       const { calls } = require('recon-trace')
-      try { calls('lodash:chunk', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
+      try { calls('lodash:runInContext.chunk', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
+      const _ = require('lodash')
+      calls('lodash:runInContext.chunk', 10, { scope: 'local', ${IO} })
+      _.chunk([1, 2, 3], 2)
     `)
-    expect(r.stderr).toContain('the package lodash is not instrumented: start the program with RECON_TRACE_INCLUDE=lodash')
+    expect(r.stderr).toContain('the package lodash has no file loaded in this process')
+    expect(r.lines).toEqual(['<0> lodash:runInContext.chunk([1, 2, 3], 2)'])
   })
 })
 
