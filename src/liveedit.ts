@@ -36,6 +36,28 @@ import { ProbeFile, encodeTable } from './probe.js'
 import { unpatched, unrestored } from './livediff.js'
 import { inputMapOf, rewriterModule } from './register.js'
 
+/**
+ * Whether live edit is on for this runtime, and if not, why. Measured: on Node 24.21 (V8 13.6)
+ * a live edit of one function of lodash (any edit, even one blank added), then the first call
+ * of another function of the same script that had never run, crashed the process with a
+ * segmentation fault (`conforms`, `iteratee`, `matches`, `matchesProperty`, each calling
+ * `baseClone` for the first time; test/liveedit.test.ts reproduces it). The same edits on
+ * Node 20.20 (V8 11.3) never did. A tracer must not crash the program: live edit is off by
+ * default on V8 13 and later, and `RECON_TRACE_LIVE_EDIT=force` turns it on anyway.
+ */
+export function liveEditRefusal(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const mode = env.RECON_TRACE_LIVE_EDIT
+  if (mode === '0' || mode === 'off') return 'RECON_TRACE_LIVE_EDIT turns it off'
+  if (mode === 'force') return undefined
+  const major = Number(process.versions.v8.split('.')[0])
+  if (major >= 13)
+    return (
+      `live edit is off on this runtime: V8 ${process.versions.v8} (Node ${process.versions.node}) crashed the process in our tests when a function of an edited script first ran after the edit; ` +
+      `RECON_TRACE_LIVE_EDIT=force turns it on anyway (docs/live-edit.md)`
+    )
+  return undefined
+}
+
 /** How long a busy function's edit is retried before the trace gives up on it (ms). */
 export const LIVE_RETRY_MS = 2000
 
@@ -142,7 +164,8 @@ type Post = (method: string, params?: object) => Record<string, unknown>
  */
 export class LiveEditor {
   private session: Session | undefined
-  private scripts = new Map<string, Script>()
+  /** Every script the Debugger reported, by file: more than one after an edit (see `live`). */
+  private scripts = new Map<string, Script[]>()
   readonly files = new Map<string, LiveFile>()
   private nextKey = 1
   /** Files whose original text is still to be put back. */
@@ -187,7 +210,11 @@ export class LiveEditor {
             filename = undefined
           }
         } else if (url.startsWith('/')) filename = url
-        if (filename !== undefined) this.scripts.set(filename, { id: scriptId, filename, module: isModule === true })
+        if (filename === undefined) return
+        const list = this.scripts.get(filename)
+        const sc = { id: scriptId, filename, module: isModule === true }
+        if (list === undefined) this.scripts.set(filename, [sc])
+        else list.push(sc)
       })
       this.post('Debugger.enable')
       // A `debugger` statement or a breakpoint must never stop this thread on our session:
@@ -225,11 +252,58 @@ export class LiveEditor {
     }
   }
 
-  /** The loaded scripts whose file `test` accepts. */
+  /** The loaded scripts whose file `test` accepts: the live one of each file. */
   scriptsWhere(test: (filename: string) => boolean): Script[] {
     const out: Script[] = []
-    for (const s of this.scripts.values()) if (test(s.filename)) out.push(s)
+    for (const [filename, list] of this.scripts) if (test(filename)) out.push(this.live(filename, list))
     return out
+  }
+
+  /**
+   * The script that runs a file's code. After a live edit (ours, or a dry run) V8 keeps the
+   * replaced copy of the script, and the Debugger lists it under the same URL until it is
+   * collected; an edit of that copy would say Ok and change nothing. V8 gives the running
+   * script back its id after an edit, so the copies have higher ids (measured on Node 20 and
+   * 24). A module loaded twice (its require cache cleared) also has two scripts; then the
+   * function its require cache exports tells which one runs.
+   */
+  private live(filename: string, list: Script[]): Script {
+    if (list.length === 1) return list[0]
+    const byId = [...list].sort((a, b) => Number(a.id) - Number(b.id))
+    const running = this.scriptOfExports(filename)
+    return byId.find((s) => s.id === running) ?? byId[0]
+  }
+
+  /** The script id of a function that the require cache of `filename` exports, if any. */
+  private scriptOfExports(filename: string): string | undefined {
+    const cache = (createRequire(filename) as NodeJS.Require).cache
+    const exp = cache[filename]?.exports as unknown
+    let fn: unknown = typeof exp === 'function' ? exp : undefined
+    if (fn === undefined && typeof exp === 'object' && exp !== null) {
+      for (const k of Object.keys(exp)) {
+        const d = Object.getOwnPropertyDescriptor(exp, k)
+        if (d && typeof d.value === 'function') {
+          fn = d.value
+          break
+        }
+      }
+    }
+    if (fn === undefined) return undefined
+    const slot = Symbol.for('recon-trace.liveedit.probe')
+    const g = globalThis as unknown as Record<symbol, unknown>
+    try {
+      g[slot] = fn
+      const r = this.post('Runtime.evaluate', { expression: `globalThis[Symbol.for('recon-trace.liveedit.probe')]`, silent: true }) as { result?: { objectId?: string } }
+      const objectId = r.result?.objectId
+      if (objectId === undefined) return undefined
+      const props = this.post('Runtime.getProperties', { objectId, ownProperties: true }) as { internalProperties?: { name: string; value?: { value?: { scriptId?: string } } }[] }
+      this.post('Runtime.releaseObject', { objectId })
+      return props.internalProperties?.find((p) => p.name === '[[FunctionLocation]]')?.value?.value?.scriptId
+    } catch {
+      return undefined
+    } finally {
+      delete g[slot]
+    }
   }
 
   /** The file of a script, read and tabled once (its table is reused by every later trace). */

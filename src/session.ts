@@ -21,7 +21,7 @@ import { compileWhere, type ThreadView } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher } from './match.js'
 import { Hooks, enterBusy, isBusy, isEsmModule, leaveBusy, plan, type Target } from './hook.js'
 import { Probes, preloadCovers, probeSelector, registry, selectsFile, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
-import { LIVE_RETRY_MS, blockedReason, liveEditor, type LiveFile } from './liveedit.js'
+import { LIVE_RETRY_MS, blockedReason, liveEditRefusal, liveEditor, type LiveFile } from './liveedit.js'
 import { labelOfFile } from './hook.js'
 import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
 import { renderValue, type TraceEvent } from './format.js'
@@ -383,9 +383,8 @@ class Trace implements ProbeHandler {
     const editor = liveEditor()
     if (this.waiting !== undefined) editor.waiting.delete(this.waiting)
     this.waiting = undefined
-    if (this.edits === undefined) return
-    if (this.installed) for (const f of this.edits.keys()) editor.release(f)
-    else editor.closeIfIdle()
+    if (this.installed && this.edits !== undefined) for (const f of this.edits.keys()) editor.release(f)
+    else if (this.liveFiles.length > 0) editor.closeIfIdle()
     this.edits = undefined
   }
 }
@@ -438,7 +437,15 @@ export function startTrace(
   throwIfProblems(problems)
   // Live edit: read the loaded scripts the live specs name (the Debugger domain opens here).
   const liveFiles: LiveFile[] = []
-  if (probeSpecs.some((p) => p.live)) {
+  const refusal = probeSpecs.some((p) => p.live) ? liveEditRefusal() : undefined
+  if (refusal !== undefined) {
+    for (const p of probeSpecs)
+      if (p.live)
+        problems.push(
+          `${p.spec.text}: ${p.scope === 'local' ? "scope 'local'" : 'an ES module'} needs probes: the preload's, put in as modules load, or live edit's, put into a running program; ${refusal}. ` +
+            `Start the program with the preload: ${preloadLine()}`,
+        )
+  } else if (probeSpecs.some((p) => p.live)) {
     const editor = liveEditor()
     if (!editor.open()) {
       for (const p of probeSpecs)

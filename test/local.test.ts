@@ -46,6 +46,9 @@ afterAll(() => {
   for (const d of temps) rmSync(d, { recursive: true, force: true })
 })
 
+/** Live edit is off by default on V8 13 (Node 24; test/liveedit.test.ts says why): the tests that reach it turn it on. */
+const LIVE: Record<string, string> = Number(process.versions.v8.split('.')[0]) >= 13 ? { RECON_TRACE_LIVE_EDIT: 'force' } : {}
+
 const kinds = './fixtures/local/kinds.cjs'
 const kindsEsm = './fixtures/local/kinds.mjs'
 
@@ -237,7 +240,7 @@ describe('without the preload', () => {
       const { calls } = require('recon-trace')
       try { calls('./fixtures/local/fact.cjs:fact', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
     `,
-      { preload: false },
+      { env: LIVE, preload: false },
     )
     expect(r.stderr).toContain('fact.cjs is not loaded in this process; live edit probes code that is loaded')
     expect(r.stderr).toContain('node --import recon-trace/register')
@@ -252,7 +255,7 @@ describe('without the preload', () => {
       calls('./fixtures/local/fact.cjs:fact/1', 3, { scope: 'local', ${IO} })
       fact(5)
     `,
-      { preload: false },
+      { env: LIVE, preload: false },
     )
     expect(r.lines).toEqual(['<0> fact:fact(5)', '<0> fact:fact(4)', '<0> fact:fact(3)', 'recon-trace: rate limit tripped after 3 messages; tracing stopped.'])
   })
@@ -265,7 +268,7 @@ describe('without the preload', () => {
       calls('${kindsEsm}:area -> return', 10, { ${IO} })
       m.area({ kind: 'square', side: 2 })
     `,
-      { preload: false, esm: true },
+      { env: LIVE, preload: false, esm: true },
     )
     expect(r.lines).toEqual(["<0> kinds:area({ kind: 'square', side: 2 })", '<0> kinds:area/1 --> 4'])
   })
@@ -370,7 +373,7 @@ describe('scope of the preload', () => {
       console.error([...reg.files.keys()].some((f) => f.endsWith('fact.cjs')))
       try { calls('./fixtures/local/fact.cjs:fact', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
     `,
-      { env: { RECON_TRACE_EXCLUDE: 'fixtures/local/fact.cjs' } },
+      { env: { RECON_TRACE_EXCLUDE: 'fixtures/local/fact.cjs', ...LIVE } },
     )
     expect(r.stderr).toMatch(/^false\n/)
     expect(r.stderr.trim()).toBe('false') // no error: live edit serves it
@@ -410,7 +413,7 @@ describe('scope of the preload', () => {
       const _ = require('lodash')
       calls('lodash:runInContext.chunk', 10, { scope: 'local', ${IO} })
       _.chunk([1, 2, 3], 2)
-    `)
+    `, { env: LIVE })
     expect(r.stderr).toContain('the package lodash has no file loaded in this process')
     expect(r.lines).toEqual(['<0> lodash:runInContext.chunk([1, 2, 3], 2)'])
   })
