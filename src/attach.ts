@@ -7,8 +7,8 @@
  * 2. Over the DevTools protocol (a WebSocket, with the `ws` package), `Runtime.evaluate` checks
  *    that the process on the port is the one asked for (its pid), then loads this installation's
  *    agent (`dist/cjs/agent.js`, by absolute path) into it and starts it: from then on the CLI
- *    talks to its socket as to a preloaded process's, in global scope (runtime wrappers on
- *    CommonJS exports and builtins; probes, hence local scope and ES modules, need the preload).
+ *    talks to its socket as to a preloaded process's: runtime wrappers in global scope, and
+ *    live edit (liveedit.ts, in-process in the agent) for local scope and ES modules.
  * 3. If recon-trace opened the inspector, it closes it again (100 ms after it disconnects),
  *    leaving no port open. The agent stays, idle: an unref'd socket in the owner-only directory.
  *
