@@ -57,6 +57,16 @@
  * file's own, e.g. from tsc) keep every column under `--enable-source-maps`. `register()` does
  * the same from code, for modules loaded after it. See register.ts and instrument.ts.
  *
+ * ## Local scope without the preload: live edit
+ *
+ * In a program started with plain `node`, the same specs on a file it has loaded are served by
+ * V8's live edit: an in-process inspector session puts the probe into the selected functions
+ * only (checked first with a port of V8's text diff, all edits or none), and the original text
+ * goes back at the next turn after the trace ends. A function that is running is retried for
+ * 2 s, then the trace ends saying which and why. Off by default on V8 13 (Node 24), where V8
+ * crashed a process after such an edit; RECON_TRACE_LIVE_EDIT=force|off. See liveedit.ts and
+ * docs/live-edit.md.
+ *
  * ## Limits
  *
  * A count `N` (at most N messages; every line counts, a return line too) or a rate
