@@ -623,34 +623,14 @@ function parse(source: string, module: boolean, filename: string): N {
 }
 
 /**
- * The end of an arrow's `=>`: scanning forward from its last parameter (or its start), where only
- * parentheses, `async`, whitespace and comments can come before the `=>`.
+ * The first place in [from, end) where `found` says yes, outside comments (`end` if none): a scan
+ * of the few characters of a function's head, between its name or parameters and its body.
  */
-/** The `(` that opens a (non-arrow) function's parameters: where V8 starts the function. */
-function paramsOpen(source: string, n: N): number {
-  let p = n.id ? (n.id.end as number) : (n.start as number)
-  const end = (n.body as N).start as number
+function scanHead(source: string, from: number, end: number, found: (c: number, p: number) => boolean): number {
+  let p = from
   while (p < end) {
     const c = source.charCodeAt(p)
-    if (c === 40) return p
-    if (c === 47 && source.charCodeAt(p + 1) === 47) {
-      const nl = source.indexOf('\n', p)
-      p = nl === -1 ? end : nl
-    } else if (c === 47 && source.charCodeAt(p + 1) === 42) {
-      const close = source.indexOf('*/', p + 2)
-      p = close === -1 ? end : close + 2
-    } else p++
-  }
-  return n.start as number
-}
-
-function arrowEnd(source: string, n: N): number {
-  const params = n.params as N[]
-  let p = params.length > 0 ? params[params.length - 1].end : n.start
-  const end = n.body.start
-  while (p < end) {
-    const c = source.charCodeAt(p)
-    if (c === 61 && source.charCodeAt(p + 1) === 62) return p + 2 // =>
+    if (found(c, p)) return p
     if (c === 47 && source.charCodeAt(p + 1) === 47) {
       const nl = source.indexOf('\n', p)
       p = nl === -1 ? end : nl
@@ -660,6 +640,24 @@ function arrowEnd(source: string, n: N): number {
     } else p++
   }
   return end
+}
+
+/** The `(` that opens a (non-arrow) function's parameters: where V8 starts the function. */
+function paramsOpen(source: string, n: N): number {
+  const end = (n.body as N).start as number
+  const p = scanHead(source, n.id ? (n.id.end as number) : (n.start as number), end, (c) => c === 40)
+  return p === end ? (n.start as number) : p
+}
+
+/**
+ * The end of an arrow's `=>`: scanning forward from its last parameter (or its start), where only
+ * parentheses, `async`, whitespace and comments can come before the `=>`.
+ */
+function arrowEnd(source: string, n: N): number {
+  const params = n.params as N[]
+  const end = n.body.start as number
+  const p = scanHead(source, params.length > 0 ? params[params.length - 1].end : n.start, end, (c, q) => c === 61 && source.charCodeAt(q + 1) === 62)
+  return p === end ? end : p + 2
 }
 
 /**

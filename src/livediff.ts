@@ -238,6 +238,15 @@ export function translateRange(changes: readonly Change[], start: number, end: n
   return s === undefined || e === undefined ? undefined : [s, e]
 }
 
+/** Where a character of the old text lands in the new: after every insertion at or before it. */
+function mover(insertions: readonly number[]): (p: number) => number {
+  return (p) => {
+    let d = 0
+    for (let i = 0; i < insertions.length && insertions[i] <= p; i += 2) d += insertions[i + 1]
+    return p + d
+  }
+}
+
 /** A probed function's place in the old text (from `instrument`'s spans). */
 export interface Span {
   readonly id: number
@@ -255,12 +264,7 @@ export interface Span {
  */
 export function unpatched(source: string, code: string, insertions: readonly number[], spans: readonly Span[]): number[] {
   const changes = compareSources(source, code)
-  // Where a character of the old text lands in the new: after every insertion at or before it.
-  const moved = (p: number): number => {
-    let d = 0
-    for (let i = 0; i < insertions.length && insertions[i] <= p; i += 2) d += insertions[i + 1]
-    return p + d
-  }
+  const moved = mover(insertions)
   const bad: number[] = []
   for (const s of spans) {
     // V8 starts a function at its parameters (an arrow at its first character): `start`.
@@ -277,11 +281,7 @@ export function unpatched(source: string, code: string, insertions: readonly num
  */
 export function unrestored(code: string, source: string, insertions: readonly number[], spans: readonly Span[]): number[] {
   const changes = compareSources(code, source)
-  const moved = (p: number): number => {
-    let d = 0
-    for (let i = 0; i < insertions.length && insertions[i] <= p; i += 2) d += insertions[i + 1]
-    return p + d
-  }
+  const moved = mover(insertions)
   const bad: number[] = []
   for (const s of spans) {
     const r = translateRange(changes, moved(s.start), moved(s.end - 1) + 1 + s.close)
