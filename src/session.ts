@@ -79,6 +79,10 @@ interface Pending {
 class Trace implements ProbeHandler {
   active = true
   readonly hooks: Hooks
+  /** Runtime wrappers put in for live specs whose functions stayed busy (see installLive). */
+  private fallback: Hooks | undefined
+  private readonly wrapperFallback: (live: readonly TraceSpec[], problems: string[]) => Hooks | undefined
+  private readonly liveSpecs: readonly TraceSpec[]
   readonly probes: Probes | undefined
   readonly limiter: Limiter
   readonly output: Output
@@ -105,6 +109,7 @@ class Trace implements ProbeHandler {
     readonly liveFiles: readonly LiveFile[] = [],
   ) {
     this.limiter = new Limiter(limit)
+    this.liveSpecs = probeSpecs.filter((p) => p.live).map((p) => p.spec)
     this.redact = makeRedactor(o.redact)
     this.stamp = o.timestamp === 'trace'
     this.withArgs = o.args === 'args'
@@ -117,6 +122,23 @@ class Trace implements ProbeHandler {
       for (const n of notices) this.output.notice(`recon-trace: ${n}`)
     }
     this.hooks = new Hooks(specs, matchers, this.onMatch, forbidden, onLate)
+    this.wrapperFallback = (live: readonly TraceSpec[], problems: string[]) => {
+      const p = plan(live, forbidden, problems)
+      if (problems.length > 0) return undefined
+      const h = new Hooks(
+        live,
+        live.map((s) => compileMatcher(s, where.test, onUserError, enterBusy, leaveBusy)),
+        this.onMatch,
+        forbidden,
+        onLate,
+      )
+      h.apply(p, problems)
+      if (problems.length > 0) {
+        h.restore()
+        return undefined
+      }
+      return h
+    }
     const reg = registry()
     this.probes =
       probeSpecs.length === 0
@@ -295,6 +317,7 @@ class Trace implements ProbeHandler {
     if (!this.active) return
     this.active = false
     this.hooks.restore()
+    this.fallback?.restore()
     this.probes?.restore()
     this.releaseLive()
     this.settler.close()
@@ -369,8 +392,21 @@ class Trace implements ProbeHandler {
         return true
       }
       if (Date.now() < until) return false
+      const busy = `${names(r.blocked, edits.get(r.blocked) ?? [])}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s (live edit cannot change a function while it runs)`
+      // The next installer that can serve the specs: the preload's probes would have been
+      // chosen first had they been there, so runtime wrappers, if every live spec names a
+      // function its module exports (then the trace sees the calls through the export only,
+      // and says so); otherwise the trace ends, naming the function and the options.
+      const unreachable: string[] = []
+      const fallback = this.wrapperFallback(this.liveSpecs, unreachable)
+      if (fallback !== undefined) {
+        this.fallback = fallback
+        this.releaseLive()
+        this.output.notice(`recon-trace: ${busy}; traced through ${this.liveSpecs.length === 1 ? 'its export' : 'their exports'} instead (runtime wrappers): calls from inside the module are not seen`)
+        return true
+      }
       this.end(
-        `could not probe ${names(r.blocked, edits.get(r.blocked) ?? [])}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s (live edit cannot change a function while it runs). ` +
+        `could not probe ${busy}. ` +
           `Try again when it is idle, trace it in global scope if it is exported (its calls through the export), or start the program with the preload: ${preloadLine()}`,
       )
       return true

@@ -193,21 +193,38 @@ describe('live edit, busy functions', () => {
     ])
   })
 
-  it('a function that stays busy ends the trace after the bounded retry, naming it, why, and the options; the file is untouched', () => {
+  it('a function that stays busy and is exported falls back to a runtime wrapper after the bounded retry, saying so', () => {
     const r = run(`${CHECK}
       const { calls } = require('recon-trace')
       const b = require('./fixtures/live/busy.cjs')
       b.handler(1) // never released
       calls(['./fixtures/live/busy.cjs:handler', './fixtures/live/busy.cjs:helper'], 10, { scope: 'local', ${IO} })
-      b.helper(1) // not probed: all or none
-      setTimeout(() => check('./fixtures/live/busy.cjs'), 2300)
+      b.helper(1) // not probed yet: all edits or none
+      setTimeout(() => { b.helper(2); b.handler(3); check('./fixtures/live/busy.cjs') }, 2300)
     `)
     expect(r.lines[0]).toMatch(/^recon-trace: waiting to probe busy:handler, busy:helper: a call of it is suspended/)
-    expect(r.lines[1]).toMatch(/^recon-trace: could not probe busy:handler, busy:helper: a call of it is suspended .* for 2 s .*Try again when it is idle, trace it in global scope if it is exported.*node --import recon-trace\/register/)
+    expect(r.lines[1]).toMatch(
+      /^recon-trace: busy:handler, busy:helper: a call of it is suspended .* for 2 s \(live edit cannot change a function while it runs\); traced through their exports instead \(runtime wrappers\): calls from inside the module are not seen$/,
+    )
+    expect(r.lines.slice(2)).toEqual(['<0> busy:helper(2)', '<0> busy:handler(3)'])
+    expect(checks(r)).toEqual([{ original: true, bindings: [], open: false }])
+  })
+
+  it('a function that stays busy and is not exported ends the trace, naming it, why, and the options; the file is untouched', () => {
+    const r = run(`${CHECK}
+      const { calls } = require('recon-trace')
+      const b = require('./fixtures/live/busy.cjs')
+      b.startInside() // suspended for ever
+      calls('./fixtures/live/busy.cjs:waitInside', 10, { scope: 'local', ${IO} })
+      setTimeout(() => check('./fixtures/live/busy.cjs'), 2300)
+    `)
+    expect(r.lines[0]).toMatch(/^recon-trace: waiting to probe busy:waitInside: a call of it is suspended/)
+    expect(r.lines[1]).toMatch(/^recon-trace: could not probe busy:waitInside: a call of it is suspended .* for 2 s .*Try again when it is idle, trace it in global scope if it is exported.*node --import recon-trace\/register/)
     expect(r.lines[1]).toMatch(/tracing stopped\.$/)
     expect(r.lines).toHaveLength(2)
     expect(checks(r)).toEqual([{ original: true, bindings: [], open: false }])
   })
+
 
   it('a function on the stack of the caller of calls() is probed at the next turn', () => {
     const r = run(`
