@@ -200,8 +200,11 @@ export class LiveEditor {
       s.connect()
       this.session = s
       this.scripts.clear()
-      s.on('Debugger.scriptParsed', (m: { params: { scriptId: string; url: string; isModule?: boolean } }) => {
-        const { scriptId, url, isModule } = m.params
+      s.on('Debugger.scriptParsed', (m: { params: { scriptId: string; url: string; isModule?: boolean; executionContextAuxData?: { isDefault?: boolean } } }) => {
+        const { scriptId, url, isModule, executionContextAuxData } = m.params
+        // Scripts of other contexts (vm) do not see this realm's globalThis, where the probes'
+        // binding lives: an edit there would throw a ReferenceError into the program.
+        if (executionContextAuxData?.isDefault === false) return
         let filename: string | undefined
         if (url.startsWith('file:')) {
           try {

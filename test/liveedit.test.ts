@@ -175,6 +175,21 @@ describe('live edit, CommonJS', () => {
   })
 })
 
+describe('live edit, other contexts', () => {
+  it('never edits a script of a vm context, whose functions could not see the probes\' binding', () => {
+    const r = run(`
+      const vm = require('node:vm'), fs = require('node:fs'), path = require('node:path')
+      const ctx = vm.createContext({ module: { exports: {} } })
+      vm.runInContext(fs.readFileSync('${shapes}', 'utf8'), ctx, { filename: path.resolve('./fixtures/live/in-vm.cjs') })
+      const { calls } = require('recon-trace')
+      try { calls('./fixtures/live/in-vm.cjs:hidden', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
+      console.error('still', vm.runInContext('module.exports.viaHidden(20)', ctx))
+    `)
+    expect(r.stderr).toContain('in-vm.cjs is not loaded in this process')
+    expect(r.stderr).toContain('still big')
+  })
+})
+
 describe('live edit, busy functions', () => {
   it('an async function suspended at an await is probed once it has returned, after a notice', () => {
     const r = run(`
