@@ -11,8 +11,9 @@
  * nothing (measured ratio 1.00 before and after; bench/liveedit.mjs).
  *
  * Safety:
- * - All or nothing: every edit of a trace is first tried with `dryRun`; if V8 refuses one, none
- *   is made. Before an edit, livediff.ts checks that V8's text diff maps each edited function
+ * - All or nothing: the files of a trace are edited one after the other in one turn; if V8
+ *   refuses one, those already edited are put back in the same turn. Before an edit, livediff.ts
+ *   checks that V8's text diff maps each edited function
  *   to its new code (V8 says `Ok` even when it does not); a function it would not map is
  *   rewritten in another form, or refused with the reason.
  * - V8 refuses to change a function that is running (on the stack, or an async function or
@@ -336,22 +337,22 @@ export class LiveEditor {
     // current text: restore it first, then edit. Both are refused if a function is running.
     for (const { f } of plans) {
       if (f.edited === undefined) continue
-      const status = this.setSource(f, f.original, false)
+      const status = this.setSource(f, f.original)
       if (status !== 'Ok') return { blocked: f, status }
       this.returned(f)
     }
-    for (const p of plans) {
-      const status = this.setSource(p.f, p.code, true)
-      if (status !== 'Ok') return { blocked: p.f, status }
-    }
+    // One file at a time, undone in the same turn if V8 refuses one. No dry run first: each
+    // setScriptSource walks the whole heap to find the functions it changes (its time grows
+    // with the heap: docs/benchmarks.md §8), and in one synchronous turn nothing can start
+    // running in between, so the undo is accepted whenever the edit was.
     const done: typeof plans = []
     for (const p of plans) {
       // The binding first: the new code may run as soon as the edit is made.
       defineBinding(p.binding, p.f.file)
-      const status = this.setSource(p.f, p.code, false)
+      const status = this.setSource(p.f, p.code)
       if (status !== 'Ok') {
-        // Not expected after a dry run in the same turn; undo what was done.
-        for (const d of done) this.putBack(d.f)
+        for (const d of done) if (!this.putBack(d.f)) this.release(d.f)
+        if (!this.anyUses(p.binding)) deleteBinding(p.binding)
         return { blocked: p.f, status }
       }
       p.f.edited = p.code
@@ -360,6 +361,12 @@ export class LiveEditor {
       done.push(p)
     }
     return undefined
+  }
+
+  /** Whether an edited file still reads `binding`. */
+  private anyUses(binding: string): boolean {
+    for (const f of this.files.values()) if (f.edited !== undefined && f.binding === binding) return true
+    return false
   }
 
   /** Ask for the original text of `f` back: now if it can be, else at later turns of the loop. */
@@ -372,7 +379,7 @@ export class LiveEditor {
   private putBack(f: LiveFile): boolean {
     if (f.edited === undefined) return true
     const clean = f.restoresCleanly()
-    const status = this.setSource(f, f.original, false)
+    const status = this.setSource(f, f.original)
     if (status !== 'Ok') return false
     if (clean && f.binding !== undefined) deleteBinding(f.binding)
     f.edited = undefined
@@ -419,8 +426,8 @@ export class LiveEditor {
     this.retry = t
   }
 
-  private setSource(f: LiveFile, text: string, dryRun: boolean): string {
-    const r = this.post('Debugger.setScriptSource', { scriptId: f.script.id, scriptSource: text, dryRun })
+  private setSource(f: LiveFile, text: string): string {
+    const r = this.post('Debugger.setScriptSource', { scriptId: f.script.id, scriptSource: text })
     const exc = r.exceptionDetails as { text?: string } | undefined
     if (exc) return 'CompileError'
     return (r.status as string | undefined) ?? 'Ok'

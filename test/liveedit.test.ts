@@ -241,6 +241,26 @@ describe('live edit, busy functions', () => {
   })
 
 
+  it('all files or none: a file edited before a busy one is put back in the same turn', () => {
+    const r = run(`${CHECK}
+      const { calls } = require('recon-trace')
+      const m = require('${shapes}')
+      const b = require('./fixtures/live/busy.cjs')
+      const pending = b.handler(1)
+      calls(['${shapes}:hidden', './fixtures/live/busy.cjs:handler'], 10, { scope: 'local', ${IO} })
+      check('${shapes}')
+      m.viaHidden(1) // not probed while the trace waits
+      setTimeout(async () => { b.release(); await pending; setTimeout(() => { m.viaHidden(2); b.handler(3) }, 30) }, 50)
+    `)
+    expect(checks(r)).toEqual([{ original: true, bindings: [], open: true }])
+    expect(r.lines).toEqual([
+      'recon-trace: waiting to probe busy:handler: a call of it is suspended (an async function waiting at an await, or a generator at a yield); retrying for 2 s',
+      'recon-trace: probes in busy:handler',
+      '<0> shapes:hidden(2)',
+      '<0> busy:handler(3)',
+    ])
+  })
+
   it('a function on the stack of the caller of calls() is probed at the next turn', () => {
     const r = run(`
       const { calls } = require('recon-trace')
