@@ -473,6 +473,7 @@ export function startTrace(
   throwIfProblems(problems)
   // Live edit: read the loaded scripts the live specs name (the Debugger domain opens here).
   const liveFiles: LiveFile[] = []
+  const notLoadedHere = new Set<(typeof probeSpecs)[number]>()
   const refusal = probeSpecs.some((p) => p.live) ? liveEditRefusal() : undefined
   if (refusal !== undefined) {
     for (const p of probeSpecs)
@@ -491,6 +492,12 @@ export function startTrace(
       for (const p of probeSpecs) {
         if (!p.live) continue
         const scripts = editor.scriptsWhere((f) => selectsFile(p.selector, f))
+        if (scripts.length === 0 && thread !== undefined) {
+          // A worker thread of a traced process that has not loaded the file: nothing to
+          // probe here (the main thread reports a file loaded nowhere).
+          notLoadedHere.add(p)
+          continue
+        }
         if (scripts.length === 0) {
           const what = p.selector.kind === 'file' ? `${p.selector.filename} is not loaded in this process` : p.selector.kind === 'package' ? `the package ${p.selector.name} has no file loaded in this process` : 'no file is loaded'
           problems.push(
@@ -515,6 +522,7 @@ export function startTrace(
     }
   }
   throwIfProblems(problems)
+  for (const p of notLoadedHere) probeSpecs.splice(probeSpecs.indexOf(p), 1)
   clear()
   const forbidden = forbiddenTargets(o!)
   // Resolve modules and find functions before anything is created or hooked.

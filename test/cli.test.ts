@@ -158,6 +158,17 @@ describe('threads', () => {
     expect(threadsOf(r.out)).toEqual([0, first])
   })
 
+  it('live edit in each thread: a file the preload left out is probed by the main thread and by the worker, each in its own isolate', async () => {
+    const live: Record<string, string> = Number(process.versions.v8.split('.')[0]) >= 13 ? { RECON_TRACE_LIVE_EDIT: 'force' } : {}
+    const s = forkService('threads.cjs', true, { RECON_TRACE_EXCLUDE: 'fixtures/service/work.cjs', ...live })
+    const first = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
+    const r = cli([String(s.pid), `${work}:greet`, '-n', '40', '--scope', 'local'])
+    expect(r.code).toBe(0)
+    expect(r.out).not.toContain('bad trace')
+    expect(r.lines[40]).toBe('recon-trace: rate limit tripped after 40 messages; tracing stopped.')
+    expect(threadsOf(r.out)).toEqual([0, first])
+  })
+
   it("--pid existing leaves out a worker started after the trace began, --pid new takes only it", async () => {
     const { s, first } = await threads()
     /** Trace with `--pid which` while the service starts one more worker; the threads seen, and that worker. */
