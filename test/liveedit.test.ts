@@ -241,6 +241,22 @@ describe('live edit, busy functions', () => {
   })
 
 
+  it('a generator suspended at a yield is probed once it is closed', () => {
+    const r = run(`
+      const { calls } = require('recon-trace')
+      const m = require('${shapes}')
+      const g = m.count(3); g.next() // suspended at its yield
+      calls('${shapes}:count -> return', 10, { scope: 'local', ${IO} })
+      setTimeout(() => { g.return(); setTimeout(() => [...m.count(1)], 30) }, 30)
+    `)
+    expect(r.lines).toEqual([
+      'recon-trace: waiting to probe shapes:count: a call of it is suspended (an async function waiting at an await, or a generator at a yield); retrying for 2 s',
+      'recon-trace: probes in shapes:count',
+      '<0> shapes:count(1)',
+      '<0> shapes:count/1 --> undefined',
+    ])
+  })
+
   it('all files or none: a file edited before a busy one is put back in the same turn', () => {
     const r = run(`${CHECK}
       const { calls } = require('recon-trace')
