@@ -25,6 +25,7 @@
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as workerThreads from 'node:worker_threads'
@@ -431,3 +432,39 @@ export function startAgent(): string | undefined {
     return undefined
   }
 }
+
+/**
+ * For a process attached without the preload (attach.ts): start the thread part of the agent in
+ * each of its worker threads, those running now and those started later, through the
+ * inspector's NodeWorker domain of an in-process session (each worker has its own inspector;
+ * `Runtime.evaluate` there loads `agentFile` and calls `startThreadAgent`). The session stays
+ * open for the workers to come; it holds the event loop of no one.
+ */
+export function reachWorkers(agentFile: string): void {
+  if (reaching) return
+  reaching = true
+  try {
+    const inspector = createRequire(agentFile)('node:inspector') as typeof import('node:inspector')
+    const s = new inspector.Session()
+    s.connect()
+    const file = JSON.stringify(agentFile)
+    const expression = `(() => { const m = process.getBuiltinModule('node:module'); m.createRequire(${file})(${file}).startThreadAgent() })()`
+    s.on('NodeWorker.attachedToWorker', (m: { params: { sessionId: string } }) => {
+      const { sessionId } = m.params
+      s.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression } }) }, () => {})
+    })
+    s.on('NodeWorker.receivedMessageFromWorker', (m: { params: { sessionId: string; message: string } }) => {
+      let reply: { id?: number } = {}
+      try {
+        reply = JSON.parse(m.params.message) as { id?: number }
+      } catch {
+        /* not ours */
+      }
+      if (reply.id === 1) s.post('NodeWorker.detach', { sessionId: m.params.sessionId }, () => {})
+    })
+    s.post('NodeWorker.enable', { waitForDebuggerOnStart: false }, () => {})
+  } catch {
+    /* no inspector, or no getBuiltinModule (Node before 20.16): the main thread only */
+  }
+}
+let reaching = false

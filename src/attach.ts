@@ -8,7 +8,8 @@
  *    that the process on the port is the one asked for (its pid), then loads this installation's
  *    agent (`dist/cjs/agent.js`, by absolute path) into it and starts it: from then on the CLI
  *    talks to its socket as to a preloaded process's: runtime wrappers in global scope, and
- *    live edit (liveedit.ts, in-process in the agent) for local scope and ES modules.
+ *    live edit (liveedit.ts, in-process in the agent) for local scope and ES modules. The agent
+ *    also starts its thread part in each worker thread, now and later (`reachWorkers`).
  * 3. If recon-trace opened the inspector, it closes it again (100 ms after it disconnects),
  *    leaving no port open. The agent stays, idle: an unref'd socket in the owner-only directory.
  *
@@ -134,7 +135,7 @@ export async function attach(pid: number): Promise<string | undefined> {
       const file = JSON.stringify(agentFile())
       const started = await evaluate(
         s,
-        `(() => { const m = typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:module') : process.mainModule.constructor; return m.createRequire(${file})(${file}).startAgent() ?? null })()`,
+        `(() => { const m = typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:module') : process.mainModule.constructor; const a = m.createRequire(${file})(${file}); const r = a.startAgent() ?? null; if (r !== null) a.reachWorkers(${file}); return r })()`,
       )
       if (opened) await evaluate(s, `void setTimeout(() => (typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:inspector') : process.mainModule.require('node:inspector')).close(), 100).unref()`)
       if (typeof started !== 'string') return `the agent did not start in process ${pid} (its socket directory is not safe?): start the process with the preload instead`

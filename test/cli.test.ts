@@ -340,13 +340,24 @@ describe('attach without the preload, through the inspector', () => {
     expect(again.lines[1]).toMatch(/^<0> work:add\/2 --> \d+$/)
   })
 
+  it('reaches the worker threads of such a process too: each probes its own copy of the module by live edit', async () => {
+    const live: Record<string, string> = Number(process.versions.v8.split('.')[0]) >= 13 ? { RECON_TRACE_LIVE_EDIT: 'force' } : {}
+    const s = forkService('plain-threads.cjs', false, live)
+    const worker = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
+    const r = cli([String(s.pid), `${work}:greet`, '-n', '40', '--scope', 'local'])
+    expect(r.code, r.err).toBe(0)
+    expect(r.lines[40]).toBe('recon-trace: rate limit tripped after 40 messages; tracing stopped.')
+    const seen = [...new Set(r.out.split('\n').map((l) => /<\d+\.(\d+)> work:greet/.exec(l)?.[1]).filter(Boolean).map(Number))].sort()
+    expect(seen).toEqual([0, worker])
+  })
+
   it('traces such a process in local scope through live edit, and leaves its module text exactly as it was', async () => {
     // Live edit is off by default on V8 13 (Node 24; test/liveedit.test.ts says why).
     const live: Record<string, string> = Number(process.versions.v8.split('.')[0]) >= 13 ? { RECON_TRACE_LIVE_EDIT: 'force' } : {}
     const s = forkService('plain.cjs', false, live)
     await new Promise((ok) => s.stdout!.once('data', ok))
     const r = cli([String(s.pid), `${work}:add`, '-n', '2', '--scope', 'local', '--args', 'arity'])
-    expect(r.code).toBe(0)
+    expect(r.code, r.err).toBe(0)
     expect(r.lines).toEqual(['<0> work:add/2', '<0> work:add/2', 'recon-trace: rate limit tripped after 2 messages; tracing stopped.'])
     await new Promise((ok) => setTimeout(ok, 200))
     s.send('source')
