@@ -23,13 +23,16 @@ import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood', 'probe-dormant', 'probe-workload', 'probe-load', 'cli-first-event', 'service-throughput']
+const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood', 'probe-dormant', 'probe-workload', 'probe-load', 'cli-first-event', 'service-throughput', 'liveedit-cost']
 // Micro-benchmarks of one module each, written with the same conventions (own processes,
 // medians), run when present. bench/snapshot.mjs is left out of the default run: it takes about
 // 6 minutes per runtime here (its util.inspect column of an object of 1e5 keys), over the
 // 3-minute budget of `npm run bench`; name it to run it (`node bench/run.mjs snapshot`).
 const OTHERS = ['guard']
-const ON_REQUEST = ['snapshot']
+// The live-edit install and cycle scenarios are left out too: about 1.5 and 2 minutes per runtime
+// here (each install or restore blocks for tens to thousands of ms, docs/benchmarks.md §8); name
+// them: `node bench/run.mjs liveedit-install liveedit-cycles`.
+const ON_REQUEST = ['snapshot', 'liveedit-install', 'liveedit-cycles']
 const TIMEOUT_MS = 10 * 60_000
 
 const args = process.argv.slice(2)
@@ -174,6 +177,26 @@ function summary(results) {
   for (const way of ['socket', 'inspector']) {
     const fe = find(results, 'cli-first-event', (x) => x === way)
     if (fe) row(`CLI start to first event, through the ${way}`, `${f(fe.ms, 1)} ms (node -e 0: ${f(fe.node_ms, 1)} ms)`, 'report', undefined)
+  }
+  for (const r of results.filter((x) => x.scenario.startsWith('liveedit-') && x.case === 'skipped')) row(`${r.scenario}: skipped`, 'live edit is off on this runtime (RECON_TRACE_LIVE_EDIT=force measures it)', 'n/a', undefined)
+  for (const r of results.filter((x) => x.scenario === 'liveedit-install' && x.case !== 'skipped')) {
+    const what = r.heap_case ? `live edit, 1 function of a small file, heap ${f(r.heap_mb, 0)} MB` : `live edit, ${r.functions} function${r.functions === 1 ? '' : 's'} of a ${f(r.mb)} MB script`
+    row(`${what}, ${r.case.endsWith('first') ? 'first install' : 'later install'} / removal`, `${f(r.install_ms, 0)} / ${f(r.removal_ms, 0)} ms (V8's setScriptSource ${f(r.install_v8_ms, 0)} / ${f(r.removal_v8_ms, 0)})`, 'report', undefined)
+  }
+  for (const c of ['guard', 'arity']) {
+    for (const site of ['inlined', 'megamorphic']) {
+      const b = find(results, 'liveedit-cost', (x) => x === `${c}, (b) traced, filtered out, ${site}`)
+      if (b) row(`live edit probe, filtered out by ${c === 'guard' ? 'a guard that matches nothing' : 'arity'}, ${site}: added`, `${f(b.added_ns)} ns`, c === 'guard' ? '< 10 ns' : 'report', c === 'guard' ? b.added_ns < 10 : undefined)
+      const a = find(results, 'liveedit-cost', (x) => x === `${c}, (c) after clear() + restore, ${site}`)
+      if (a) row(`live edit, after clear() and the restore (${c} case), same call site, ${site}: ratio to before`, `${f(a.vs_before)} (twin ratio ${f(a.ratio)})`, '1.00 within noise', Math.abs(a.vs_before - 1) < 0.05)
+    }
+  }
+  for (const r of results.filter((x) => x.scenario === 'liveedit-cycles' && x.case !== 'skipped')) {
+    row(`live edit, ${r.cycles} install/restore cycles under load: errors, wrong results`, `${r.errors}, ${r.mismatches}`, '0, 0', r.errors === 0 && r.mismatches === 0 && r.restored)
+    row(`live edit, ${r.cycles} cycles: heapUsed after GC, warm-up -> end`, `${f(r.heap_base_mb)} -> ${f(r.heap_end_mb)} MB (${r.heap_diff_mb >= 0 ? '+' : ''}${f(r.heap_diff_mb)})`, 'report', undefined)
+    row(`live edit, ${r.cycles} cycles: heapTotal, rss after GC, warm-up -> end`, `${f(r.heap_total_base_mb, 1)} -> ${f(r.heap_total_end_mb, 1)} MB, ${f(r.rss_base_mb, 1)} -> ${f(r.rss_end_mb, 1)} MB`, 'report', undefined)
+    row(`live edit, ${r.cycles} cycles: cycles that waited ('waiting to probe')`, `${r.waited_cycles} (${r.waiting_lines} notices, ${r.could_not} gave up)`, 'report', undefined)
+    row(`live edit, ${r.cycles} cycles: longest event-loop block`, `${f(r.max_gap_ms, 0)} ms (cycle median ${f(r.cycle_ms, 0)} ms)`, 'report', undefined)
   }
   const w = [0, 0, 0]
   for (const r of rows) for (let i = 0; i < 3; i++) w[i] = Math.max(w[i], r[i].length)

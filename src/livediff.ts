@@ -39,56 +39,58 @@ function myers(input: Input, add: AddChunk): void {
   const size = input.len1 + input.len2 + 1
   const fwd = new Int32Array(size)
   const rev = new Int32Array(size)
-  const at = (v: Int32Array, i: number) => (i >= 0 ? i : size + i)
+  const at = (_v: Int32Array, i: number) => (i >= 0 ? i : size + i)
   type Point = { x: number; y: number }
-  const less = (a: Point, b: Point) => a.x < b.x && a.y < b.y
 
+  // forward and reverse keep their points in numbers (no object per step): on a 1 MB file with
+  // 100 edited functions, the allocation-per-step version took 0.8 s.
+  const eq = input.equals
   const forward = (tl: Point, br: Point, d: number): [Point, Point] | undefined => {
     const delta = br.x - tl.x - (br.y - tl.y)
+    const odd = delta % 2 !== 0
     for (let k = -d; k <= d; k += 2) {
-      const from = { x: 0, y: 0 }
-      const to = { x: 0, y: 0 }
+      let fromX: number
+      let toX: number
       if (k === -d || (k !== d && fwd[at(fwd, k - 1)] < fwd[at(fwd, k + 1)])) {
-        from.x = to.x = fwd[at(fwd, k + 1)]
+        fromX = toX = fwd[at(fwd, k + 1)]
       } else {
-        from.x = fwd[at(fwd, k - 1)]
-        to.x = from.x + 1
+        fromX = fwd[at(fwd, k - 1)]
+        toX = fromX + 1
       }
-      to.y = tl.y + (to.x - tl.x) - k
-      from.y = d === 0 || from.x !== to.x ? to.y : to.y - 1
-      while (less(to, br) && input.equals(to.x, to.y)) {
-        to.x++
-        to.y++
+      let toY = tl.y + (toX - tl.x) - k
+      const fromY = d === 0 || fromX !== toX ? toY : toY - 1
+      while (toX < br.x && toY < br.y && eq(toX, toY)) {
+        toX++
+        toY++
       }
-      fwd[at(fwd, k)] = to.x
-      const odd = delta % 2 !== 0
+      fwd[at(fwd, k)] = toX
       const l = k - delta
-      if (odd && l >= -d + 1 && l <= d - 1 && to.x >= rev[at(rev, l)]) return [from, to]
+      if (odd && l >= -d + 1 && l <= d - 1 && toX >= rev[at(rev, l)]) return [{ x: fromX, y: fromY }, { x: toX, y: toY }]
     }
     return undefined
   }
 
   const reverse = (tl: Point, br: Point, d: number): [Point, Point] | undefined => {
     const delta = br.x - tl.x - (br.y - tl.y)
+    const even = delta % 2 === 0
     for (let l = d; l >= -d; l -= 2) {
-      const from = { x: 0, y: 0 }
-      const to = { x: 0, y: 0 }
+      let fromX: number
+      let toX: number
       if (l === d || (l !== -d && rev[at(rev, l - 1)] > rev[at(rev, l + 1)])) {
-        from.x = to.x = rev[at(rev, l - 1)]
+        fromX = toX = rev[at(rev, l - 1)]
       } else {
-        from.x = rev[at(rev, l + 1)]
-        to.x = from.x - 1
+        fromX = rev[at(rev, l + 1)]
+        toX = fromX - 1
       }
       const k = l + delta
-      to.y = tl.y + (to.x - tl.x) - k
-      from.y = d === 0 || from.x !== to.x ? to.y : to.y + 1
-      while (less(tl, to) && input.equals(to.x - 1, to.y - 1)) {
-        to.x--
-        to.y--
+      let toY = tl.y + (toX - tl.x) - k
+      const fromY = d === 0 || fromX !== toX ? toY : toY + 1
+      while (tl.x < toX && tl.y < toY && eq(toX - 1, toY - 1)) {
+        toX--
+        toY--
       }
-      rev[at(rev, l)] = to.x
-      const even = delta % 2 === 0
-      if (even && k >= -d && k <= d && to.x <= fwd[at(fwd, k)]) return [to, from]
+      rev[at(rev, l)] = toX
+      if (even && k >= -d && k <= d && toX <= fwd[at(fwd, k)]) return [{ x: toX, y: toY }, { x: fromX, y: fromY }]
     }
     return undefined
   }
@@ -179,13 +181,23 @@ export function compareSources(s1: string, s2: string): Change[] {
   const lineStart2 = (i: number) => (i === 0 ? 0 : i >= n2 ? s2.length : l2[i])
   const lineEnd1 = (i: number) => lineStart1(i + 1)
   const lineEnd2 = (i: number) => lineStart2(i + 1)
-  const lineEq = (i: number, j: number) => {
-    const a = lineStart1(i)
-    const b = lineStart2(j)
-    const len = lineEnd1(i) - a
-    if (len !== lineEnd2(j) - b) return false
-    return s1.startsWith(s2.slice(b, b + len), a) // equal lengths: same text
+  // Each distinct line (with its terminator) gets a number once, so that a comparison of two
+  // lines is one of two integers: the line diff of a 1 MB file with 100 edited functions took
+  // 1.3 s comparing substrings, and a few ms this way (bench/liveedit-install.mjs).
+  const ids = new Map<string, number>()
+  const number = (s: string, start: (i: number) => number, end: (i: number) => number, n: number) => {
+    const out = new Int32Array(n)
+    for (let i = 0; i < n; i++) {
+      const text = s.slice(start(i), end(i))
+      let id = ids.get(text)
+      if (id === undefined) ids.set(text, (id = ids.size))
+      out[i] = id
+    }
+    return out
   }
+  const id1 = number(s1, lineStart1, lineEnd1, n1)
+  const id2 = number(s2, lineStart2, lineEnd2, n2)
+  const lineEq = (i: number, j: number) => id1[i] === id2[j]
   // NarrowDownInput: common lines at both ends take no part in the diff.
   let prefix = 0
   while (prefix < Math.min(n1, n2) && lineEq(prefix, prefix)) prefix++

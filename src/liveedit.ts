@@ -8,7 +8,7 @@
  * only the selected functions with the rewrite of the preload (instrument.ts, `runtime:
  * 'global'`, lines kept), and gives V8 the new text with `Debugger.setScriptSource`. The rest
  * of the program is untouched: a function that no trace selects never changes, and costs
- * nothing (measured ratio 1.00 before and after; bench/liveedit.mjs).
+ * nothing (measured ratio 1.00 before and after; bench/liveedit-cost.mjs).
  *
  * Safety:
  * - All or nothing: the files of a trace are edited one after the other in one turn; if V8
@@ -25,6 +25,9 @@
  *   back at the next turn of the event loop (a function cannot be changed while it runs, and
  *   the tripping call is running), retried until V8 accepts it; then the Debugger domain is
  *   disabled and the session closed. `Debugger.getScriptSource` then returns the original text.
+ * - Each edit stops the thread while V8 walks the whole heap for the closures of the changed
+ *   functions (about 4 ms per MB of live heap, measured). Live edit is refused when that pause
+ *   would exceed RECON_TRACE_LIVE_EDIT_MAX_PAUSE (1000 ms by default), saying so.
  * - The Debugger domain is told to skip all pauses, so a `debugger` statement in the program
  *   never stops this thread on our session.
  * - The probes read one global binding per edited file (`$rt$<n>`, not enumerable), which is
@@ -33,6 +36,7 @@
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Session } from 'node:inspector'
+import { getHeapStatistics } from 'node:v8'
 import { ProbeFile, encodeTable } from './probe.js'
 import { unpatched, unrestored } from './livediff.js'
 import { inputMapOf, rewriterModule } from './register.js'
@@ -56,7 +60,29 @@ export function liveEditRefusal(env: NodeJS.ProcessEnv = process.env): string | 
       `live edit is off on this runtime: V8 ${process.versions.v8} (Node ${process.versions.node}) crashed the process in our tests when a function of an edited script first ran after the edit; ` +
       `RECON_TRACE_LIVE_EDIT=force turns it on anyway (docs/live-edit.md)`
     )
+  const pause = livePause()
+  const max = Number(env.RECON_TRACE_LIVE_EDIT_MAX_PAUSE ?? DEFAULT_MAX_PAUSE_MS)
+  if (Number.isFinite(max) && pause.ms > max)
+    return (
+      `live edit would stop this thread for about ${pause.ms} ms at the edit and again at the restore: V8 walks the whole heap for each edit (here ${pause.mb} MB live; measured about ${MS_PER_MB} ms per MB), ` +
+      `over the limit of ${max} ms (RECON_TRACE_LIVE_EDIT_MAX_PAUSE=<ms> raises it, RECON_TRACE_LIVE_EDIT=force lifts it)`
+    )
   return undefined
+}
+
+/** The pause live edit is refused over, by default (ms): a health check of 1-2 s should survive it. */
+export const DEFAULT_MAX_PAUSE_MS = 1000
+/**
+ * What one `Debugger.setScriptSource` costs per MB of live heap (ms): measured 3.4-3.8 on Node
+ * 20 and 24 with heaps of 100 and 400 MB (bench/liveedit-install.mjs, docs/benchmarks.md §8),
+ * plus about 40 ms at a small heap.
+ */
+export const MS_PER_MB = 4
+
+/** The pause each edit is expected to cause here, from the live heap. */
+export function livePause(): { ms: number; mb: number } {
+  const mb = Math.round(getHeapStatistics().used_heap_size / 2 ** 20)
+  return { ms: 40 + mb * MS_PER_MB, mb }
 }
 
 /** How long a busy function's edit is retried before the trace gives up on it (ms). */

@@ -493,5 +493,16 @@ describe('the runtime gate', () => {
     const off = run(program, { env: { RECON_TRACE_LIVE_EDIT: 'off' } })
     expect(off.stderr).toContain('RECON_TRACE_LIVE_EDIT turns it off')
   })
+
+  it.skipIf(V8_13)('refuses live edit when the pause it would cause (V8 walks the whole heap) exceeds RECON_TRACE_LIVE_EDIT_MAX_PAUSE', () => {
+    const program = `
+      const { calls } = require('recon-trace')
+      require('${shapes}')
+      try { console.error('hooked', calls('${shapes}:hidden', 10, { scope: 'local' })) } catch (e) { console.error(e.message) }
+    `
+    const r = run(program, { env: { RECON_TRACE_LIVE_EDIT_MAX_PAUSE: '5' } })
+    expect(r.stderr).toMatch(/live edit would stop this thread for about \d+ ms at the edit and again at the restore: V8 walks the whole heap for each edit \(here \d+ MB live; measured about 4 ms per MB\), over the limit of 5 ms/)
+    expect(run(program, { env: { RECON_TRACE_LIVE_EDIT_MAX_PAUSE: '5', RECON_TRACE_LIVE_EDIT: 'force' } }).stderr.trim()).toBe('hooked 1')
+  })
 })
 
