@@ -507,12 +507,28 @@ async function runProgram(p: Parsed, out: NodeJS.WritableStream, err: NodeJS.Wri
 }
 
 /**
+ * Whether an agent listens on `path`. A process killed outright (SIGKILL) leaves its socket file
+ * behind, and a later process can get the same pid: such a socket refuses connections, and its
+ * process is attached like one without an agent (its own agent replaces the file).
+ */
+function answers(path: string): Promise<boolean> {
+  return new Promise((ok) => {
+    const c = createConnection(path)
+    c.once('connect', () => {
+      c.destroy()
+      ok(true)
+    })
+    c.once('error', () => ok(false))
+  })
+}
+
+/**
  * A process of ours that runs without the agent: start it through the inspector (attach.ts).
  * Dead pids and other users' processes are left to the connection's error, which says so.
  */
 async function attachWhereNeeded(pids: readonly number[], err: NodeJS.WritableStream): Promise<boolean> {
   for (const pid of pids) {
-    if (existsSync(socketPath(pid))) continue
+    if (existsSync(socketPath(pid)) && (await answers(socketPath(pid)))) continue
     try {
       process.kill(pid, 0)
     } catch {

@@ -340,6 +340,22 @@ describe('attach without the preload, through the inspector', () => {
     expect(again.lines[1]).toMatch(/^<0> work:add\/2 --> \d+$/)
   })
 
+  it('attaches a process whose pid has a stale socket, left by a killed process of the same pid', async () => {
+    const s = forkService('plain.cjs', false)
+    await new Promise((ok) => s.stdout!.once('data', ok))
+    const path = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
+    // A process that binds that path and dies by SIGKILL leaves the file, refusing connections.
+    const binder = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => console.log('bound'))`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise((ok) => binder.stdout!.once('data', ok))
+    binder.kill('SIGKILL')
+    await new Promise((ok) => binder.once('exit', ok))
+    expect(existsSync(path)).toBe(true)
+    const r = cli([String(s.pid), `${work}:greet`, '-n', '2'])
+    expect(r.code, r.err).toBe(0)
+    expect(r.err).toContain(`process ${s.pid} has no agent: attaching through its inspector`)
+    expect(r.lines).toEqual(["<0> work:greet('plain')", "<0> work:greet('plain')", 'recon-trace: rate limit tripped after 2 messages; tracing stopped.'])
+  })
+
   it('reaches the worker threads of such a process too: each probes its own copy of the module by live edit', async () => {
     const live: Record<string, string> = Number(process.versions.v8.split('.')[0]) >= 13 ? { RECON_TRACE_LIVE_EDIT: 'force' } : {}
     const s = forkService('plain-threads.cjs', false, live)
