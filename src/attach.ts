@@ -53,9 +53,15 @@ function list(timeoutMs: number): Promise<Target[] | undefined> {
 /** A minimal DevTools session: `call(method, params)` resolves with the result. */
 function session(url: string): Promise<{ call: (method: string, params?: object) => Promise<Record<string, unknown>>; close: () => void }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false })
+    // Bounded: an inspector that accepts and never answers (a process going away) must not hold
+    // the CLI for ever.
+    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 3000 })
     let next = 1
     const waiting = new Map<number, (r: Record<string, unknown>) => void>()
+    ws.on('close', () => {
+      for (const done of waiting.values()) done({ error: 'the inspector closed the connection' })
+      waiting.clear()
+    })
     ws.on('message', (data) => {
       try {
         const m = JSON.parse(String(data)) as { id?: number; result?: Record<string, unknown>; error?: unknown }
@@ -70,7 +76,15 @@ function session(url: string): Promise<{ call: (method: string, params?: object)
         call: (method, params = {}) =>
           new Promise((ok) => {
             const id = next++
-            waiting.set(id, ok)
+            const timer = setTimeout(() => {
+              waiting.delete(id)
+              ok({ error: `${method}: no answer in 5 s` })
+            }, 5000)
+            waiting.set(id, (r) => {
+              clearTimeout(timer)
+              waiting.delete(id)
+              ok(r)
+            })
             ws.send(JSON.stringify({ id, method, params }))
           }),
         close: () => ws.close(),
