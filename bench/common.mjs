@@ -184,3 +184,34 @@ export function runCases(file, cases, wanted = [], extraFlags = []) {
   }
   if (failed) process.exitCode = 1
 }
+
+/** Live edit may be off on this runtime (the gate of src/liveedit.ts): then say so, and the scenario measures nothing. */
+export async function liveEditGated(scenario) {
+  const { liveEditRefusal } = await import(`${ROOT}/dist/esm/liveedit.js`)
+  const refused = liveEditRefusal?.()
+  if (refused === undefined) return false
+  console.log(`skipped: ${refused}`)
+  result({ scenario, case: 'skipped', reason: refused })
+  return true
+}
+
+/**
+ * The text V8 runs for the script whose URL ends with `suffix`, through a session of our own
+ * (outside timing). The lowest id: V8 lists the replaced copies of an edited script under the
+ * same URL, with higher ids, until they are collected.
+ */
+export function runningText(suffix) {
+  const { Session } = require('node:inspector')
+  const s = new Session()
+  s.connect()
+  let id
+  s.on('Debugger.scriptParsed', (m) => {
+    if (m.params.url.endsWith(suffix) && (id === undefined || Number(m.params.scriptId) < Number(id))) id = m.params.scriptId
+  })
+  s.post('Debugger.enable')
+  let text
+  s.post('Debugger.getScriptSource', { scriptId: id }, (e, r) => (text = r?.scriptSource))
+  s.post('Debugger.disable')
+  s.disconnect()
+  return text
+}

@@ -21,19 +21,8 @@
 //            drops the call on its count, before any guard)
 // Goals: (b) guard under 10 ns added per call; (c) ratio 1.00 to (a).
 import { calls, clear } from 'recon-trace'
-import { Session } from 'node:inspector'
 import { readFileSync } from 'node:fs'
-import { TINY, tiny, twin, makeLoop, makeMegaLoop, calibrate, rounds, compare, ROOT, header, result, printSink, fmt, pad, lpad, runCases, CASE, tick, median } from './common.mjs'
-
-/** Live edit may be off on this runtime (the gate of src/liveedit.ts): then say so and measure nothing. */
-async function gated(scenario) {
-  const { liveEditRefusal } = await import(`${ROOT}/dist/esm/liveedit.js`)
-  const refused = liveEditRefusal?.()
-  if (refused === undefined) return false
-  console.log(`skipped: ${refused}`)
-  result({ scenario, case: 'skipped', reason: refused })
-  return true
-}
+import { TINY, tiny, twin, makeLoop, makeMegaLoop, calibrate, rounds, compare, ROOT, header, result, printSink, fmt, pad, lpad, runCases, CASE, tick, median, liveEditGated, runningText } from './common.mjs'
 
 const R = Number(process.env.ROUNDS ?? 7)
 const CASES = ['guard', 'arity']
@@ -41,7 +30,7 @@ const SPECS = { guard: `${TINY}:add(a, b) when a === "never"`, arity: `${TINY}:a
 
 if (CASE === undefined) {
   header(`liveedit-cost: ns per call of tiny.add(i, 1), probe put in by live edit (no preload); median of ${R} interleaved rounds`)
-  if (!(await gated('liveedit-cost'))) {
+  if (!(await liveEditGated('liveedit-cost'))) {
     console.log(`${pad('case', 7)}${pad('phase', 30)}${pad('call site', 13)}${lpad('twin ns', 9)}${lpad('tiny ns', 9)}${lpad('added ns', 10)}${lpad('ratio', 8)}${lpad('vs (a)', 8)}  added min..max`)
     runCases(import.meta.url, CASES, process.argv.slice(2))
   }
@@ -81,21 +70,8 @@ if (CASE === undefined) {
   for (let i = 0; i < 1000 && editor().isOpen; i++) await tick()
   if (editor().isOpen) throw new Error('the original text is not back after 1000 turns of the event loop')
   if (tiny.add !== original) throw new Error('add is not the same function object')
-  {
-    // Outside timing: V8 runs the original text again.
-    const s = new Session()
-    s.connect()
-    let id
-    s.on('Debugger.scriptParsed', (m) => {
-      if (m.params.url.endsWith('/bench/fixtures/tiny.cjs')) id = m.params.scriptId
-    })
-    s.post('Debugger.enable')
-    let text
-    s.post('Debugger.getScriptSource', { scriptId: id }, (e, r) => (text = r?.scriptSource))
-    s.post('Debugger.disable')
-    s.disconnect()
-    if (text !== readFileSync(new URL('./fixtures/tiny.cjs', import.meta.url), 'utf8')) throw new Error('Debugger.getScriptSource is not the original text after the restore')
-  }
+  // Outside timing: V8 runs the original text again.
+  if (runningText('/bench/fixtures/tiny.cjs') !== readFileSync(new URL('./fixtures/tiny.cjs', import.meta.url), 'utf8')) throw new Error('Debugger.getScriptSource is not the original text after the restore')
   const fresh = {
     'fresh inlined base': makeLoop('twin, inlined, after the restore'),
     'fresh inlined prog': makeLoop('tiny, inlined, fresh after the restore'),

@@ -26,19 +26,8 @@
 // blocked by a cycle: Debugger.enable, the edit, the restore), and the time of a cycle.
 import { calls, clear } from 'recon-trace'
 import { Worker } from 'node:worker_threads'
-import { Session } from 'node:inspector'
 import { readFileSync } from 'node:fs'
-import { ROOT, header, result, median, fmt, pad, lpad, tick, runCases, CASE, require } from './common.mjs'
-
-/** Live edit may be off on this runtime (the gate of src/liveedit.ts): then say so and measure nothing. */
-async function gated(scenario) {
-  const { liveEditRefusal } = await import(`${ROOT}/dist/esm/liveedit.js`)
-  const refused = liveEditRefusal?.()
-  if (refused === undefined) return false
-  console.log(`skipped: ${refused}`)
-  result({ scenario, case: 'skipped', reason: refused })
-  return true
-}
+import { ROOT, header, result, median, fmt, pad, lpad, tick, runCases, CASE, require, liveEditGated, runningText } from './common.mjs'
 
 const CYCLES = Number(process.env.CYCLES ?? 1000)
 const WARMUP = Number(process.env.WARMUP ?? 10)
@@ -57,7 +46,7 @@ function expectedMix(x) {
 
 if (CASE === undefined) {
   header(`liveedit-cycles: ${CYCLES} live-edit install/restore cycles of busy.cjs:mix while a timer, promises and a worker call it (no preload)`)
-  if (!(await gated('liveedit-cycles'))) runCases(import.meta.url, ['cycles'], [], ['--expose-gc'])
+  if (!(await liveEditGated('liveedit-cycles'))) runCases(import.meta.url, ['cycles'], [], ['--expose-gc'])
 } else {
   if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc (node bench/liveedit-cycles.mjs does)')
   if (globalThis[Symbol.for('recon-trace.probes')]) throw new Error('run without the preload: this measures live edit')
@@ -239,18 +228,7 @@ if (CASE === undefined) {
   await workerDone
 
   // Outside timing: V8 runs the original text; the function object is the same; no binding left.
-  const s = new Session()
-  s.connect()
-  let id
-  s.on('Debugger.scriptParsed', (e) => {
-    if (e.params.url.endsWith('/bench/fixtures/busy.cjs')) id = e.params.scriptId
-  })
-  s.post('Debugger.enable')
-  let text
-  s.post('Debugger.getScriptSource', { scriptId: id }, (e, r) => (text = r?.scriptSource))
-  s.post('Debugger.disable')
-  s.disconnect()
-  const restored = text === readFileSync(new URL('./fixtures/busy.cjs', import.meta.url), 'utf8')
+  const restored = runningText('/bench/fixtures/busy.cjs') === readFileSync(new URL('./fixtures/busy.cjs', import.meta.url), 'utf8')
   const left = Object.getOwnPropertyNames(globalThis).filter((k) => k.startsWith('$rt$'))
 
   const workerCalls = Atomics.load(shared, 1) * 1000

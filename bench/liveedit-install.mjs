@@ -36,17 +36,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ROOT, TINY, header, result, median, fmt, pad, lpad, tick, CASE, require } from './common.mjs'
-
-/** Live edit may be off on this runtime (the gate of src/liveedit.ts): then say so and measure nothing. */
-async function gated(scenario) {
-  const { liveEditRefusal } = await import(`${ROOT}/dist/esm/liveedit.js`)
-  const refused = liveEditRefusal?.()
-  if (refused === undefined) return false
-  console.log(`skipped: ${refused}`)
-  result({ scenario, case: 'skipped', reason: refused })
-  return true
-}
+import { ROOT, TINY, header, result, median, fmt, pad, lpad, tick, CASE, require, liveEditGated, runningText } from './common.mjs'
 
 const SIZE_KB = Number(process.env.SIZE_KB ?? 1000)
 const RUNS = Number(process.env.RUNS ?? 3)
@@ -88,7 +78,7 @@ if (CASE === undefined) {
   const counts = wanted.length ? wanted.filter((c) => COUNTS.includes(c)) : COUNTS
   const heaps = wanted.length ? wanted.filter((c) => HEAPS.includes(c)) : HEAPS
   header(`liveedit-install: install and removal of live-edit probes (no preload); ms, medians`)
-  if (await gated('liveedit-install')) process.exit(0)
+  if (await liveEditGated('liveedit-install')) process.exit(0)
 
   const child = (c, env, flags = []) => {
     const out = spawnSync(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url)], {
@@ -258,18 +248,7 @@ if (CASE === undefined) {
   for (let r = 0; r < ROUNDS; r++) later.push(await round(false))
 
   // Checked once, outside timing, with our own session: the text V8 runs is the file's.
-  const s = new inspector.Session()
-  s.connect()
-  let id
-  s.on('Debugger.scriptParsed', (e) => {
-    if (e.params.url === file || e.params.url.endsWith(`${file}`)) id = e.params.scriptId
-  })
-  s.post('Debugger.enable')
-  let text
-  s.post('Debugger.getScriptSource', { scriptId: id }, (e, r) => (text = r?.scriptSource))
-  s.post('Debugger.disable')
-  s.disconnect()
-  if (text !== readFileSync(file, 'utf8')) throw new Error('after the removal, Debugger.getScriptSource is not the original text')
+  if (runningText(file) !== readFileSync(file, 'utf8')) throw new Error('after the removal, Debugger.getScriptSource is not the original text')
   const left = Object.getOwnPropertyNames(globalThis).filter((k) => k.startsWith('$rt$'))
   if (left.length) throw new Error(`global bindings left after the removal: ${left.join(', ')}`)
   if (!allUnchanged()) throw new Error('a function of the script returns something else after the removal')
