@@ -402,12 +402,14 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
         if (ended.size === pids.length) finish(0)
       }
     }
+    const connected = new Set<number>()
     const join = (pid: number, late: boolean) => {
       // With --run, the program connected to us and its agent already has the request.
       const socket = given ?? createConnection(socketPath(pid))
       sockets.set(pid, socket)
       if (!given) {
         socket.on('connect', () => {
+          connected.add(pid)
           // A process that joins late is new as a whole: its threads, the main one too, are 'new'.
           const options = late && Array.isArray(p.options.pid) ? { ...p.options, pid: (p.options.pid as unknown[]).map((x) => (x === 'new' ? 'all' : x)) } : p.options
           sendMessage(socket, { type: 'trace', specs: p.specs, limit: p.limit, options, replace: p.replace, client: process.pid })
@@ -422,11 +424,19 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
       })
       socket.on('error', (e: NodeJS.ErrnoException) => {
         if (code !== undefined) return
+        if (late && !connected.has(pid) && (e.code === 'ECONNREFUSED' || e.code === 'ENOENT')) {
+          // A child that starts later: the socket file seen was a stale one of an earlier process
+          // of the same pid, or the child's agent is not listening yet. The next poll tries again.
+          sockets.delete(pid)
+          pids.splice(pids.indexOf(pid), 1)
+          return
+        }
         err.write(`recon-trace: ${noAgent(pid, e.code)}\n`)
         stopAll()
         finish(1)
       })
       socket.on('close', () => {
+        if (late && !connected.has(pid)) return // refused: see 'error'
         if (code === undefined && !ended.has(pid)) {
           if (given) {
             // --run: the program ended before the trace did.
@@ -507,6 +517,17 @@ async function runProgram(p: Parsed, out: NodeJS.WritableStream, err: NodeJS.Wri
 }
 
 /**
+ * The pids to trace: those given, or with --children the parent and its children whose agent
+ * answers (a child's socket file may be a stale one of an earlier process of the same pid).
+ */
+async function withAgents(p: Parsed): Promise<number[]> {
+  if (!p.children) return [...p.pids]
+  const kids: number[] = []
+  for (const c of childrenOf(p.pid)) if (existsSync(socketPath(c)) && (await answers(socketPath(c)))) kids.push(c)
+  return [p.pid, ...kids]
+}
+
+/**
  * Whether an agent listens on `path`. A process killed outright (SIGKILL) leaves its socket file
  * behind, and a later process can get the same pid: such a socket refuses connections, and its
  * process is attached like one without an agent (its own agent replaces the file).
@@ -566,7 +587,6 @@ export function main(argv: readonly string[], io: { out?: NodeJS.WritableStream;
   if (p.options.color === undefined) p.options.color = (out as { isTTY?: boolean }).isTTY === true
   if (p.defaulted) err.write(`recon-trace: no limit given: stopping after 10 messages or 60 s, whichever comes first (-n, --rate, --time)\n`)
   if (p.run !== undefined) return runProgram(p, out, err)
-  const pids = p.children ? [p.pid, ...childrenOf(p.pid).filter((c) => existsSync(socketPath(c)))] : p.pids
-  return attachWhereNeeded(pids, err).then((ok) => (ok ? trace(p, pids, out, err) : 1))
+  return withAgents(p).then((pids) => attachWhereNeeded(pids, err).then((ok) => (ok ? trace(p, pids, out, err) : 1)))
 
 }

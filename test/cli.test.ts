@@ -263,7 +263,7 @@ describe('--children with new', () => {
       primary.once('message', (m) => ok((m as { spawned: number }).spawned))
       primary.send('spawn')
     })
-    expect(await c.exited).toBe(0)
+    expect(await c.exited, c.err()).toBe(0)
     const traced = c.out().split('\n').filter((l) => l.includes('work:add('))
     expect(traced).toHaveLength(5)
     expect(traced.every((l) => l.includes(`<${spawned}.0>`))).toBe(true)

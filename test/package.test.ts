@@ -14,6 +14,15 @@ const expected = (pid: number | undefined) => [
 ]
 const untimed = (s: string) => s.trim().split('\n').map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} /, ''))
 
+describe('the test run', () => {
+  // .ci/run says which Node each pass is for; npm runs its scripts with node_modules/.bin (Node
+  // 24) first on PATH, and until the `test` script ran its inner npm with the outer npm's Node,
+  // the "Node 20" pass ran the suite on Node 24 (the runtime of a nested `npm run` comes from PATH).
+  it.skipIf(process.env.RECON_TRACE_CI_NODE === undefined)('runs on the Node that the CI pass is for', () => {
+    expect(process.version).toBe(process.env.RECON_TRACE_CI_NODE)
+  })
+})
+
 describe('the built package', () => {
   it('import works (ESM build)', () => {
     const r = run('fixtures/programs/esm-user.mjs')
