@@ -89,7 +89,7 @@ export function livePause(): { ms: number; mb: number } {
 export const LIVE_RETRY_MS = 2000
 
 /** One loaded script, as the Debugger reported it. */
-interface Script {
+export interface Script {
   readonly id: string
   readonly filename: string
   readonly module: boolean
@@ -201,6 +201,9 @@ export class LiveEditor {
   private retryDelay = 1
   /** Edits waiting for busy functions: retried with the restores. */
   readonly waiting = new Set<() => boolean>()
+  /** Traces waiting for files to load: told of each script compiled after they started. */
+  readonly loading = new Set<(script: Script) => void>()
+  private loaded: Script[] = []
   /** Set when the inspector cannot be used here (no inspector in this build of Node). */
   unavailable: string | undefined
 
@@ -245,6 +248,16 @@ export class LiveEditor {
         const sc = { id: scriptId, filename, module: isModule === true }
         if (list === undefined) this.scripts.set(filename, [sc])
         else list.push(sc)
+        // A script compiled after the start, that a trace waits for: told at the next turn (this
+        // may run inside V8's compile of the script, and the module has not run yet).
+        if (this.loading.size > 0 && list === undefined) {
+          this.loaded.push(sc)
+          if (this.loaded.length === 1)
+            setImmediate(() => {
+              const batch = this.loaded.splice(0)
+              for (const l of [...this.loading]) for (const b of batch) l(this.live(b.filename, this.scripts.get(b.filename) ?? [b]))
+            }).unref()
+        }
       })
       this.post('Debugger.enable')
       // A `debugger` statement or a breakpoint must never stop this thread on our session:
@@ -260,7 +273,7 @@ export class LiveEditor {
 
   /** Close the session when nothing is edited, returning or waiting. */
   closeIfIdle(): void {
-    if (this.returning.size > 0 || this.waiting.size > 0) return
+    if (this.returning.size > 0 || this.waiting.size > 0 || this.loading.size > 0) return
     for (const f of this.files.values()) if (f.edited !== undefined) return
     this.close()
   }

@@ -324,6 +324,8 @@ export interface ProbeSpec {
   readonly scope: 'local' | 'global'
   /** Served by live edit (liveedit.ts): its files are `extra`, already loaded, not the registry's. */
   readonly live?: boolean
+  /** A live spec whose file is not loaded yet: selected when it loads (`addLive`). */
+  readonly waits?: boolean
 }
 
 /**
@@ -343,8 +345,28 @@ export class Probes {
     /** Told about problems found in files that register after the start. */
     private readonly onLate: (notices: string[]) => void,
     /** The files of live-edit specs (loaded scripts read by the installer). */
-    private readonly extra: readonly ProbeFile[] = [],
+    private readonly extra: ProbeFile[] = [],
   ) {}
+
+  /**
+   * A file live edit read after the start (it loaded later): select in it for the live specs.
+   * Returns how many functions went live; problems found go to `notices`.
+   */
+  addLive(f: ProbeFile, notices: string[]): number {
+    if (!this.listening || this.extra.includes(f)) return 0
+    this.extra.push(f)
+    let n = 0
+    for (const ps of this.specs) {
+      if (!ps.live || !selects(ps.selector, f.filename)) continue
+      const r = this.select(f, ps, notices)
+      n += r.added
+      if (r.found === 0 && ps.selector.kind === 'file') {
+        const list = closest(ps.spec.function, namesOf(f, ps.scope)).slice(0, 12)
+        notices.push(`${ps.spec.text}: no function ${ps.scope === 'local' ? '' : 'exported as '}'${ps.spec.function}' in ${f.filename}` + (list.length > 0 ? `; its ${ps.scope === 'local' ? 'functions' : 'exports'} are: ${list.join(', ')}` : ''))
+      }
+    }
+    return n
+  }
 
   /** Select in the files already registered; returns how many functions went live. */
   apply(problems: string[]): number {
@@ -362,7 +384,7 @@ export class Probes {
         if (r.found === 0) names.push(...namesOf(f, ps.scope))
       }
       // A file not loaded yet (or no file of the package yet) may still come: then wait for it.
-      const waits = files === 0 && !ps.live
+      const waits = files === 0 && (!ps.live || ps.waits === true)
       if (found === 0 && !waits && !problems.some((p) => p.startsWith(`${ps.spec.text}:`))) {
         const list = closest(ps.spec.function, names).slice(0, 12)
         problems.push(

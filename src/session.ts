@@ -11,6 +11,9 @@
  * if both are loaded, still share one trace (a new `calls` from either ends the other's).
  */
 import { performance } from 'node:perf_hooks'
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { threadId } from 'node:worker_threads'
 import { types } from 'node:util'
 import { TraceError, preloadLine, throwIfProblems } from './error.js'
@@ -21,7 +24,7 @@ import { compileWhere, type ThreadView } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher } from './match.js'
 import { Hooks, enterBusy, isBusy, isEsmModule, leaveBusy, plan, type Target } from './hook.js'
 import { Probes, preloadCovers, probeSelector, registry, selectsFile, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
-import { LIVE_RETRY_MS, blockedReason, liveEditRefusal, liveEditor, type LiveFile } from './liveedit.js'
+import { LIVE_RETRY_MS, blockedReason, liveEditRefusal, liveEditor, type LiveFile, type Script } from './liveedit.js'
 import { labelOfFile } from './hook.js'
 import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
 import { renderValue, type TraceEvent } from './format.js'
@@ -97,7 +100,7 @@ class Trace implements ProbeHandler {
   constructor(
     /** The specs the runtime wrappers serve, and those that probes serve. */
     specs: readonly TraceSpec[],
-    probeSpecs: readonly { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global'; live: boolean }[],
+    probeSpecs: readonly { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global'; live: boolean; waits?: boolean }[],
     limit: Limit,
     readonly o: Resolved,
     forbidden: ReadonlySet<object>,
@@ -415,14 +418,90 @@ class Trace implements ProbeHandler {
     editor.schedule(0)
   }
 
+  /** Files of live specs that loaded after the start, with the probes put into them. */
+  private late = new Map<LiveFile, Set<number>>()
+  private onLoad: ((script: Script) => void) | undefined
+
+  /**
+   * Live specs whose file is not loaded yet: say so, and select and edit each such file when it
+   * loads (at the next turn after V8 compiles it, once its module has run).
+   */
+  waitForFiles(names: readonly string[]): void {
+    const editor = liveEditor()
+    this.output.notice(`recon-trace: ${[...new Set(names)].join(', ')} ${names.length === 1 ? 'is' : 'are'} not loaded yet: live edit probes ${names.length === 1 ? 'it' : 'them'} when ${names.length === 1 ? 'it loads' : 'they load'}`)
+    this.onLoad = (script) => {
+      if (!this.active || this.probes === undefined) return
+      try {
+        const lf = editor.fileOf(script)
+        const notices: string[] = []
+        if (this.probes.addLive(lf.file, notices) === 0) {
+          for (const n of notices) this.output.notice(`recon-trace: ${n}`)
+          return
+        }
+        const live = this.probes.live.get(lf.file) ?? []
+        const ids = new Set<number>()
+        for (let i = 0; i < live.length; i++) if (live[i] !== undefined) ids.add(i)
+        const names = [...ids].map((id) => `${labelOfFile(lf.filename)}:${lf.file.probes[id]?.name ?? id}`).join(', ')
+        const until = Date.now() + LIVE_RETRY_MS
+        const attempt = (): boolean => {
+          if (!this.active) return true
+          const r = editor.install(new Map([[lf, ids]]))
+          if (r === undefined) {
+            this.late.set(lf, ids)
+            this.output.notice(`recon-trace: probes in ${names} (loaded after the start)`)
+            return true
+          }
+          if ('unmapped' in r) {
+            this.output.notice(`recon-trace: live edit cannot probe ${names}: V8 would leave the running function its old code`)
+            return true
+          }
+          if (Date.now() < until) return false
+          this.output.notice(`recon-trace: could not probe ${names}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s`)
+          return true
+        }
+        if (!attempt()) {
+          editor.waiting.add(attempt)
+          editor.schedule(1)
+        }
+      } catch (err) {
+        this.output.notice(`recon-trace: ${labelOfFile(script.filename)} cannot be read for live edit: ${err instanceof Error ? err.message : String(err)}`)
+      }
+    }
+    editor.loading.add(this.onLoad)
+  }
+
   private releaseLive(): void {
     const editor = liveEditor()
+    if (this.onLoad !== undefined) editor.loading.delete(this.onLoad)
+    this.onLoad = undefined
+    for (const f of this.late.keys()) editor.release(f)
+    this.late.clear()
     if (this.waiting !== undefined) editor.waiting.delete(this.waiting)
     this.waiting = undefined
     if (this.installed && this.edits !== undefined) for (const f of this.edits.keys()) editor.release(f)
-    else if (this.liveFiles.length > 0) editor.closeIfIdle()
     this.edits = undefined
+    // Closes the session unless a restore is pending (then it closes after it).
+    if (editor.isOpen) editor.closeIfIdle()
   }
+}
+
+/** Whether a live spec's file could still load: the file exists, or the package resolves. */
+function loadable(sel: ProbeSpec['selector']): boolean {
+  if (sel.kind === 'file') return existsSync(sel.filename)
+  if (sel.kind === 'package') {
+    try {
+      createRequire(join(process.cwd(), '[recon-trace]')).resolve(`${sel.name}/package.json`)
+      return true
+    } catch {
+      try {
+        createRequire(join(process.cwd(), '[recon-trace]')).resolve(sel.name)
+        return true
+      } catch {
+        return false
+      }
+    }
+  }
+  return false
 }
 
 /**
@@ -459,7 +538,7 @@ export function startTrace(
   // file (they are already there: nothing to install, nothing to undo), else live edit.
   const reg = registry()
   const hookSpecs: TraceSpec[] = []
-  const probeSpecs: { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global'; live: boolean }[] = []
+  const probeSpecs: { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global'; live: boolean; waits?: boolean }[] = []
   for (const spec of parsed) {
     const scope = o!.scope
     if (scope === 'global' && !isEsmModule(spec.module)) {
@@ -473,6 +552,7 @@ export function startTrace(
   throwIfProblems(problems)
   // Live edit: read the loaded scripts the live specs name (the Debugger domain opens here).
   const liveFiles: LiveFile[] = []
+  const waitingFor: string[] = []
   const notLoadedHere = new Set<(typeof probeSpecs)[number]>()
   const refusal = probeSpecs.some((p) => p.live) ? liveEditRefusal() : undefined
   if (refusal !== undefined) {
@@ -499,11 +579,15 @@ export function startTrace(
           continue
         }
         if (scripts.length === 0) {
-          const what = p.selector.kind === 'file' ? `${p.selector.filename} is not loaded in this process` : p.selector.kind === 'package' ? `the package ${p.selector.name} has no file loaded in this process` : 'no file is loaded'
-          problems.push(
-            `${p.spec.text}: ${what}; live edit probes code that is loaded. ` +
-              `Trace it once it is loaded, or start the program with the preload, which probes files as they load: ${preloadLine()}`,
-          )
+          // Not loaded yet: if it can be, the trace waits for it (as the preload's probes wait
+          // for files that register later); if it cannot, the spec names nothing.
+          if (loadable(p.selector)) {
+            p.waits = true
+            waitingFor.push(p.selector.kind === 'file' ? labelOfFile(p.selector.filename) : p.selector.kind === 'package' ? p.selector.name : p.spec.text)
+            continue
+          }
+          const what = p.selector.kind === 'file' ? `${p.selector.filename} does not exist` : p.selector.kind === 'package' ? `the package ${p.selector.name} cannot be found from ${process.cwd()}` : 'no file is loaded'
+          problems.push(`${p.spec.text}: ${what}; live edit probes the code of a file that is loaded, or that loads later`)
           continue
         }
         for (const sc of scripts) {
@@ -536,6 +620,7 @@ export function startTrace(
   let n = trace.hooks.apply(p, problems)
   if (trace.probes) n += trace.probes.apply(problems)
   if (problems.length === 0) trace.installLive(problems)
+  if (problems.length === 0 && waitingFor.length > 0) trace.waitForFiles(waitingFor)
   if (problems.length > 0) {
     trace.end(undefined)
     throw new TraceError(problems)

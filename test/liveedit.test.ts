@@ -175,6 +175,44 @@ describe('live edit, CommonJS', () => {
   })
 })
 
+describe('live edit, files that load later', () => {
+  it('a file that loads after the trace began is probed when it loads, and put back at the end', () => {
+    const r = run(`${CHECK}
+      const { calls, clear } = require('recon-trace')
+      console.error('hooked', calls('./fixtures/live/lazy.cjs:inner -> return', 10, { scope: 'local', ${IO} }))
+      setTimeout(() => {
+        const m = require('./fixtures/live/lazy.cjs')
+        m.lazyFn(1) // in the same turn as the load: the probe goes in at the next turn
+        setTimeout(() => { m.lazyFn(2); check('./fixtures/live/lazy.cjs'); clear(); setTimeout(() => check('./fixtures/live/lazy.cjs'), 20) }, 20)
+      }, 20)
+    `)
+    expect(r.stderr).toContain('hooked 0')
+    expect(r.lines).toEqual([
+      'recon-trace: lazy is not loaded yet: live edit probes it when it loads',
+      'recon-trace: probes in lazy:inner (loaded after the start)',
+      '<0> lazy:inner(2)',
+      '<0> lazy:inner/1 --> 20',
+    ])
+    expect(checks(r)).toEqual([
+      { original: false, bindings: [expect.stringMatching(/^\$rt\d*\$\d+$/)], open: true },
+      { original: true, bindings: [], open: false },
+    ])
+  })
+
+  it('a trace that waits for a file that never loads holds the session only until it ends', () => {
+    const r = run(`
+      const { calls, clear } = require('recon-trace')
+      calls('./fixtures/live/lazy.cjs:inner', 10, { scope: 'local', ${IO} })
+      const ed = globalThis[Symbol.for('recon-trace.liveedit')]
+      console.error('while', ed.isOpen)
+      clear()
+      console.error('after', ed.isOpen)
+    `)
+    expect(r.stderr).toContain('while true')
+    expect(r.stderr).toContain('after false')
+  })
+})
+
 describe('live edit, other contexts', () => {
   it('never edits a script of a vm context, whose functions could not see the probes\' binding', () => {
     const r = run(`
@@ -185,7 +223,7 @@ describe('live edit, other contexts', () => {
       try { calls('./fixtures/live/in-vm.cjs:hidden', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
       console.error('still', vm.runInContext('module.exports.viaHidden(20)', ctx))
     `)
-    expect(r.stderr).toContain('in-vm.cjs is not loaded in this process')
+    expect(r.stderr).toContain('in-vm.cjs does not exist')
     expect(r.stderr).toContain('still big')
   })
 })

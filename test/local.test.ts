@@ -234,17 +234,24 @@ describe('local scope, CommonJS', () => {
 })
 
 describe('without the preload', () => {
-  it('a local spec on a file that is not loaded fails saying so, with the exact --import line to use', () => {
+  it('a local spec on a file not loaded yet waits for it, and one on a file that does not exist fails saying so', () => {
     const r = run(
       `
       const { calls } = require('recon-trace')
-      try { calls('./fixtures/local/fact.cjs:fact', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
+      try { calls('./fixtures/local/nope.cjs:fact', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
+      calls('./fixtures/local/fact.cjs:fact/1', 2, { scope: 'local', ${IO} })
+      setTimeout(() => { const { fact } = require('./fixtures/local/fact.cjs'); setTimeout(() => fact(3), 20) }, 20)
     `,
       { env: LIVE, preload: false },
     )
-    expect(r.stderr).toContain('fact.cjs is not loaded in this process; live edit probes code that is loaded')
-    expect(r.stderr).toContain('node --import recon-trace/register')
-    expect(r.stderr).toContain(`NODE_OPTIONS='--import recon-trace/register'`)
+    expect(r.stderr).toContain('nope.cjs does not exist; live edit probes the code of a file that is loaded, or that loads later')
+    expect(r.lines).toEqual([
+      'recon-trace: fact is not loaded yet: live edit probes it when it loads',
+      'recon-trace: probes in fact:fact (loaded after the start)',
+      '<0> fact:fact(3)',
+      '<0> fact:fact(2)',
+      'recon-trace: rate limit tripped after 2 messages; tracing stopped.',
+    ])
   })
 
   it('a local spec on a loaded file is served by live edit', () => {
@@ -406,16 +413,18 @@ describe('scope of the preload', () => {
     expect(r.lines).toEqual(['<0> lodash:runInContext.chunk([1, 2, 3], 2)', '<0> lodash:runInContext.chunk/2 --> [[1, 2], [3]]'])
   })
 
-  it('a package spec that is not included is served by live edit once the package is loaded', () => {
+  it('a package spec that is not included is served by live edit, once the package loads', () => {
     const r = run(`
       const { calls } = require('recon-trace')
-      try { calls('lodash:runInContext.chunk', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
-      const _ = require('lodash')
       calls('lodash:runInContext.chunk', 10, { scope: 'local', ${IO} })
-      _.chunk([1, 2, 3], 2)
+      const _ = require('lodash')
+      setTimeout(() => _.chunk([1, 2, 3], 2), 20)
     `, { env: LIVE })
-    expect(r.stderr).toContain('the package lodash has no file loaded in this process')
-    expect(r.lines).toEqual(['<0> lodash:runInContext.chunk([1, 2, 3], 2)'])
+    expect(r.lines).toEqual([
+      'recon-trace: lodash is not loaded yet: live edit probes it when it loads',
+      'recon-trace: probes in lodash:runInContext.chunk (loaded after the start)',
+      '<0> lodash:runInContext.chunk([1, 2, 3], 2)',
+    ])
   })
 })
 
