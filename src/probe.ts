@@ -18,7 +18,7 @@ import { createRequire, isBuiltin } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { uniteMatchers, type Matcher } from './match.js'
-import { globToRegExp, labelOfFile, packageNameOf } from './hook.js'
+import { globToRegExp, isBusy, labelOfFile, packageNameOf } from './hook.js'
 import { closest, preloadLine } from './error.js'
 import type { TraceSpec } from './spec.js'
 
@@ -88,14 +88,16 @@ export function decodeTable(text: string): { probes: ProbeInfo[]; skipped: Skipp
 
 /** What a live probe calls: the active trace's slow path. Never throws. */
 export interface ProbeHandler {
-  /** A call of probe `id`; returns 0 (nothing more to report) or a token for `ret`/`threw`. */
-  enter(file: ProbeFile, id: number, args: ArrayLike<unknown>, n: number): unknown
+  /** A call of probe `id` that its matcher accepted with `flags`; returns 0 (nothing more to report) or a token for `ret`/`threw`. */
+  enter(file: ProbeFile, id: number, args: ArrayLike<unknown>, n: number, flags: number): unknown
   ret(file: ProbeFile, token: unknown, value: unknown): void
   threw(file: ProbeFile, token: unknown, err: unknown): void
 }
 
 /** What the entry check of a live probe reads: the argument counts its specs accept. */
 export interface LiveProbe {
+  /** Its specs' matcher, run once the count passed. */
+  readonly match: Matcher
   readonly min: number
   readonly max: number
   /** The probe passes the function's own `arguments` (the arity is exact). */
@@ -172,7 +174,24 @@ export class ProbeFile {
     if (this.ex![id] === 0) while (n > 0 && args[n - 1] === undefined) n--
     if (n < min || n > this.hi![id]) return 0
     const h = this.handler
-    return h === undefined ? 0 : h.enter(this, id, args, n)
+    return h === undefined ? 0 : this.m(h, id, args, n)
+  }
+  /**
+   * The matcher of a call that passed the count: called from here rather than from the trace's
+   * handler, so that a call a guard filters out goes through one call less (a guard that matches
+   * nothing: +22.9 ns per call through the handler, +20.4 ns this way, Node 20;
+   * bench/liveedit-cost.mjs guard).
+   */
+  private m(h: ProbeHandler, id: number, args: ArrayLike<unknown>, n: number): unknown {
+    const t = this.t![id]
+    if (t === undefined || isBusy()) return 0
+    let flags: number
+    try {
+      flags = t.match(args, n)
+    } catch {
+      return 0
+    }
+    return flags === 0 ? 0 : h.enter(this, id, args, n, flags)
   }
   r(token: unknown, value: unknown): unknown {
     const h = this.handler

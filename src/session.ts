@@ -231,18 +231,11 @@ class Trace implements ProbeHandler {
 
   // The three entry points of live probes (ProbeHandler). Never throw into the program.
 
-  enter(file: ProbeFile, id: number, args: ArrayLike<unknown>, n: number): unknown {
-    // The probe checked the argument count (n, the call's arity) against the target's range.
+  enter(file: ProbeFile, id: number, args: ArrayLike<unknown>, n: number, flags: number): unknown {
+    // The probe checked the argument count (n, the call's arity) and ran the matcher.
     if (!this.active || isBusy()) return 0
     const t = this.probes?.target(file, id)
     if (t === undefined) return 0
-    let flags: number
-    try {
-      flags = t.match(args, n)
-    } catch {
-      return 0
-    }
-    if (flags === 0) return 0
     let follow = false
     enterBusy()
     try {
