@@ -1,6 +1,6 @@
 // The agent and the `recon-trace` CLI, in real processes: a preloaded service, traced from the
 // command line through its control socket.
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { request } from 'node:http'
@@ -322,6 +322,12 @@ describe('attach without the preload, through the inspector', () => {
       req.end()
     })
 
+  // The inspector a test before opened (and closed) must be gone: an inspector of another
+  // process on 9229 makes the attach refuse, saying so.
+  beforeEach(async () => {
+    for (let i = 0; i < 50 && (await inspectorOpen()); i++) await new Promise((ok) => setTimeout(ok, 100))
+  })
+
   it('starts the agent in a plain process, traces it in global scope, and closes the inspector again', async () => {
     const s = forkService('plain.cjs', false)
     await new Promise((ok) => s.stdout!.once('data', ok))
@@ -354,7 +360,7 @@ describe('attach without the preload, through the inspector', () => {
     expect(r.code, r.err).toBe(0)
     expect(r.err).toContain(`process ${s.pid} has no agent: attaching through its inspector`)
     expect(r.lines).toEqual(["<0> work:greet('plain')", "<0> work:greet('plain')", 'recon-trace: rate limit tripped after 2 messages; tracing stopped.'])
-  })
+  }, 45_000)
 
   it('reaches the worker threads of such a process too: each probes its own copy of the module by live edit', async () => {
     const live: Record<string, string> = Number(process.versions.v8.split('.')[0]) >= 13 ? { RECON_TRACE_LIVE_EDIT: 'force' } : {}
