@@ -351,8 +351,13 @@ describe('attach without the preload, through the inspector', () => {
     await new Promise((ok) => s.stdout!.once('data', ok))
     const path = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
     // A process that binds that path and dies by SIGKILL leaves the file, refusing connections.
-    const binder = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => console.log('bound'))`], { stdio: ['ignore', 'pipe', 'inherit'] })
-    await new Promise((ok) => binder.stdout!.once('data', ok))
+    // (The file may be there already: a stale socket of an earlier process of this pid, which is
+    // the case under test; the binder replaces it.)
+    const binder = spawn(process.execPath, ['-e', `try { require('node:fs').unlinkSync(${JSON.stringify(path)}) } catch {}\nrequire('node:net').createServer().listen(${JSON.stringify(path)}, () => console.log('bound'))`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise((ok, fail) => {
+      binder.stdout!.once('data', ok)
+      binder.once('exit', (code) => fail(new Error(`the binder exited (${code}) before binding ${path}`)))
+    })
     binder.kill('SIGKILL')
     await new Promise((ok) => binder.once('exit', ok))
     expect(existsSync(path)).toBe(true)
