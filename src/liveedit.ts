@@ -34,7 +34,7 @@
  *   deleted once the original text is back.
  */
 import { createRequire } from 'node:module'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import type { Session } from 'node:inspector'
 import { getHeapStatistics } from 'node:v8'
 import { ProbeFile, encodeTable } from './probe.js'
@@ -103,8 +103,13 @@ export class LiveFile {
   readonly file: ProbeFile
   /** The text V8 runs now, when it is not the original. */
   edited: string | undefined = undefined
-  /** The global binding the edited text reads, and whether a restore may delete it. */
+  /** The global binding the edited text reads. */
   binding: string | undefined = undefined
+  /**
+   * Set once a restore left some closure with the probes' code (livediff said V8 would not map
+   * it back): the binding then stays for good, dormant, since such a closure still reads it.
+   */
+  pinned = false
   private spans: { insertions: number[]; spans: import('./livediff.js').Span[] } | undefined
   constructor(
     readonly script: Script,
@@ -375,10 +380,8 @@ export class LiveEditor {
     // A file still edited by the trace before (its text not yet back) is compared from its
     // current text: restore it first, then edit. Both are refused if a function is running.
     for (const { f } of plans) {
-      if (f.edited === undefined) continue
-      const status = this.setSource(f, f.original)
+      const status = this.putBack(f)
       if (status !== 'Ok') return { blocked: f, status }
-      this.returned(f)
     }
     // One file at a time, undone in the same turn if V8 refuses one. No dry run first: each
     // setScriptSource walks the whole heap to find the functions it changes (its time grows
@@ -390,8 +393,8 @@ export class LiveEditor {
       defineBinding(p.binding, p.f.file)
       const status = this.setSource(p.f, p.code)
       if (status !== 'Ok') {
-        for (const d of done) if (!this.putBack(d.f)) this.release(d.f)
-        if (!this.anyUses(p.binding)) deleteBinding(p.binding)
+        for (const d of done) if (this.putBack(d.f) !== 'Ok') this.release(d.f)
+        if (!p.f.pinned) deleteBinding(p.binding)
         return { blocked: p.f, status }
       }
       p.f.edited = p.code
@@ -402,12 +405,6 @@ export class LiveEditor {
     return undefined
   }
 
-  /** Whether an edited file still reads `binding`. */
-  private anyUses(binding: string): boolean {
-    for (const f of this.files.values()) if (f.edited !== undefined && f.binding === binding) return true
-    return false
-  }
-
   /** Ask for the original text of `f` back: now if it can be, else at later turns of the loop. */
   release(f: LiveFile): void {
     if (f.edited === undefined) return
@@ -415,20 +412,17 @@ export class LiveEditor {
     this.schedule(0)
   }
 
-  private putBack(f: LiveFile): boolean {
-    if (f.edited === undefined) return true
+  /** Put the original text of `f` back now; V8's status ('Ok' when done or nothing to do). */
+  private putBack(f: LiveFile): string {
+    if (f.edited === undefined) return 'Ok'
     const clean = f.restoresCleanly()
     const status = this.setSource(f, f.original)
-    if (status !== 'Ok') return false
-    if (clean && f.binding !== undefined) deleteBinding(f.binding)
-    f.edited = undefined
-    this.returned(f)
-    return true
-  }
-
-  private returned(f: LiveFile): void {
+    if (status !== 'Ok') return status
+    if (!clean) f.pinned = true
+    if (!f.pinned && f.binding !== undefined) deleteBinding(f.binding)
     f.edited = undefined
     this.returning.delete(f)
+    return 'Ok'
   }
 
   /** Retry restores and waiting edits at a later turn: setImmediate first, then 1, 2, 4... up to 250 ms apart. */
@@ -472,11 +466,6 @@ export class LiveEditor {
     return (r.status as string | undefined) ?? 'Ok'
   }
 
-  /** The text V8 runs now for `f` (for tests and checks). */
-  currentSource(f: LiveFile): string {
-    return this.post('Debugger.getScriptSource', { scriptId: f.script.id }).scriptSource as string
-  }
-
   get isOpen(): boolean {
     return this.session !== undefined
   }
@@ -502,9 +491,3 @@ export function liveEditor(): LiveEditor {
   }
   return e
 }
-
-/** A path or URL given by a user, as the filename the Debugger reports. */
-export function filenameOf(url: string): string {
-  return url.startsWith('file:') ? fileURLToPath(url) : url
-}
-export { pathToFileURL }

@@ -88,8 +88,12 @@ export function decodeTable(text: string): { probes: ProbeInfo[]; skipped: Skipp
 
 /** What a live probe calls: the active trace's slow path. Never throws. */
 export interface ProbeHandler {
-  /** A call of probe `id` that its matcher accepted with `flags`; returns 0 (nothing more to report) or a token for `ret`/`threw`. */
-  enter(file: ProbeFile, id: number, args: ArrayLike<unknown>, n: number, flags: number): unknown
+  /**
+   * A call of a live probe (the entry of the file's live table that the probe read, set with
+   * the handler) that its matcher accepted with `flags`, outside recon-trace's own work;
+   * returns 0 (nothing more to report) or a token for `ret`/`threw`.
+   */
+  enter(file: ProbeFile, target: LiveProbe, args: ArrayLike<unknown>, n: number, flags: number): unknown
   ret(file: ProbeFile, token: unknown, value: unknown): void
   threw(file: ProbeFile, token: unknown, err: unknown): void
 }
@@ -191,7 +195,7 @@ export class ProbeFile {
     } catch {
       return 0
     }
-    return flags === 0 ? 0 : h.enter(this, id, args, n, flags)
+    return flags === 0 ? 0 : h.enter(this, t, args, n, flags)
   }
   r(token: unknown, value: unknown): unknown {
     const h = this.handler
@@ -300,7 +304,8 @@ export class ProbeTarget implements LiveProbe {
 /** How a spec's module names files of the registry. */
 type FileSelector = { kind: 'file'; filename: string; label: string } | { kind: 'package'; name: string } | { kind: 'any' }
 
-function selects(sel: FileSelector, file: string): boolean {
+/** Whether a selector names a file. */
+export function selects(sel: FileSelector, file: string): boolean {
   if (sel.kind === 'any') return true
   if (sel.kind === 'file') return sel.filename === file
   return packageNameOf(file) === sel.name
@@ -319,6 +324,15 @@ export function selectProbes(file: ProbeFile, pattern: string, scope: 'local' | 
   }
   const skipped = glob ? [] : file.skipped.filter((s) => s.name === pattern)
   return { probes, skipped }
+}
+
+/** A spec that names no function of its file(s), with the closest names the file offers. */
+function noFunction(ps: ProbeSpec, where: string, names: readonly string[]): string {
+  const list = closest(ps.spec.function, [...names]).slice(0, 12)
+  return (
+    `${ps.spec.text}: no function ${ps.scope === 'local' ? '' : 'exported as '}'${ps.spec.function}' in ${where}` +
+    (list.length > 0 ? `; its ${ps.scope === 'local' ? 'functions' : 'exports'} are: ${list.join(', ')}` : '')
+  )
 }
 
 /** Every name a file offers, for "did you mean" lists. */
@@ -379,10 +393,7 @@ export class Probes {
       if (!ps.live || !selects(ps.selector, f.filename)) continue
       const r = this.select(f, ps, notices)
       n += r.added
-      if (r.found === 0 && ps.selector.kind === 'file') {
-        const list = closest(ps.spec.function, namesOf(f, ps.scope)).slice(0, 12)
-        notices.push(`${ps.spec.text}: no function ${ps.scope === 'local' ? '' : 'exported as '}'${ps.spec.function}' in ${f.filename}` + (list.length > 0 ? `; its ${ps.scope === 'local' ? 'functions' : 'exports'} are: ${list.join(', ')}` : ''))
-      }
+      if (r.found === 0 && ps.selector.kind === 'file') notices.push(noFunction(ps, f.filename, namesOf(f, ps.scope)))
     }
     return n
   }
@@ -404,13 +415,7 @@ export class Probes {
       }
       // A file not loaded yet (or no file of the package yet) may still come: then wait for it.
       const waits = files === 0 && (!ps.live || ps.waits === true)
-      if (found === 0 && !waits && !problems.some((p) => p.startsWith(`${ps.spec.text}:`))) {
-        const list = closest(ps.spec.function, names).slice(0, 12)
-        problems.push(
-          `${ps.spec.text}: no function ${ps.scope === 'local' ? '' : 'exported as '}'${ps.spec.function}' in ${ps.selector.kind === 'file' ? ps.selector.filename : 'the module'}` +
-            (list.length > 0 ? `; its ${ps.scope === 'local' ? 'functions' : 'exports'} are: ${list.join(', ')}` : ''),
-        )
-      }
+      if (found === 0 && !waits && !problems.some((p) => p.startsWith(`${ps.spec.text}:`))) problems.push(noFunction(ps, ps.selector.kind === 'file' ? ps.selector.filename : 'the module', names))
     }
     this.listening = true
     if (this.reg !== undefined && this.specs.some((s) => !s.live)) this.reg.onFile = this.onFileHook
@@ -485,13 +490,6 @@ export class Probes {
     const notices: string[] = []
     for (const ps of this.specs) if (!ps.live && selects(ps.selector, f.filename)) this.select(f, ps, notices)
     if (notices.length > 0) this.onLate(notices)
-  }
-
-  /** The live target of a probe, if this trace selected it. */
-  target(f: ProbeFile, id: number): ProbeTarget | undefined {
-    // The file's live table is this trace's while the file's handler is (both set together).
-    const live = f.handler === this.handler ? f.t : undefined
-    return live === undefined ? undefined : (live[id] as ProbeTarget | undefined)
   }
 
   /** Every slot back to 0, the handler and registry hook removed; synchronous. */
@@ -571,8 +569,4 @@ export function preloadCovers(module: TraceSpec['module'], reg: Registry | undef
   return reg.covers(filename)
 }
 
-/** Whether a selector names a file. */
-export function selectsFile(sel: FileSelector, file: string): boolean {
-  return selects(sel, file)
-}
 export type { FileSelector }

@@ -22,8 +22,8 @@ import { checkLimit, Limiter, type Limit } from './limit.js'
 import { checkOptions, type Resolved, type TraceOptions } from './options.js'
 import { compileWhere, type ThreadView } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher } from './match.js'
-import { Hooks, enterBusy, isBusy, isEsmModule, leaveBusy, plan, type Target } from './hook.js'
-import { Probes, preloadCovers, probeSelector, registry, selectsFile, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
+import { Hooks, enterBusy, isEsmModule, leaveBusy, plan, type Target } from './hook.js'
+import { Probes, preloadCovers, probeSelector, registry, selects, type LiveProbe, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
 import { LIVE_RETRY_MS, blockedReason, liveEditRefusal, liveEditor, type LiveFile, type Script } from './liveedit.js'
 import { labelOfFile } from './hook.js'
 import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
@@ -231,11 +231,12 @@ class Trace implements ProbeHandler {
 
   // The three entry points of live probes (ProbeHandler). Never throw into the program.
 
-  enter(file: ProbeFile, id: number, args: ArrayLike<unknown>, n: number, flags: number): unknown {
-    // The probe checked the argument count (n, the call's arity) and ran the matcher.
-    if (!this.active || isBusy()) return 0
-    const t = this.probes?.target(file, id)
-    if (t === undefined) return 0
+  enter(_file: ProbeFile, target: LiveProbe, args: ArrayLike<unknown>, n: number, flags: number): unknown {
+    // The probe checked the argument count (n, the call's arity), that recon-trace is not at
+    // work, and ran the matcher of its entry in the file's live table: one of this trace's
+    // targets, since the table and the handler are set and cleared together.
+    if (!this.active) return 0
+    const t = target as ProbeTarget
     let follow = false
     enterBusy()
     try {
@@ -330,15 +331,19 @@ class Trace implements ProbeHandler {
   private installed = false
   private waiting: (() => boolean) | undefined
 
+  /** The probes this trace selected in a live file, by id. */
+  private liveIds(lf: LiveFile): Set<number> {
+    const ids = new Set<number>()
+    const live = this.probes?.live.get(lf.file)
+    if (live !== undefined) for (let i = 0; i < live.length; i++) if (live[i] !== undefined) ids.add(i)
+    return ids
+  }
+
   /** What live edit must put in: the live files whose functions this trace selected. */
   liveEdits(): Map<LiveFile, Set<number>> {
     const out = new Map<LiveFile, Set<number>>()
-    if (this.probes === undefined) return out
     for (const lf of this.liveFiles) {
-      const live = this.probes.live.get(lf.file)
-      if (live === undefined) continue
-      const ids = new Set<number>()
-      for (let i = 0; i < live.length; i++) if (live[i] !== undefined) ids.add(i)
+      const ids = this.liveIds(lf)
       if (ids.size > 0) out.set(lf, ids)
     }
     return out
@@ -354,11 +359,10 @@ class Trace implements ProbeHandler {
     this.edits = edits
     if (edits.size === 0) return
     const editor = liveEditor()
-    const names = (f: LiveFile, ids: Iterable<number>) => [...ids].map((id) => `${labelOfFile(f.filename)}:${f.file.probes[id]?.name ?? id}`).join(', ')
     const unmapped = (r: Map<LiveFile, number[]>) =>
       [...r].map(
         ([f, ids]) =>
-          `${names(f, ids)}: live edit cannot probe ${ids.length === 1 ? 'this function' : 'these functions'}: V8 matches an edited function with the running one by a diff of the texts, and this diff would leave it its old code; ` +
+          `${functionNames(f, ids)}: live edit cannot probe ${ids.length === 1 ? 'this function' : 'these functions'}: V8 matches an edited function with the running one by a diff of the texts, and this diff would leave it its old code; ` +
           `trace it in global scope if it is exported, or start the program with the preload: ${preloadLine()}`,
       )
     const first = editor.install(edits)
@@ -371,7 +375,7 @@ class Trace implements ProbeHandler {
       return
     }
     // A function of an edited file is running: retry at later turns of the event loop.
-    const fns = names(first.blocked, edits.get(first.blocked) ?? [])
+    const fns = functionNames(first.blocked, edits.get(first.blocked) ?? [])
     const why = blockedReason(first.status)
     this.output.notice(`recon-trace: waiting to probe ${fns}: ${why}; retrying for ${LIVE_RETRY_MS / 1000} s`)
     const until = Date.now() + LIVE_RETRY_MS
@@ -388,7 +392,7 @@ class Trace implements ProbeHandler {
         return true
       }
       if (Date.now() < until) return false
-      const busy = `${names(r.blocked, edits.get(r.blocked) ?? [])}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s (live edit cannot change a function while it runs)`
+      const busy = `${functionNames(r.blocked, edits.get(r.blocked) ?? [])}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s (live edit cannot change a function while it runs)`
       // The next installer that can serve the specs: the preload's probes would have been
       // chosen first had they been there, so runtime wrappers, if every live spec names a
       // function its module exports (then the trace sees the calls through the export only,
@@ -431,25 +435,23 @@ class Trace implements ProbeHandler {
           for (const n of notices) this.output.notice(`recon-trace: ${n}`)
           return
         }
-        const live = this.probes.live.get(lf.file) ?? []
-        const ids = new Set<number>()
-        for (let i = 0; i < live.length; i++) if (live[i] !== undefined) ids.add(i)
-        const names = [...ids].map((id) => `${labelOfFile(lf.filename)}:${lf.file.probes[id]?.name ?? id}`).join(', ')
+        const ids = this.liveIds(lf)
+        const fns = functionNames(lf, ids)
         const until = Date.now() + LIVE_RETRY_MS
         const attempt = (): boolean => {
           if (!this.active) return true
           const r = editor.install(new Map([[lf, ids]]))
           if (r === undefined) {
             this.late.set(lf, ids)
-            this.output.notice(`recon-trace: probes in ${names} (loaded after the start)`)
+            this.output.notice(`recon-trace: probes in ${fns} (loaded after the start)`)
             return true
           }
           if ('unmapped' in r) {
-            this.output.notice(`recon-trace: live edit cannot probe ${names}: V8 would leave the running function its old code`)
+            this.output.notice(`recon-trace: live edit cannot probe ${fns}: V8 would leave the running function its old code`)
             return true
           }
           if (Date.now() < until) return false
-          this.output.notice(`recon-trace: could not probe ${names}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s`)
+          this.output.notice(`recon-trace: could not probe ${fns}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s`)
           return true
         }
         if (!attempt()) {
@@ -476,6 +478,11 @@ class Trace implements ProbeHandler {
     // Closes the session unless a restore is pending (then it closes after it).
     if (editor.isOpen) editor.closeIfIdle()
   }
+}
+
+/** The functions `ids` of a live file, as a trace names them: `db:findUser, db:save`. */
+function functionNames(f: LiveFile, ids: Iterable<number>): string {
+  return [...ids].map((id) => `${labelOfFile(f.filename)}:${f.file.probes[id]?.name ?? id}`).join(', ')
 }
 
 /** Whether a live spec's file could still load: the file exists, or the package resolves. */
@@ -564,7 +571,7 @@ export function startTrace(
       const seen = new Set<LiveFile>()
       for (const p of probeSpecs) {
         if (!p.live) continue
-        const scripts = editor.scriptsWhere((f) => selectsFile(p.selector, f))
+        const scripts = editor.scriptsWhere((f) => selects(p.selector, f))
         if (scripts.length === 0 && thread !== undefined) {
           // A worker thread of a traced process that has not loaded the file: nothing to
           // probe here (the main thread reports a file loaded nowhere).

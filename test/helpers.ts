@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 
 /** Load a fixture the way a CommonJS user does: through Node's own require. */
 export const requireFixture = createRequire(new URL('../fixtures/', import.meta.url))
@@ -74,4 +76,32 @@ export function sameGraph(a: ReturnType<typeof graphOf>, b: ReturnType<typeof gr
   }
   for (const o of b.keys()) if (!a.has(o)) diffs.push(`new object reachable: ${typeof o}`)
   return diffs
+}
+
+/** What a program run by `runProgram` printed; `lines` are its stdout lines, time and pid left out (`<threadId>`). */
+export interface Run {
+  stdout: string
+  stderr: string
+  status: number | null
+  lines: string[]
+}
+
+/**
+ * Run `program` with `node -e` (an ES module with `esm`) from the repository root, with `flags`
+ * before it and `env` over this process's environment (NODE_OPTIONS emptied).
+ */
+export function runProgram(program: string, opts: { esm?: boolean; flags?: readonly string[]; env?: Record<string, string> } = {}): Run {
+  const flags = [...(opts.flags ?? [])]
+  if (opts.esm) flags.push('--input-type=module')
+  const r = spawnSync(process.execPath, [...flags, '-e', program], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, NODE_OPTIONS: '', ...opts.env },
+  })
+  const lines = r.stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>'))
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status, lines }
 }

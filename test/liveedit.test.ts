@@ -1,5 +1,6 @@
 // Live edit: probes put into a process started without any preparation, in real processes.
 import { afterAll, describe, expect, it } from 'vitest'
+import { runProgram, type Run } from './helpers.js'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -10,32 +11,13 @@ const root = resolve(import.meta.dirname, '..')
 const IO = `io: (l) => process.stdout.write(l + '\\n')`
 const shapes = './fixtures/live/shapes.cjs'
 
-interface Run {
-  stdout: string
-  stderr: string
-  status: number | null
-  lines: string[]
-}
-
 /** V8 13 (Node 24): live edit is off by default there (see 'the runtime gate' below); the tests of what it does turn it on. */
 const V8_13 = Number(process.versions.v8.split('.')[0]) >= 13
 const FORCE: Record<string, string> = V8_13 ? { RECON_TRACE_LIVE_EDIT: 'force' } : {}
 
-/** Run `program` (CommonJS unless `esm`) with plain node: no preload. */
+/** Run `program` with plain node: no preload (live edit turned on where it is off by default). */
 function run(program: string, opts: { esm?: boolean; flags?: string[]; env?: Record<string, string> } = {}): Run {
-  const flags = [...(opts.flags ?? [])]
-  if (opts.esm) flags.push('--input-type=module')
-  const r = spawnSync(process.execPath, [...flags, '-e', program], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 30_000,
-    env: { ...process.env, NODE_OPTIONS: '', ...FORCE, ...opts.env },
-  })
-  const lines = r.stdout
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>'))
-  return { stdout: r.stdout, stderr: r.stderr, status: r.status, lines }
+  return runProgram(program, { ...opts, env: { ...FORCE, ...opts.env } })
 }
 
 /**

@@ -1,7 +1,7 @@
 // Local scope and ES modules through the preload, in real processes started the way a user
 // starts them: `node --import recon-trace/register` (and `--require`).
 import { afterAll, describe, expect, it } from 'vitest'
-import { spawnSync } from 'node:child_process'
+import { runProgram, type Run } from './helpers.js'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
@@ -9,30 +9,12 @@ import { tmpdir } from 'node:os'
 const root = resolve(import.meta.dirname, '..')
 const IO = `io: (l) => process.stdout.write(l + '\\n')`
 
-interface Run {
-  stdout: string
-  stderr: string
-  status: number | null
-  lines: string[]
-}
-
 /** Run `program` (CommonJS unless `esm`) with the preload, from the repository root. */
 function run(program: string, opts: { preload?: 'import' | 'require' | false; esm?: boolean; env?: Record<string, string>; flags?: string[] } = {}): Run {
   const preload = opts.preload ?? 'import'
   const flags = [...(opts.flags ?? [])]
   if (preload) flags.push(`--${preload}`, 'recon-trace/register')
-  if (opts.esm) flags.push('--input-type=module')
-  const r = spawnSync(process.execPath, [...flags, '-e', program], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 30_000,
-    env: { ...process.env, RECON_TRACE_CACHE: '0', NODE_OPTIONS: '', ...opts.env },
-  })
-  const lines = r.stdout
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>'))
-  return { stdout: r.stdout, stderr: r.stderr, status: r.status, lines }
+  return runProgram(program, { esm: opts.esm, flags, env: { RECON_TRACE_CACHE: '0', ...opts.env } })
 }
 
 const temps: string[] = []
