@@ -31,6 +31,7 @@ import { types } from 'node:util'
 import { closest, preloadLine, show } from './error.js'
 import { uniteMatchers, type Matcher } from './match.js'
 import type { TraceSpec } from './spec.js'
+import { enterBusy, guard, leaveBusy } from './state.js'
 
 const apply = Reflect.apply
 const construct = Reflect.construct
@@ -44,18 +45,6 @@ const isExtensible = Reflect.isExtensible
 const isProxy = types.isProxy
 const hasOwn = Object.prototype.hasOwnProperty
 
-/** Depth of tracing machinery on the stack; wrappers pass straight through while it is > 0. */
-let busy = 0
-/** Enter/leave code of ours (or a user predicate) during which traced functions must not trace. */
-export function enterBusy(): void {
-  busy++
-}
-export function isBusy(): boolean {
-  return busy !== 0
-}
-export function leaveBusy(): void {
-  busy--
-}
 
 /** The slow path, provided by the session: record the call, run it, record its outcome. */
 export type OnMatch = (target: Target, flags: number, self: unknown, args: IArguments, newTarget: Function | undefined) => unknown
@@ -513,7 +502,7 @@ export function makeWrapper(t: Target, onMatch: OnMatch): Function {
     }
     wrapper = function (this: unknown, a?: unknown, b?: unknown, c?: unknown) {
       const n = arguments.length
-      if (t.on === 1 && busy === 0 && n >= t.min && n <= t.max) {
+      if (t.on === 1 && guard[0] === 0 && n >= t.min && n <= t.max) {
         return new.target === undefined ? apply(t.enter, this, arguments) : construct(t.enterNew, arguments, new.target)
       }
       if (new.target !== undefined) return construct(original, arguments, new.target)
@@ -527,7 +516,7 @@ export function makeWrapper(t: Target, onMatch: OnMatch): Function {
     wrapper = {
       wrapper(this: unknown, a?: unknown, b?: unknown, c?: unknown) {
         const n = arguments.length
-        if (t.on === 1 && busy === 0 && n >= t.min && n <= t.max) return apply(t.enter, this, arguments)
+        if (t.on === 1 && guard[0] === 0 && n >= t.min && n <= t.max) return apply(t.enter, this, arguments)
         if (n === 2) return apply(original, this, [a, b])
         if (n === 1) return apply(original, this, [a])
         if (n === 3) return apply(original, this, [a, b, c])

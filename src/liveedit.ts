@@ -40,6 +40,7 @@ import { getHeapStatistics } from 'node:v8'
 import { ProbeFile, encodeTable } from './probe.js'
 import { unpatched, unrestored } from './livediff.js'
 import { inputMapOf, rewriterModule } from './register.js'
+import { state } from './state.js'
 
 /**
  * Whether live edit is on for this runtime, and if not, why. Measured: on Node 24.21 (V8 13.6)
@@ -479,15 +480,8 @@ function deleteBinding(name: string): void {
   delete (globalThis as Record<string, unknown>)[name]
 }
 
-const SLOT = Symbol.for('recon-trace.liveedit')
-const globalSlot = globalThis as unknown as Record<symbol, LiveEditor | undefined>
 
 /** This thread's installer (shared by the ESM and CommonJS builds of recon-trace). */
 export function liveEditor(): LiveEditor {
-  let e = globalSlot[SLOT]
-  if (e === undefined) {
-    e = new LiveEditor()
-    Object.defineProperty(globalThis, SLOT, { value: e, configurable: true, enumerable: false, writable: false })
-  }
-  return e
+  return ((state.liveEditor as LiveEditor | undefined) ??= new LiveEditor())
 }

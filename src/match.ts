@@ -11,6 +11,7 @@
  * (capture the caller's stack).
  */
 import type { TraceSpec } from './spec.js'
+import { enterBusy, leaveBusy } from './state.js'
 
 export const CALL = 1
 export const RETURN = 2
@@ -39,11 +40,11 @@ function sameLiteral(a: unknown, b: unknown): boolean {
 }
 
 /**
- * `enterUser`/`leaveUser` bracket the user's code (where-filter, predicate) so that traced
- * functions it calls pass straight through; they are hook.ts's busy counter, handed in rather
- * than imported because hook.ts imports this module.
+ * The user's code (where-filter, predicate) runs inside the process-wide re-entry guard
+ * (state.ts), so that traced functions it calls pass straight through, whichever build of
+ * recon-trace hooked them.
  */
-export function compileMatcher(spec: TraceSpec, where: (() => boolean) | undefined, onError: OnUserError, enterUser: () => void, leaveUser: () => void): Matcher {
+export function compileMatcher(spec: TraceSpec, where: (() => boolean) | undefined, onError: OnUserError): Matcher {
   const { arity, rest, patterns, guard, predicate } = spec
   const flags = CALL | (spec.return ? RETURN : 0) | (spec.stack ? STACK : 0)
 
@@ -80,7 +81,7 @@ export function compileMatcher(spec: TraceSpec, where: (() => boolean) | undefin
     }
     if (predicate !== undefined) {
       let r: unknown
-      enterUser()
+      enterBusy()
       try {
         r = predicate(copyArgs(args, 0, n))
       } catch (err) {
@@ -90,7 +91,7 @@ export function compileMatcher(spec: TraceSpec, where: (() => boolean) | undefin
         }
         return 0
       } finally {
-        leaveUser()
+        leaveBusy()
       }
       if (r === 'return') return flags | RETURN
       if (!r) return 0
@@ -108,12 +109,12 @@ export function compileMatcher(spec: TraceSpec, where: (() => boolean) | undefin
   return (args, n) => {
     if (arity !== undefined && (rest ? n < arity : n !== arity)) return 0
     if (where !== undefined) {
-      enterUser()
+      enterBusy()
       let ok: boolean
       try {
         ok = where()
       } finally {
-        leaveUser()
+        leaveBusy()
       }
       if (!ok) return 0
     }

@@ -14,7 +14,7 @@
  * `'exit'` event (stderr and stdout are synchronous for files, TTYs and pipes on Linux).
  */
 import { performance } from 'node:perf_hooks'
-import { enterBusy, leaveBusy } from './hook.js'
+import { enterBusy, leaveBusy } from './state.js'
 import { eventToJSON, formatEvent, loadColor, type TraceEvent } from './format.js'
 import { mapFrames } from './stack.js'
 

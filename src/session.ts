@@ -7,7 +7,7 @@
  * very call that tripped it, before the program runs another line; the queued messages are
  * written, then one line says why. `clear()` ends the trace without that line.
  *
- * The active trace lives in a global slot, so that the ESM and CommonJS builds of recon-trace,
+ * The active trace lives in the process-wide state (state.ts), so that the ESM and CommonJS builds,
  * if both are loaded, still share one trace (a new `calls` from either ends the other's).
  */
 import { performance } from 'node:perf_hooks'
@@ -22,7 +22,8 @@ import { checkLimit, Limiter, type Limit } from './limit.js'
 import { checkOptions, type Resolved, type TraceOptions } from './options.js'
 import { compileWhere, type ThreadView } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher } from './match.js'
-import { Hooks, enterBusy, isEsmModule, leaveBusy, plan, type Target } from './hook.js'
+import { Hooks, isEsmModule, plan, type Target } from './hook.js'
+import { enterBusy, leaveBusy, state, type ActiveTrace } from './state.js'
 import { Probes, preloadCovers, probeSelector, registry, selects, type LiveProbe, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
 import { LIVE_RETRY_MS, blockedReason, liveEditRefusal, liveEditor, type LiveFile, type Script } from './liveedit.js'
 import { labelOfFile } from './hook.js'
@@ -35,9 +36,6 @@ import { captureStack } from './stack.js'
 const apply = Reflect.apply
 const construct = Reflect.construct
 const isPromise = types.isPromise
-const SLOT = Symbol.for('recon-trace.active')
-type Slot = { end(reason: string | undefined): void }
-const globalSlot = globalThis as unknown as Record<symbol, Slot | undefined>
 
 /** What a user function threw, rendered the way values are: no getter, trap or toString of it runs. */
 function describeError(err: unknown): string {
@@ -120,7 +118,7 @@ class Trace implements ProbeHandler {
     this.output = new Output({ io: o.io, formatter: o.formatter, json: o.json, color: o.color, line: o.line, capacity: o.queue, onUserError })
     const where = compileWhere(o.pid, onUserError, thread)
     this.here = where.here
-    const matchers = specs.map((s) => compileMatcher(s, where.test, onUserError, enterBusy, leaveBusy))
+    const matchers = specs.map((s) => compileMatcher(s, where.test, onUserError))
     const onLate = (notices: string[]) => {
       for (const n of notices) this.output.notice(`recon-trace: ${n}`)
     }
@@ -130,7 +128,7 @@ class Trace implements ProbeHandler {
       if (problems.length > 0) return undefined
       const h = new Hooks(
         live,
-        live.map((s) => compileMatcher(s, where.test, onUserError, enterBusy, leaveBusy)),
+        live.map((s) => compileMatcher(s, where.test, onUserError)),
         this.onMatch,
         forbidden,
         onLate,
@@ -148,7 +146,7 @@ class Trace implements ProbeHandler {
         ? undefined
         : new Probes(
             reg,
-            probeSpecs.map((p, index) => ({ ...p, index, matcher: compileMatcher(p.spec, where.test, onUserError, enterBusy, leaveBusy) })),
+            probeSpecs.map((p, index) => ({ ...p, index, matcher: compileMatcher(p.spec, where.test, onUserError) })),
             this,
             onLate,
             liveFiles.map((f) => f.file),
@@ -158,7 +156,7 @@ class Trace implements ProbeHandler {
       this.timer = setTimeout(() => this.end(`time limit of ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} reached after ${this.limiter.taken} messages`), ms)
       this.timer.unref()
     }
-    globalSlot[SLOT] = this.slot
+    state.active = this.slot
   }
 
   /** Whether this thread is selected at all by the pid option (if not, nothing is hooked here). */
@@ -319,12 +317,12 @@ class Trace implements ProbeHandler {
     this.releaseLive()
     this.settler.close()
     if (this.timer) clearTimeout(this.timer)
-    if (globalSlot[SLOT] === this.slot) globalSlot[SLOT] = undefined
+    if (state.active === this.slot) state.active = undefined
     const onEnd = this.onEnd
     this.output.end(reason === undefined ? undefined : `recon-trace: ${reason}; tracing stopped.`, onEnd && (() => onEnd(reason)))
   }
 
-  readonly slot: Slot = { end: (reason) => this.end(reason) }
+  readonly slot: ActiveTrace = { end: (reason) => this.end(reason) }
 
   /** The live-edited files of this trace, by file, with the probe ids it put in them. */
   private edits: Map<LiveFile, Set<number>> | undefined
@@ -630,6 +628,6 @@ export function startTrace(
 
 /** Stop the active trace, if any: every hook removed, originals restored, queued lines written. */
 export function clear(): void {
-  globalSlot[SLOT]?.end(undefined)
-  globalSlot[SLOT] = undefined
+  state.active?.end(undefined)
+  state.active = undefined
 }
