@@ -169,7 +169,7 @@ class Line {
     let out = ''
     for (let i = 0; i < this.texts.length && keep > 0; i++) {
       let t = this.texts[i]
-      if (t.length > keep) t = t.slice(0, keep)
+      if (t.length > keep) t = slice(t, 0, keep)
       keep -= t.length
       const style = this.styles[i]
       out += c !== undefined && style !== undefined ? paint(c, style, t) : t
@@ -189,34 +189,101 @@ export function renderValue(snap: Snap, color?: boolean): string {
   return line.text(color === true ? colorizer : undefined)
 }
 
-// util.inspect's escapes, plus line separators, bidirectional overrides and lone surrogates, so a
-// value can neither break the line nor restyle or reorder the terminal's output.
-const ESCAPE =
-  /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-const ESCAPE_ALL = new RegExp(ESCAPE.source, 'g')
-const ESCAPE_BACKSLASH = new RegExp(`${ESCAPE.source}|\\\\`, 'g')
-const ESCAPE_SINGLE = new RegExp(`${ESCAPE.source}|[\\\\']`, 'g')
-const SHORT_ESCAPES: Record<string, string> = {
-  '\b': '\\b',
-  '\t': '\\t',
-  '\n': '\\n',
-  '\f': '\\f',
-  '\r': '\\r',
-  "'": "\\'",
-  '\\': '\\\\',
+// ---------------------------------------------------------------------------------------------
+// Intrinsics, captured at load: rendering never calls a method the program replaced. No regular
+// expression either: `String.prototype.replace` with one calls `RegExp.prototype[Symbol.replace]`,
+// which reads `exec`, and on V8 14 (Node 26) the `flags` getter, from the prototype.
+// ---------------------------------------------------------------------------------------------
+
+const stringIncludes = String.prototype.includes
+const stringStartsWith = String.prototype.startsWith
+const stringSlice = String.prototype.slice
+const stringCharCodeAt = String.prototype.charCodeAt
+const dateToISOString = Date.prototype.toISOString
+const dateGetHours = Date.prototype.getHours
+const dateGetMinutes = Date.prototype.getMinutes
+const dateGetSeconds = Date.prototype.getSeconds
+const has = (s: string, part: string): boolean => stringIncludes.call(s, part)
+const slice = (s: string, from: number, to?: number): string => stringSlice.call(s, from, to)
+const HEX = '0123456789ABCDEF'
+const hexLower = '0123456789abcdef'
+
+/** `n` (0 <= n < 2^16) as `width` hexadecimal digits or more, upper or lower case. */
+function hex(n: number, width: number, digits = HEX): string {
+  let out = ''
+  do {
+    out = digits[n & 15] + out
+    n >>>= 4
+  } while (n > 0)
+  while (out.length < width) out = `0${out}`
+  return out
 }
 
-function escapeChar(ch: string): string {
-  const short = SHORT_ESCAPES[ch]
+// util.inspect's escapes, plus line separators, bidirectional overrides and lone surrogates, so a
+// value can neither break the line nor restyle or reorder the terminal's output.
+const SHORT_ESCAPES: Record<number, string> = {
+  0x08: '\\b',
+  0x09: '\\t',
+  0x0a: '\\n',
+  0x0c: '\\f',
+  0x0d: '\\r',
+  0x27: "\\'",
+  0x5c: '\\\\',
+}
+
+function escapeCode(code: number): string {
+  const short = SHORT_ESCAPES[code]
   if (short !== undefined) return short
-  const code = ch.charCodeAt(0)
-  const hex = code.toString(16).toUpperCase()
-  return code < 0x100 ? `\\x${hex.padStart(2, '0')}` : `\\u${hex.padStart(4, '0')}`
+  return code < 0x100 ? `\\x${hex(code, 2)}` : `\\u${hex(code, 4)}`
+}
+
+const NONE = -1
+const BACKSLASH = 0x5c
+const SINGLE_QUOTE = 0x27
+
+/**
+ * `s` with every control character, C1 control, line or paragraph separator, bidirectional
+ * control and lone surrogate escaped, and the characters `also` and `also2` (a backslash, a
+ * quote) too; `s` itself when nothing needs it.
+ */
+function escapeText(s: string, also: number, also2: number): string {
+  let out = ''
+  let from = 0
+  const n = s.length
+  for (let i = 0; i < n; i++) {
+    const c = stringCharCodeAt.call(s, i)
+    if (c >= 0x20 && c < 0x7f && c !== also && c !== also2) continue
+    let escape: boolean
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = i + 1 < n ? stringCharCodeAt.call(s, i + 1) : 0
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        i++ // a well-formed pair
+        continue
+      }
+      escape = true
+    } else {
+      escape =
+        c < 0x20 ||
+        (c >= 0x7f && c <= 0x9f) ||
+        (c >= 0xdc00 && c <= 0xdfff) ||
+        c === 0x2028 ||
+        c === 0x2029 ||
+        (c >= 0x202a && c <= 0x202e) ||
+        (c >= 0x2066 && c <= 0x2069) ||
+        c === also ||
+        c === also2
+    }
+    if (escape) {
+      out += slice(s, from, i) + escapeCode(c)
+      from = i + 1
+    }
+  }
+  return from === 0 ? s : out + slice(s, from)
 }
 
 /** Control characters and the like escaped, no quotes (error messages, names, symbols). */
 function escapeRaw(s: string): string {
-  return ESCAPE.test(s) ? s.replace(ESCAPE_ALL, escapeChar) : s
+  return escapeText(s, NONE, NONE)
 }
 
 /**
@@ -225,18 +292,27 @@ function escapeRaw(s: string): string {
  */
 function quote(s: string): string {
   let q = "'"
-  if (s.includes("'")) {
-    if (!s.includes('"')) q = '"'
-    else if (!s.includes('`') && !s.includes('${')) q = '`'
+  if (has(s, "'")) {
+    if (!has(s, '"')) q = '"'
+    else if (!has(s, '`') && !has(s, '${')) q = '`'
   }
-  return `${q}${s.replace(q === "'" ? ESCAPE_SINGLE : ESCAPE_BACKSLASH, escapeChar)}${q}`
+  return `${q}${escapeText(s, BACKSLASH, q === "'" ? SINGLE_QUOTE : NONE)}${q}`
 }
 
-const IDENTIFIER = /^[a-zA-Z_][a-zA-Z_0-9]*$/
+/** `^[a-zA-Z_][a-zA-Z_0-9]*$`, without a regular expression. */
+function isIdentifier(k: string): boolean {
+  if (k.length === 0) return false
+  for (let i = 0; i < k.length; i++) {
+    const c = stringCharCodeAt.call(k, i)
+    const letter = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f
+    if (!letter && (i === 0 || c < 0x30 || c > 0x39)) return false
+  }
+  return true
+}
 
 function key(line: Line, k: string | symbol): void {
   if (typeof k === 'symbol') line.put(`[${escapeRaw(String(k))}]`, 'symbol')
-  else if (IDENTIFIER.test(k)) line.put(k)
+  else if (isIdentifier(k)) line.put(k)
   else line.put(quote(k), 'string')
 }
 
@@ -307,9 +383,9 @@ function props(line: Line, keys: readonly (string | symbol)[], values: readonly 
   line.put(' }')
 }
 
-function hexBytes(bytes: readonly number[]): string {
+function hexBytes(bytes: readonly number[], separator = ' '): string {
   let out = ''
-  for (let i = 0; i < bytes.length; i++) out += `${i > 0 ? ' ' : ''}${bytes[i] < 16 ? '0' : ''}${bytes[i].toString(16)}`
+  for (let i = 0; i < bytes.length; i++) out += `${i > 0 ? separator : ''}${hex(bytes[i] & 255, 2, hexLower)}`
   return out
 }
 
@@ -317,8 +393,6 @@ function bytesText(bytes: readonly number[], length: number): string {
   const rest = length - bytes.length
   return `<${hexBytes(bytes)}${rest > 0 ? `${bytes.length > 0 ? ' ' : ''}... ${plural(rest, 'more byte')}` : ''}>`
 }
-
-const dateToISOString = Date.prototype.toISOString
 
 function dateText(t: number): string {
   return Number.isNaN(t) ? 'Invalid Date' : dateToISOString.call(new Date(t))
@@ -335,7 +409,7 @@ function functionText(s: Extract<SnapNode, { k: 'fn' }>): string {
 /** `NotFoundError`, or `Foo [Error]` for a subclass that kept the inherited name, as util.inspect. */
 function errorName(s: SnapError): string {
   const name = escapeRaw(s.name)
-  return s.c !== null && s.c !== s.name && !s.name.includes(s.c) ? `${escapeRaw(s.c)} [${name}]` : name
+  return s.c !== null && s.c !== s.name && !has(s.name, s.c) ? `${escapeRaw(s.c)} [${name}]` : name
 }
 
 function error(line: Line, s: SnapError, top: boolean): void {
@@ -409,7 +483,7 @@ function node(line: Line, s: SnapNode, top: boolean): void {
       return
     case 'bytes':
       if (s.c === 'Buffer') {
-        line.put(`<Buffer ${bytesText(s.bytes, s.length).slice(1)}`)
+        line.put(`<Buffer ${slice(bytesText(s.bytes, s.length), 1)}`)
       } else {
         line.put(`${s.c} { [Uint8Contents]: ${bytesText(s.bytes, s.length)}, byteLength: `)
         line.put(String(s.length), 'number')
@@ -539,9 +613,10 @@ export function formatTime(ms: number): string {
     const d = new Date(second * 1000)
     const two = (n: number) => (n < 10 ? `0${n}` : String(n))
     cachedSecond = second
-    cachedClock = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.`
+    cachedClock = `${two(dateGetHours.call(d))}:${two(dateGetMinutes.call(d))}:${two(dateGetSeconds.call(d))}.`
   }
-  return cachedClock + String((whole - second * 1000) * 1000 + micros).padStart(6, '0')
+  const sub = String((whole - second * 1000) * 1000 + micros)
+  return cachedClock + (sub.length >= 6 ? sub : slice('000000', sub.length) + sub)
 }
 let cachedSecond = NaN
 let cachedClock = ''
@@ -672,7 +747,7 @@ export function toJSONValue(s: Snap): unknown {
     case 'typed':
       return { $typed: s.c, $length: s.length, $items: s.items.map(toJSONValue) }
     case 'bytes':
-      return { $bytes: s.c, $length: s.length, $hex: hexBytes(s.bytes).replace(/ /g, '') }
+      return { $bytes: s.c, $length: s.length, $hex: hexBytes(s.bytes, '') }
     case 'err': {
       const o: Record<string, unknown> = { $error: s.name }
       if (s.c !== null && s.c !== s.name) o.$class = s.c
@@ -720,7 +795,7 @@ export function toJSONValue(s: Snap): unknown {
 function fields(o: Record<string, unknown>, keys: readonly (string | symbol)[], values: readonly Snap[]): void {
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]
-    const name = typeof k === 'symbol' ? `[${String(k)}]` : k.startsWith('$') ? `$${k}` : k
+    const name = typeof k === 'symbol' ? `[${String(k)}]` : stringStartsWith.call(k, '$') ? `$${k}` : k
     // defineProperty: a key named __proto__ must stay a key, not set the prototype.
     Object.defineProperty(o, name, { value: toJSONValue(values[i]), enumerable: true, writable: true, configurable: true })
   }

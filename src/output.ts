@@ -144,7 +144,7 @@ export class Output {
   }
 
   private render(item: TraceEvent | string, kind: 'notice' | 'end' = 'notice'): string | undefined {
-    if (typeof item === 'string') return this.o.json ? JSON.stringify({ type: kind, message: item.replace(/^recon-trace: /, '') }) : item
+    if (typeof item === 'string') return this.o.json ? JSON.stringify({ type: kind, message: item.startsWith('recon-trace: ') ? item.slice(13) : item }) : item
     if (item.time === 0) item.time = performance.timeOrigin + performance.now()
     if (item.stack) item.stack = mapFrames(item.stack)
     if (this.o.json) return JSON.stringify(eventToJSON(item))

@@ -298,3 +298,92 @@ describe('eventToJSON', () => {
     ])
   })
 })
+
+describe('runs no replaced built-in', () => {
+  // Polyfills and libraries do replace built-in methods. A replaced method that rendering called
+  // would be the program's code run by the tracer; on V8 14 (Node 26) even `str.replace(regex)`
+  // reads RegExp.prototype.flags. Every method below counts its calls.
+  const replaced: Array<[object, PropertyKey]> = [
+    [String.prototype, 'replace'],
+    [String.prototype, 'replaceAll'],
+    [String.prototype, 'includes'],
+    [String.prototype, 'startsWith'],
+    [String.prototype, 'slice'],
+    [String.prototype, 'padStart'],
+    [String.prototype, 'charCodeAt'],
+    [String.prototype, 'toUpperCase'],
+    [String.prototype, 'split'],
+    [String.prototype, 'valueOf'],
+    [Number.prototype, 'toString'],
+    [Number.prototype, 'valueOf'],
+    [Date.prototype, 'toISOString'],
+    [Date.prototype, 'getTime'],
+    [Date.prototype, 'getHours'],
+    [Date.prototype, 'getMinutes'],
+    [Date.prototype, 'getSeconds'],
+    [RegExp.prototype, 'exec'],
+    [RegExp.prototype, 'test'],
+    [RegExp.prototype, Symbol.replace],
+    [RegExp.prototype, Symbol.split],
+    [RegExp.prototype, Symbol.match],
+  ]
+  const getters: Array<[object, PropertyKey]> = [
+    [RegExp.prototype, 'flags'],
+    [RegExp.prototype, 'source'],
+    [RegExp.prototype, 'global'],
+    [RegExp.prototype, 'unicode'],
+  ]
+
+  it('renders strings, keys, symbols, dates, regexps, buffers, errors and times, in text and JSON, calling none of them', () => {
+    const values = [
+      "it's \"q\" `t` ${x}\n\u2028\u202e\ud800 \\",
+      { 'not an identifier': 1, ok_1: 2, [Symbol('s\n')]: 3, $dollar: 4 },
+      new Date(0),
+      /a\/b/gi,
+      Buffer.from([0, 15, 255]),
+      new Uint8Array([1, 2]),
+      Object(3),
+      Object('s'),
+      new TypeError('bad\tthing'),
+      [1.5, -0, 10n],
+    ]
+    const snaps = values.map(snap)
+    const undo: Array<() => void> = []
+    let calls = 0
+    for (const [o, k] of replaced) {
+      const before = Object.getOwnPropertyDescriptor(o, k)!
+      Object.defineProperty(o, k, { ...before, value: () => ++calls })
+      undo.push(() => Object.defineProperty(o, k, before))
+    }
+    for (const [o, k] of getters) {
+      const before = Object.getOwnPropertyDescriptor(o, k)!
+      Object.defineProperty(o, k, { ...before, get: () => ++calls })
+      undo.push(() => Object.defineProperty(o, k, before))
+    }
+    let text: string[]
+    let json: string
+    let line: string
+    try {
+      text = snaps.map((s) => renderValue(s))
+      json = JSON.stringify(snaps.map((s) => eventToJSON(event({ args: [s] }))))
+      line = formatEvent(event({ args: snaps, time: T }), plain)
+    } finally {
+      while (undo.length > 0) undo.pop()!()
+    }
+    expect(calls).toBe(0)
+    expect(text).toEqual([
+      "'it\\'s \"q\" `t` ${x}\\n\\u2028\\u202E\\uD800 \\\\'",
+      "{ 'not an identifier': 1, ok_1: 2, '$dollar': 4, [Symbol(s\\n)]: 3 }",
+      '1970-01-01T00:00:00.000Z',
+      '/a\\/b/gi',
+      '<Buffer 00 0f ff>',
+      'Uint8Array(2) [1, 2]',
+      '[Number: 3]',
+      "[String: 's']",
+      '[TypeError: bad\\tthing]',
+      '[1.5, -0, 10n]',
+    ])
+    expect(json).toContain('"$hex":"000fff"')
+    expect(line.startsWith('13:14:55.365157 <4242.0> queue:in(')).toBe(true)
+  })
+})
