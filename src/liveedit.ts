@@ -43,20 +43,26 @@ import { inputMapOf, rewriterModule } from './register.js'
 import { state } from './state.js'
 
 /**
- * Whether live edit is on for this runtime, and if not, why. Measured: on Node 24.21 (V8 13.6)
- * a live edit of one function of lodash (any edit, even one blank added), then the first call
- * of another function of the same script that had never run, crashed the process with a
- * segmentation fault (`conforms`, `iteratee`, `matches`, `matchesProperty`, each calling
- * `baseClone` for the first time; test/liveedit.test.ts reproduces it). The same edits on
- * Node 20.20 (V8 11.3) never did. A tracer must not crash the program: live edit is off by
- * default on V8 13 and later, and `RECON_TRACE_LIVE_EDIT=force` turns it on anyway.
+ * Whether live edit is on for this runtime, and if not, why; per V8 line:
+ * - V8 14 and later (Node 26): live edit no longer exists. V8 removed it (commit 48e14b18,
+ *   "[inspector] Deprecate Debugger.setScriptSource and remove liveedit tests"): the method
+ *   answers "setScriptSource functionality no longer available" to every call. Nothing turns it on.
+ * - V8 13 (Node 24): off by default. Measured on Node 24.21 (V8 13.6): a live edit of one function
+ *   of lodash (any edit, even one blank added), then the first call of another function of the
+ *   same script that had never run, crashed the process with a segmentation fault (`conforms`,
+ *   `iteratee`, `matches`, `matchesProperty`, each calling `baseClone` for the first time;
+ *   test/liveedit.test.ts reproduces it). A tracer must not crash the program;
+ *   `RECON_TRACE_LIVE_EDIT=force` turns it on anyway.
+ * - V8 11 and 12 (Node 20, 22): on, within the pause limit. The same edits never crashed there.
  */
 export function liveEditRefusal(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const major = Number(process.versions.v8.split('.')[0])
+  if (major >= 14)
+    return `live edit does not exist on this runtime: V8 ${process.versions.v8} (Node ${process.versions.node}) removed it (Debugger.setScriptSource is gone since V8 14)`
   const mode = env.RECON_TRACE_LIVE_EDIT
   if (mode === '0' || mode === 'off') return 'RECON_TRACE_LIVE_EDIT turns it off'
   if (mode === 'force') return undefined
-  const major = Number(process.versions.v8.split('.')[0])
-  if (major >= 13)
+  if (major === 13)
     return (
       `live edit is off on this runtime: V8 ${process.versions.v8} (Node ${process.versions.node}) crashed the process in our tests when a function of an edited script first ran after the edit; ` +
       `RECON_TRACE_LIVE_EDIT=force turns it on anyway (docs/live-edit.md)`

@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { chmodSync, copyFileSync, cpSync, existsSync, linkSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 /** Load a fixture the way a CommonJS user does: through Node's own require. */
 export const requireFixture = createRequire(new URL('../fixtures/', import.meta.url))
@@ -104,4 +107,53 @@ export function runProgram(program: string, opts: { esm?: boolean; flags?: reado
     .filter((l) => l.length > 0)
     .map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>'))
   return { stdout: r.stdout, stderr: r.stderr, status: r.status, lines }
+}
+
+/**
+ * A copy of the built package that every user can read, and the Node binary running the tests
+ * beside it: for running the CLI as another user (uid 65534) when the checkout is private (mode
+ * 0700, as `mktemp -d` makes it) or the Node binary lives inside it (node_modules/node22).
+ * Hard links where the file system allows, copies otherwise. `remove()` deletes it.
+ */
+export function publicCopy(): { dir: string; node: string; bin: string; remove(): void } {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  const dir = mkdtempSync(join(tmpdir(), 'recon-trace-public-'))
+  chmodSync(dir, 0o755)
+  const place = (from: string, to: string) => {
+    try {
+      linkSync(from, to)
+    } catch {
+      copyFileSync(from, to)
+    }
+  }
+  const node = join(dir, 'node')
+  place(process.execPath, node)
+  chmodSync(node, 0o755)
+  cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true })
+  copyFileSync(join(root, 'package.json'), join(dir, 'package.json'))
+  // The runtime dependencies, and theirs (npm hoists them to the top node_modules).
+  const todo = Object.keys((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies)
+  const copied = new Set<string>()
+  while (todo.length > 0) {
+    const name = todo.pop()!
+    const from = join(root, 'node_modules', name)
+    if (copied.has(name) || !existsSync(from)) continue
+    copied.add(name)
+    cpSync(from, join(dir, 'node_modules', name), { recursive: true })
+    const deps = (JSON.parse(readFileSync(join(from, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies
+    todo.push(...Object.keys(deps ?? {}))
+  }
+  // Every directory readable and searchable, every file readable, by anyone.
+  const open = (p: string) => {
+    for (const e of readdirSync(p, { withFileTypes: true })) {
+      const q = join(p, e.name)
+      if (e.isDirectory()) {
+        chmodSync(q, 0o755)
+        open(q)
+      } else if (e.isFile() && q !== node) chmodSync(q, 0o644)
+    }
+  }
+  open(dir)
+  chmodSync(join(dir, 'dist/cjs/bin.js'), 0o755)
+  return { dir, node, bin: join(dir, 'dist/cjs/bin.js'), remove: () => rmSync(dir, { recursive: true, force: true }) }
 }

@@ -2,6 +2,7 @@
 // starts them: `node --import recon-trace/register` (and `--require`).
 import { afterAll, describe, expect, it } from 'vitest'
 import { runProgram, type Run } from './helpers.js'
+import { HAS_REGISTER_HOOKS, LIVE_EDIT_ON, NO_LIVE_EDIT, itUnless } from './runtime.js'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
@@ -28,8 +29,9 @@ afterAll(() => {
   for (const d of temps) rmSync(d, { recursive: true, force: true })
 })
 
-/** Live edit is off by default on V8 13 (Node 24; test/liveedit.test.ts says why): the tests that reach it turn it on. */
-const LIVE: Record<string, string> = Number(process.versions.v8.split('.')[0]) >= 13 ? { RECON_TRACE_LIVE_EDIT: 'force' } : {}
+/** Live edit is off by default on V8 13 and gone on V8 14 (test/runtime.ts): the tests that reach it turn it on, or are skipped. */
+const LIVE = LIVE_EDIT_ON
+const itLive = itUnless(NO_LIVE_EDIT)
 
 const kinds = './fixtures/local/kinds.cjs'
 const kindsEsm = './fixtures/local/kinds.mjs'
@@ -215,8 +217,29 @@ describe('local scope, CommonJS', () => {
   })
 })
 
+describe('module hooks', () => {
+  // module.register is deprecated (DEP0205) and warns from Node 26: the synchronous
+  // module.registerHooks serves every runtime that has it (22.15+).
+  it(`uses ${HAS_REGISTER_HOOKS ? 'module.registerHooks, never module.register,' : 'module.register (no module.registerHooks)'} on Node ${process.versions.node}, and the file gets its probes`, () => {
+    for (const preload of ['import', 'require'] as const) {
+      const r = run(
+        `
+        const { calls } = require('recon-trace')
+        const { fact } = require('./fixtures/local/fact.cjs')
+        calls('./fixtures/local/fact.cjs:fact/1', 1, { scope: 'local', ${IO} })
+        fact(2)
+      `,
+        { preload, flags: ['--require', './fixtures/programs/spy-register.cjs', '--throw-deprecation'] },
+      )
+      const counts = JSON.parse(r.stderr.trim().split('\n').pop()!)
+      expect(counts, preload).toEqual(HAS_REGISTER_HOOKS ? { register: 0, registerHooks: 1 } : { register: 1, registerHooks: 0 })
+      expect(r.lines[0], preload).toBe('<0> fact:fact(2)')
+    }
+  })
+})
+
 describe('without the preload', () => {
-  it('a local spec on a file not loaded yet waits for it, and one on a file that does not exist fails saying so', () => {
+  itLive('a local spec on a file not loaded yet waits for it, and one on a file that does not exist fails saying so', () => {
     const r = run(
       `
       const { calls } = require('recon-trace')
@@ -236,7 +259,7 @@ describe('without the preload', () => {
     ])
   })
 
-  it('a local spec on a loaded file is served by live edit', () => {
+  itLive('a local spec on a loaded file is served by live edit', () => {
     const r = run(
       `
       const { calls } = require('recon-trace')
@@ -249,7 +272,7 @@ describe('without the preload', () => {
     expect(r.lines).toEqual(['<0> fact:fact(5)', '<0> fact:fact(4)', '<0> fact:fact(3)', 'recon-trace: rate limit tripped after 3 messages; tracing stopped.'])
   })
 
-  it('an ES module spec in global scope reaches the export through live edit', () => {
+  itLive('an ES module spec in global scope reaches the export through live edit', () => {
     const r = run(
       `
       import { calls } from 'recon-trace'
@@ -353,7 +376,7 @@ describe('files that do not parse', () => {
 })
 
 describe('scope of the preload', () => {
-  it('RECON_TRACE_EXCLUDE leaves a file without probes; a spec on it is served by live edit', () => {
+  itLive('RECON_TRACE_EXCLUDE leaves a file without probes; a spec on it is served by live edit', () => {
     const r = run(
       `
       const { calls } = require('recon-trace')
@@ -395,7 +418,7 @@ describe('scope of the preload', () => {
     expect(r.lines).toEqual(['<0> lodash:runInContext.chunk([1, 2, 3], 2)', '<0> lodash:runInContext.chunk/2 --> [[1, 2], [3]]'])
   })
 
-  it('a package spec that is not included is served by live edit, once the package loads', () => {
+  itLive('a package spec that is not included is served by live edit, once the package loads', () => {
     const r = run(`
       const { calls } = require('recon-trace')
       calls('lodash:runInContext.chunk', 10, { scope: 'local', ${IO} })

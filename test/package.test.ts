@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
+import { itUnless } from './runtime.js'
 
 const run = (file: string, ...args: string[]) =>
   spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, FORCE_COLOR: undefined, NO_COLOR: undefined } })
@@ -18,7 +19,7 @@ describe('the test run', () => {
   // .ci/run says which Node each pass is for; npm runs its scripts with node_modules/.bin (Node
   // 24) first on PATH, and until the `test` script ran its inner npm with the outer npm's Node,
   // the "Node 20" pass ran the suite on Node 24 (the runtime of a nested `npm run` comes from PATH).
-  it.skipIf(process.env.RECON_TRACE_CI_NODE === undefined)('runs on the Node that the CI pass is for', () => {
+  itUnless(process.env.RECON_TRACE_CI_NODE === undefined && 'run outside .ci/run, which names the Node of each pass')('runs on the Node that the CI pass is for', () => {
     expect(process.version).toBe(process.env.RECON_TRACE_CI_NODE)
   })
 })
