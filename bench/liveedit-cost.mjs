@@ -36,7 +36,7 @@ if (CASE === undefined) {
   }
 } else {
   if (globalThis[Symbol.for('recon-trace.probes')]) throw new Error('run without the preload: this measures live edit')
-  const editor = () => globalThis[Symbol.for('recon-trace.liveedit')]
+  const editor = () => globalThis[Symbol.for('recon-trace.state')]?.liveEditor
   const loops = {
     'inlined base': makeLoop('twin, inlined'),
     'inlined prog': makeLoop('tiny (live edit), inlined'),

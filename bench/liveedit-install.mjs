@@ -204,7 +204,7 @@ if (CASE === undefined) {
   globalThis.gc?.()
   const heapMb = process.memoryUsage().heapUsed / MB
 
-  const editor = () => globalThis[Symbol.for('recon-trace.liveedit')]
+  const editor = () => globalThis[Symbol.for('recon-trace.state')]?.liveEditor
   let lines = 0
   const io = () => lines++
 

@@ -150,7 +150,7 @@ describeLive('live edit, CommonJS', () => {
       const { calls } = require('recon-trace')
       require('${shapes}')
       try { calls('${shapes}:hiden', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
-      console.error('open', globalThis[Symbol.for('recon-trace.liveedit')].isOpen)
+      console.error('open', globalThis[Symbol.for('recon-trace.state')].liveEditor.isOpen)
     `)
     expect(r.stderr).toMatch(/no function 'hiden' in .*shapes\.cjs; its functions are: hidden/)
     expect(r.stderr).toContain('open false')
