@@ -35,7 +35,7 @@ if (CASE === undefined) {
     runCases(import.meta.url, CASES, process.argv.slice(2))
   }
 } else {
-  if (globalThis[Symbol.for('recon-trace.probes')]) throw new Error('run without the preload: this measures live edit')
+  if (globalThis[Symbol.for('recon-trace.state')]?.registry) throw new Error('run without the preload: this measures live edit')
   const editor = () => globalThis[Symbol.for('recon-trace.state')]?.liveEditor
   const loops = {
     'inlined base': makeLoop('twin, inlined'),

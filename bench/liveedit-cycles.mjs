@@ -49,7 +49,7 @@ if (CASE === undefined) {
   if (!(await liveEditGated('liveedit-cycles'))) runCases(import.meta.url, ['cycles'], [], ['--expose-gc'])
 } else {
   if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc (node bench/liveedit-cycles.mjs does)')
-  if (globalThis[Symbol.for('recon-trace.probes')]) throw new Error('run without the preload: this measures live edit')
+  if (globalThis[Symbol.for('recon-trace.state')]?.registry) throw new Error('run without the preload: this measures live edit')
   const busy = require('./fixtures/busy.cjs')
   const editor = () => globalThis[Symbol.for('recon-trace.state')]?.liveEditor
   const original = busy.mix

@@ -151,7 +151,7 @@ if (CASE === undefined) {
     '\ncolumns: ms = wall time; enable = Debugger.enable; V8 edit = Debugger.setScriptSource (the edit; the restore); other = the other inspector methods (getScriptSource, disable...); r-t = recon-trace itself (the rest); clear() = the synchronous call alone',
   )
 } else {
-  if (globalThis[Symbol.for('recon-trace.probes')]) throw new Error('run without the preload: this measures live edit')
+  if (globalThis[Symbol.for('recon-trace.state')]?.registry) throw new Error('run without the preload: this measures live edit')
   // Time of each inspector method, summed (the installer's session and ours alike).
   const spent = new Map()
   const post = inspector.Session.prototype.post

@@ -24,7 +24,7 @@ if (CASE === undefined) {
   process.env.RECON_TRACE_CACHE = '0'
   runCases(import.meta.url, CASES, process.argv.slice(2), ['--import', 'recon-trace/register'])
 } else {
-  const reg = globalThis[Symbol.for('recon-trace.probes')]
+  const reg = globalThis[Symbol.for('recon-trace.state')]?.registry
   const files = reg ? [...reg.files.keys()] : []
   if (!files.some((f) => f.endsWith('tiny.cjs')) || files.some((f) => f.endsWith('twin.cjs'))) throw new Error(`expected tiny.cjs probed and twin.cjs not: ${files.join(', ')}`)
   if (CASE !== 'dormant') {

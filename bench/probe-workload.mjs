@@ -34,7 +34,7 @@ if (mode) {
   const require = createRequire(import.meta.url)
   const acorn = require('acorn')
   const src = input()
-  const reg = globalThis[Symbol.for('recon-trace.probes')]
+  const reg = globalThis[Symbol.for('recon-trace.state')]?.registry
   const acornFiles = reg ? [...reg.files.values()].filter((f) => f.filename.includes('/node_modules/acorn/')) : []
   if ((mode === 'plain') !== (acornFiles.length === 0)) throw new Error(`mode ${mode}: ${acornFiles.length} probed acorn files`)
   if (mode === 'filtered') {

@@ -39,10 +39,11 @@
 import { Parser, type Node, type Options as AcornOptions } from 'acorn'
 import MagicString from 'magic-string'
 import { decode, type SourceMapMappings } from '@jridgewell/sourcemap-codec'
-import { REGISTRY_KEY, encodeTable, type FunctionInfo, type FunctionKind, type ProbeInfo, type SkippedInfo } from './probe.js'
+import { STATE_KEY } from './state.js'
+import { encodeTable, type FunctionInfo, type FunctionKind, type ProbeInfo, type SkippedInfo } from './probe.js'
 
 export type { FunctionInfo, FunctionKind, ProbeInfo, SkippedInfo }
-export { REGISTRY_KEY, encodeTable, decodeTable } from './probe.js'
+export { encodeTable, decodeTable } from './probe.js'
 
 /** A source map in its JSON form (version 3). */
 export interface RawSourceMap {
@@ -836,7 +837,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     const key = JSON.stringify(options.key ?? options.filename)
     const table = JSON.stringify(encodeTable(probes, skipped))
     const { pos, needsNewline, afterDirective } = headerPosition(source, ast)
-    const register = `(globalThis[Symbol.for(${JSON.stringify(REGISTRY_KEY)})]||{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(t,e){return e}})}).file(${key},${probes.length},${table},[${'0,'.repeat(probes.length).slice(0, -1)}])`
+    const register = `(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(t,e){return e}})}).file(${key},${probes.length},${table},[${'0,'.repeat(probes.length).slice(0, -1)}])`
     let header: string
     if (module) {
       const data = `const p=${register};export const s=p.s;export{p};`

@@ -41,6 +41,7 @@ import { ProbeFile, encodeTable } from './probe.js'
 import { unpatched, unrestored } from './livediff.js'
 import { inputMapOf, rewriterModule } from './register.js'
 import { state } from './state.js'
+import { openSession } from './inspector.js'
 
 /**
  * Whether live edit is on for this runtime, and if not, why; per V8 line:
@@ -237,9 +238,7 @@ export class LiveEditor {
     if (this.session !== undefined) return true
     if (this.unavailable !== undefined) return false
     try {
-      const inspector = createRequire(`${process.cwd()}/[recon-trace]`)('node:inspector') as typeof import('node:inspector')
-      const s = new inspector.Session()
-      s.connect()
+      const s = openSession()
       this.session = s
       this.scripts.clear()
       s.on('Debugger.scriptParsed', (m: { params: { scriptId: string; url: string; isModule?: boolean; executionContextAuxData?: { isDefault?: boolean } } }) => {

@@ -14,12 +14,13 @@
  * `ProbeHandler`; ending it sets them back to 0, so dormant probes are again one load and one
  * branch.
  */
-import { createRequire, isBuiltin } from 'node:module'
+import { isBuiltin } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { uniteMatchers, type Matcher } from './match.js'
-import { globToRegExp, labelOfFile, packageNameOf } from './hook.js'
-import { isBusy } from './state.js'
+import { globToRegExp } from './hook.js'
+import { labelOfFile, packageNameOf, resolveFromCwd } from './modules.js'
+import { isBusy, state } from './state.js'
 import { closest, preloadLine } from './error.js'
 import type { TraceSpec } from './spec.js'
 
@@ -55,9 +56,6 @@ export interface SkippedInfo {
   readonly line: number
   readonly reason: 'eval' | 'with' | 'redeclares' | 'not selected'
 }
-
-/** The global slot of the probe registry (shared with probe.ts). */
-export const REGISTRY_KEY = 'recon-trace.probes'
 
 /** The meta table a file registers: compact, parsed only when a trace asks for it. */
 export function encodeTable(probes: readonly ProbeInfo[], skipped: readonly SkippedInfo[]): string {
@@ -256,22 +254,15 @@ export class Registry {
   }
 }
 
-const globalSlot = globalThis as unknown as Record<symbol, Registry | undefined>
-const KEY = Symbol.for(REGISTRY_KEY)
-
-/** The registry of this thread, if the preload installed one. */
+/** The registry of this thread, if the preload installed one (in the process-wide state). */
 export function registry(): Registry | undefined {
-  const r = globalSlot[KEY]
+  const r = state.registry
   return r !== undefined && r.version === 1 ? r : undefined
 }
 
 /** Install the registry of this thread (once; a second call returns the first). */
 export function installRegistry(scope: InstrumentScope, covers: (filename: string) => boolean): Registry {
-  const existing = registry()
-  if (existing) return existing
-  const r = new Registry(scope, covers)
-  Object.defineProperty(globalThis, KEY, { value: r, configurable: true, enumerable: false, writable: false })
-  return r
+  return (state.registry ??= new Registry(scope, covers))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -545,7 +536,7 @@ export function probeSelector(module: TraceSpec['module'], where: string, reg: R
   }
   let filename = resolve(cwd, module)
   try {
-    filename = createRequire(join(cwd, '[recon-trace]')).resolve(filename)
+    filename = resolveFromCwd(filename, cwd)
   } catch {
     /* not found by require's rules: an ES module path with its extension, or not loaded yet */
   }
@@ -563,7 +554,7 @@ export function preloadCovers(module: TraceSpec['module'], reg: Registry | undef
   if (!(module.startsWith('.') || isAbsolute(module))) return reg.covers(join(cwd, 'node_modules', module, 'index.js'))
   let filename = resolve(cwd, module)
   try {
-    filename = createRequire(join(cwd, '[recon-trace]')).resolve(filename)
+    filename = resolveFromCwd(filename, cwd)
   } catch {
     /* as probeSelector */
   }

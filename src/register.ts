@@ -26,7 +26,8 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type * as Instrument from './instrument.js'
 import { installRegistry, type Registry } from './probe.js'
-import { isEsmFile, isOwnFile, packageNameOf } from './hook.js'
+import { isEsmFile, isOwnFile, packageNameOf } from './modules.js'
+import { state } from './state.js'
 
 /** Options of `register()`; each defaults to its environment variable. */
 export interface RegisterOptions {
@@ -411,7 +412,7 @@ export function preloadWorkers(): void {
     const req = Module.createRequire(cjsPreload)
     const wt = req('node:worker_threads') as typeof import('node:worker_threads') & Record<string, unknown>
     const Original = wt.Worker
-    if ((Original as unknown as Record<symbol, unknown>)[PRELOADED] === true) return
+    if (state.workersPreloaded) return
     const withPreload = (options: unknown): unknown => {
       const o = (typeof options === 'object' && options !== null ? options : {}) as { execArgv?: unknown }
       const base = Array.isArray(o.execArgv) ? (o.execArgv as string[]) : process.execArgv
@@ -422,14 +423,13 @@ export function preloadWorkers(): void {
         super(filename, withPreload(options) as import('node:worker_threads').WorkerOptions)
       }
     }
-    Object.defineProperty(Worker, PRELOADED, { value: true })
     wt.Worker = Worker
+    state.workersPreloaded = true
     ;(Module as unknown as { syncBuiltinESMExports: () => void }).syncBuiltinESMExports()
   } catch (err) {
     warn(`recon-trace: worker threads will start without probes (${err instanceof Error ? err.message : String(err)})`)
   }
 }
-const PRELOADED = Symbol.for('recon-trace.preloaded-worker')
 
 /** The URL of the ESM preload of this installation (for `recon-trace --run`). */
 export function preloadURL(): string {

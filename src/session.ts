@@ -12,8 +12,6 @@
  */
 import { performance } from 'node:perf_hooks'
 import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { join } from 'node:path'
 import { threadId } from 'node:worker_threads'
 import { types } from 'node:util'
 import { TraceError, preloadLine, throwIfProblems } from './error.js'
@@ -22,11 +20,11 @@ import { checkLimit, Limiter, type Limit } from './limit.js'
 import { checkOptions, type Resolved, type TraceOptions } from './options.js'
 import { compileWhere, type ThreadView } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher } from './match.js'
-import { Hooks, isEsmModule, plan, type Target } from './hook.js'
+import { Hooks, plan, type Target } from './hook.js'
+import { isEsmModule, labelOfFile, resolvesFromCwd } from './modules.js'
 import { enterBusy, leaveBusy, state, type ActiveTrace } from './state.js'
 import { Probes, preloadCovers, probeSelector, registry, selects, type LiveProbe, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
 import { LIVE_RETRY_MS, blockedReason, liveEditRefusal, liveEditor, type LiveFile, type Script } from './liveedit.js'
-import { labelOfFile } from './hook.js'
 import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
 import { renderValue, type TraceEvent } from './format.js'
 import { Output } from './output.js'
@@ -486,19 +484,7 @@ function functionNames(f: LiveFile, ids: Iterable<number>): string {
 /** Whether a live spec's file could still load: the file exists, or the package resolves. */
 function loadable(sel: ProbeSpec['selector']): boolean {
   if (sel.kind === 'file') return existsSync(sel.filename)
-  if (sel.kind === 'package') {
-    try {
-      createRequire(join(process.cwd(), '[recon-trace]')).resolve(`${sel.name}/package.json`)
-      return true
-    } catch {
-      try {
-        createRequire(join(process.cwd(), '[recon-trace]')).resolve(sel.name)
-        return true
-      } catch {
-        return false
-      }
-    }
-  }
+  if (sel.kind === 'package') return resolvesFromCwd(sel.name)
   return false
 }
 

@@ -19,7 +19,7 @@
  * the query), so their return prints as a plain `-->` value.
  */
 import { promiseHooks } from 'node:v8'
-import { createRequire } from 'node:module'
+import { openSession } from './inspector.js'
 import type { Session } from 'node:inspector'
 
 /** How a followed promise ended: its state and result, or `unobservable` (the inspector failed: `value` is the promise). */
@@ -36,14 +36,10 @@ const STORE = `function () { globalThis.${SLOT} = this }`
 
 type RemoteObject = { type: string; subtype?: string; value?: unknown; unserializableValue?: string; objectId?: string }
 
-function openSession(): Session | undefined {
+/** A session of this thread's inspector, opened when a trace first follows a promise. */
+function trySession(): Session | undefined {
   try {
-    // Through createRequire so that the inspector is loaded only when a trace follows a
-    // promise (and a runtime built without it still loads recon-trace).
-    const inspector = createRequire(`${process.cwd()}/[recon-trace]`)('node:inspector') as typeof import('node:inspector')
-    const s = new inspector.Session()
-    s.connect()
-    return s
+    return openSession()
   } catch {
     return undefined
   }
@@ -68,7 +64,7 @@ export class Settler {
   watch(p: Promise<unknown>, done: Settled): boolean {
     if (this.closed || this.unavailable || this.pending >= MAX_WATCHED) return false
     if (this.session === undefined) {
-      this.session = openSession()
+      this.session = trySession()
       if (this.session === undefined) {
         this.unavailable = true
         return false

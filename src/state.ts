@@ -17,12 +17,13 @@
  *   `guard[0] === 0` (a typed-array load, as cheap as the module variable it replaced).
  * - `active`: the trace running in this thread, so that `clear()` from either build ends it and
  *   a new `calls()` from either build replaces it.
+ * - `registry`: the probe registry the preload installs; every rewritten file's header registers
+ *   its functions there (`instrument.ts` writes `globalThis[Symbol.for(STATE_KEY)]?.registry`).
  * - `liveEditor`: the live-edit installer of this thread (its inspector session and edited
  *   scripts).
- *
- * The probe registry stays under its own key (`probe.ts`, `REGISTRY_KEY`): the rewritten code
- * reads it by that key, and rewritten code may come from the cache of an earlier version.
+ * - `workersPreloaded`: the preload has made `worker_threads.Worker` start new workers with it.
  */
+import type { Registry } from './probe.js'
 
 /** The part of a trace that `clear()` needs. */
 export interface ActiveTrace {
@@ -33,16 +34,20 @@ interface ProcessState {
   readonly version: 1
   readonly guard: Int32Array
   active: ActiveTrace | undefined
+  registry: Registry | undefined
   liveEditor: unknown
+  workersPreloaded: boolean
 }
 
-const KEY = Symbol.for('recon-trace.state')
+/** The key of the state on globalThis: `Symbol.for(STATE_KEY)`. Rewritten code reads it too. */
+export const STATE_KEY = 'recon-trace.state'
+const KEY = Symbol.for(STATE_KEY)
 
 function processState(): ProcessState {
   const holder = globalThis as unknown as Record<symbol, ProcessState | undefined>
   const existing = holder[KEY]
   if (existing !== undefined && existing.version === 1) return existing
-  const state: ProcessState = { version: 1, guard: new Int32Array(1), active: undefined, liveEditor: undefined }
+  const state: ProcessState = { version: 1, guard: new Int32Array(1), active: undefined, registry: undefined, liveEditor: undefined, workersPreloaded: false }
   Object.defineProperty(globalThis, KEY, { value: state, configurable: true, enumerable: false, writable: false })
   return state
 }

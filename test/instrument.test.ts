@@ -11,6 +11,7 @@ import * as acorn from 'acorn'
 import ts from 'typescript'
 import { SourceMapConsumer } from 'source-map'
 import { NO_LIVE_EDIT, itUnless } from './runtime.js'
+import { state } from '../src/state.js'
 import {
   decodeTable,
   encodeTable,
@@ -212,9 +213,10 @@ interface Registered {
 
 type Mode = 'original' | 'dormant' | 'live'
 
-const REGISTRY = Symbol.for('recon-trace.probes')
+/** The process-wide state, where rewritten code finds the registry: the tests put a fake one there. */
+const shared = state as { registry: unknown }
 afterEach(() => {
-  delete (globalThis as Record<symbol, unknown>)[REGISTRY]
+  shared.registry = undefined
 })
 
 /** Install a fake registry whose files have every slot at `slot`. */
@@ -245,7 +247,7 @@ function installFake(slot: 0 | 1, calls: Call[], registered: Registered[], probe
       return f
     },
   }
-  Object.defineProperty(globalThis, REGISTRY, { value: fake, configurable: true })
+  shared.registry = fake
   return fake
 }
 
@@ -1441,13 +1443,13 @@ describe("capture: 'calls'", () => {
       const fake = {
         file: (_k: string, n: number) => ({ s: Array(n).fill(slot), e: (id: number, args: unknown[]) => (calls.push({ id, args }), 0), r: () => {}, x: (_t: unknown, e: unknown) => e }),
       }
-      Object.defineProperty(globalThis, Symbol.for('recon-trace.probes'), { value: fake, configurable: true })
+      shared.registry = fake
       const r = instrument(source, { filename: '/virtual/calls2.cjs', capture: 'calls' })
       const m = { exports: {} as { f: (a: unknown, b: unknown) => unknown; g: (x: unknown) => unknown } }
       new Function('module', 'exports', r.code)(m, m.exports)
       expect(m.exports.f(0, 2)).toBe(2)
       expect(m.exports.g(3)).toEqual({ x: 3 })
-      delete (globalThis as Record<symbol, unknown>)[Symbol.for('recon-trace.probes')]
+      shared.registry = undefined
     }
     expect(calls).toEqual([
       { id: 0, args: [0, 2] },

@@ -1,11 +1,10 @@
 // Live edit: probes put into a process started without any preparation, in real processes.
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { runProgram, type Run } from './helpers.js'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
-import { createRequire } from 'node:module'
 import { LIVE_EDIT_ON, NO_LIVE_EDIT, V8_MAJOR, describeUnless, itUnless } from './runtime.js'
 
 const root = resolve(import.meta.dirname, '..')

@@ -178,7 +178,7 @@ describe('local scope, CommonJS', () => {
     const r = run(`
       const { calls, clear } = require('recon-trace')
       const k = require(${JSON.stringify(kinds)})
-      const reg = globalThis[Symbol.for('recon-trace.probes')]
+      const reg = globalThis[Symbol.for('recon-trace.state')]?.registry
       const file = [...reg.files.values()].find((f) => f.filename.endsWith('kinds.cjs'))
       const before = JSON.stringify(file.s)
       calls('${kinds}:_', 3, { scope: 'local', ${IO} })
@@ -381,7 +381,7 @@ describe('scope of the preload', () => {
       `
       const { calls } = require('recon-trace')
       require('./fixtures/local/fact.cjs')
-      const reg = globalThis[Symbol.for('recon-trace.probes')]
+      const reg = globalThis[Symbol.for('recon-trace.state')]?.registry
       console.error([...reg.files.keys()].some((f) => f.endsWith('fact.cjs')))
       try { calls('./fixtures/local/fact.cjs:fact', 10, { scope: 'local' }) } catch (e) { console.error(e.message) }
     `,
@@ -394,7 +394,7 @@ describe('scope of the preload', () => {
   it('a package in node_modules gets probes only when RECON_TRACE_INCLUDE names it', () => {
     const program = `
       require('lodash')
-      const reg = globalThis[Symbol.for('recon-trace.probes')]
+      const reg = globalThis[Symbol.for('recon-trace.state')]?.registry
       console.log([...reg.files.keys()].filter((f) => f.includes('/node_modules/lodash/')).length)
     `
     expect(run(program).stdout.trim()).toBe('0')
@@ -570,7 +570,7 @@ describe('stack traces and source maps', () => {
     const program = `
       const { calls } = require('recon-trace')
       const o = require(${JSON.stringify(js)})
-      if (globalThis[Symbol.for('recon-trace.probes')]) calls(${JSON.stringify(`${js}:lineTotal -> return`)}, 10, { scope: 'local', ${IO} })
+      if (globalThis[Symbol.for('recon-trace.state')]?.registry) calls(${JSON.stringify(`${js}:lineTotal -> return`)}, 10, { scope: 'local', ${IO} })
       o.orderTotal([{ sku: 'a', qty: 2, price: 3 }])
       try { o.orderTotal([{ sku: 'b', qty: -1, price: 1 }]) } catch (e) { (${stackOf})(e) }
     `
