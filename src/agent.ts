@@ -7,16 +7,9 @@
  * socket itself 0600. Only the process owner (or root) can connect. The server is unref'd (it
  * never keeps the process alive) and the socket file is removed at exit.
  *
- * Protocol (version 1): newline-delimited JSON both ways. A request is declarative: specs as
- * strings or plain objects (never functions or code), a limit, options from a fixed list. Every
- * request is checked, and a bad one gets an `error` reply with the `TraceError` text and changes
- * nothing. Replies: `started` (how many functions were hooked), `line` (one formatted message,
- * or a JSON Lines object when asked), `end` (why the trace ended), `error`.
- *
- *     -> {"v":1,"type":"trace","specs":["./lib/db.js:find/1"],"limit":10,"options":{"time":60000},"client":4300}
- *     <- {"v":1,"type":"started","hooked":1}
- *     <- {"v":1,"type":"line","line":"13:16:02.118337 <4242.0> db:find(42)"}
- *     <- {"v":1,"type":"end","reason":"rate limit tripped after 10 messages"}
+ * The messages are protocol.ts's. Every request is checked, and a bad one gets an `error` reply
+ * with the `TraceError` text and changes nothing. The trace machinery (session.ts and what it
+ * loads: the spec parser, acorn for guards) is loaded at the first trace request, not at start.
  *
  * One session per process: a second client is refused, with the holder's pid, unless it asks to
  * replace it. When the client disconnects or dies, the trace is cleared at once (the socket's
@@ -24,71 +17,49 @@
  * snapshot apply here, in the traced process, before anything is written to the socket.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
+import { chmodSync, unlinkSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import * as workerThreads from 'node:worker_threads'
 import { BroadcastChannel, threadId } from 'node:worker_threads'
 import { TraceError } from './error.js'
 import { Limiter, type Limit } from './limit.js'
-import { clear, startTrace } from './session.js'
 import type { TraceOptions } from './options.js'
+import { PROTOCOL, ensureSocketDir, readLines, sendMessage, socketDir, socketPath, type LineKind, type Reply, type Request } from './protocol.js'
+import { droppedNotice, noticeLine, timeLimitReason } from './lines.js'
+import { state } from './state.js'
 
-export const PROTOCOL = 1
-
-/** Write one protocol message: a JSON line with the protocol's version. */
-export function sendMessage(socket: Socket, msg: Record<string, unknown>): void {
-  if (!socket.destroyed) socket.write(`${JSON.stringify({ v: PROTOCOL, ...msg })}\n`)
-}
-
+type Traces = typeof import('./session.js')
+let traces: Traces | undefined
 /**
- * Read a socket's messages: `onLine` for each non-empty line. `onOverflow` when a line grows
- * past `max` characters without its end (then nothing more is read).
+ * The trace machinery, loaded on the first trace request: a preloaded start does not pay for
+ * it. The CommonJS build loads it at once (`require`); the ES module build has no synchronous
+ * way to load an ES module on every runtime, and loads it at the next turns (`import()`). A
+ * trace that must start before the program's first line (`recon-trace --run`) therefore runs
+ * under the CommonJS preload.
  */
-export function readLines(socket: Socket, onLine: (text: string) => void, max = Infinity, onOverflow?: () => void): void {
-  socket.setEncoding('utf8')
-  let buffered = ''
-  socket.on('data', (chunk: string) => {
-    buffered += chunk
-    let nl: number
-    while ((nl = buffered.indexOf('\n')) !== -1) {
-      const text = buffered.slice(0, nl)
-      buffered = buffered.slice(nl + 1)
-      if (text.trim() !== '') onLine(text)
-      if (socket.destroyed) return
+function traceMachinery(then: (t: Traces) => void, failed: (err: unknown) => void): void {
+  if (traces === undefined && typeof require === 'function') {
+    try {
+      traces = require('./session.js') as Traces
+    } catch (err) {
+      failed(err)
+      return
     }
-    if (buffered.length > max) {
-      buffered = ''
-      onOverflow?.()
-    }
-  })
+  }
+  if (traces !== undefined) then(traces)
+  else
+    import('./session.js').then((t) => {
+      traces = t
+      then(t)
+    }, failed)
 }
-
-/** The directory of the agents of this user, and the socket of a process. */
-export function socketDir(): string {
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user'
-  return join(tmpdir(), `recon-trace-${uid}`)
-}
-export function socketPath(pid: number): string {
-  return join(socketDir(), `${pid}.sock`)
-}
-
-/** Options a client may send: data only (no `io`, `formatter`, or async-context selector). */
-const WIRE_OPTIONS = ['pid', 'scope', 'args', 'timestamp', 'time', 'json', 'format', 'redact', 'color', 'queue']
-
-interface Request {
-  v?: unknown
-  type?: unknown
-  specs?: unknown
-  limit?: unknown
-  options?: unknown
-  replace?: unknown
-  client?: unknown
+/** End this thread's trace, if the machinery was ever loaded (else there is none). */
+function clearHere(): void {
+  if (state.active !== undefined) state.active.end(undefined)
 }
 
 /** Why a request cannot be served, or the trace options it asks for. */
-function checkRequest(r: Request): { problems: string[]; options: TraceOptions } {
+function checkRequest(r: Request, WIRE_OPTIONS: readonly string[]): { problems: string[]; options: TraceOptions } {
   const problems: string[] = []
   if (r.v !== PROTOCOL) problems.push(`protocol version ${JSON.stringify(r.v)} is not supported: this agent speaks version ${PROTOCOL}`)
   const specs = r.specs
@@ -119,6 +90,12 @@ function checkRequest(r: Request): { problems: string[]; options: TraceOptions }
 /** The channel between the agent (main thread) and the thread part of each worker thread. */
 const channelName = () => `recon-trace.agent.${process.pid}`
 
+/** What a worker thread's part tells the agent. */
+type FromThread =
+  | { type: 'line'; id: number; line: string; kind: LineKind }
+  | { type: 'started'; id: number; threadId: number; hooked: number }
+  | { type: 'hello'; threadId: number }
+
 /** What the agent sends its threads to start a trace: data only. */
 interface ThreadRequest {
   type: 'trace'
@@ -129,9 +106,6 @@ interface ThreadRequest {
   startedAt: number
 }
 
-/** A line that ends a thread's own trace: the agent, which holds the one limit, says it once. */
-export const isTripLine = (line: string) => (line.startsWith('recon-trace: ') && line.endsWith('tracing stopped.')) || line.startsWith('{"type":"end"')
-export const isNotice = (line: string) => line.startsWith('recon-trace: ') || line.startsWith('{"type":"notice"')
 
 interface Session {
   id: number
@@ -162,10 +136,10 @@ class Agent {
   constructor(readonly server: Server) {
     this.channel = new BroadcastChannel(channelName())
     ;(this.channel as unknown as { unref(): void }).unref()
-    this.channel.onmessage = (ev) => this.fromThread((ev as MessageEvent).data as { type?: string; id?: number; line?: string })
+    this.channel.onmessage = (ev) => this.fromThread((ev as MessageEvent).data as FromThread)
   }
 
-  private send(socket: Socket, msg: Record<string, unknown>): void {
+  private send(socket: Socket, msg: Reply): void {
     sendMessage(socket, msg)
   }
 
@@ -196,27 +170,26 @@ class Agent {
     c.finishing = true
     if (c.timer) clearTimeout(c.timer)
     this.channel.postMessage({ type: 'stop', id: c.id })
-    clear()
+    clearHere()
   }
 
-  /** End a session and tell its client why: the trip line (if any), then `end`. */
+  /** End a session and tell its client why: a trip (if a limit or the time ended it), then `end`. */
   private finish(c: Session, reason: string | undefined): void {
     if (c.finishing) return
-    if (reason !== undefined) {
-      const line = c.json ? JSON.stringify({ type: 'end', message: `${reason}; tracing stopped.` }) : `recon-trace: ${reason}; tracing stopped.`
-      this.send(c.socket, { type: 'line', line })
-    }
+    if (reason !== undefined) this.send(c.socket, { type: 'trip', reason })
     this.stop(c)
     this.send(c.socket, { type: 'end', reason: reason ?? 'cleared' })
   }
 
-  /** A line of any thread: counted against the one limit of the process. */
-  private line(id: number, line: string): void {
+  /** A line of any thread: a message is counted against the one limit of the process. */
+  private line(id: number, line: string, kind: LineKind): void {
     const c = this.current
     if (!c || c.id !== id || c.finishing) return
-    if (isTripLine(line)) return
-    if (isNotice(line)) {
-      this.send(c.socket, { type: 'line', line })
+    // A thread's own end (its copy of the limit, or its time): the agent, which holds the one
+    // limit, says it once.
+    if (kind === 'end') return
+    if (kind === 'notice') {
+      this.send(c.socket, { type: 'notice', line })
       return
     }
     if (c.limiter.tripped) return
@@ -224,7 +197,7 @@ class Agent {
     if (c.socket.writableLength > BACKLOG) c.dropped++
     else {
       if (c.dropped > 0) {
-        this.send(c.socket, { type: 'line', line: `recon-trace: ${c.dropped} message${c.dropped === 1 ? '' : 's'} dropped: the client could not keep up` })
+        this.send(c.socket, { type: 'notice', line: noticeLine(droppedNotice(c.dropped, 'the client'), c.json) })
         c.dropped = 0
       }
       this.send(c.socket, { type: 'line', line })
@@ -232,8 +205,8 @@ class Agent {
     if (c.limiter.tripped) this.finish(c, c.limiter.why())
   }
 
-  private fromThread(m: { type?: string; id?: number; line?: string; threadId?: number; hooked?: number }): void {
-    if (m.type === 'line' && typeof m.id === 'number' && typeof m.line === 'string') this.line(m.id, m.line)
+  private fromThread(m: FromThread): void {
+    if (m.type === 'line') this.line(m.id, m.line, m.kind)
     // A thread that hooked something: its client counts the threads reached.
     else if (m.type === 'started') {
       const c = this.current
@@ -265,15 +238,28 @@ class Agent {
       this.send(socket, { type: 'error', message: `unknown request type ${JSON.stringify(r.type)}: the types are trace, stop, status` })
       return
     }
-    const client = typeof r.client === 'number' ? r.client : 0
     const previous = this.current
     if (previous && previous.socket !== socket && r.replace !== true) {
       this.send(socket, { type: 'error', code: 'busy', holder: previous.client, message: `process ${process.pid} is already traced by recon-trace (pid ${previous.client}); ask to replace that session (--replace) to take it over` })
       return
     }
-    const { problems, options } = checkRequest(r)
-    if (problems.length > 0) {
-      this.send(socket, { type: 'error', message: new TraceError(problems).message })
+    traceMachinery(
+      (t) => {
+        if (socket.destroyed) return
+        const { problems, options } = checkRequest(r, t.WIRE_OPTIONS)
+        if (problems.length > 0) this.send(socket, { type: 'error', message: new TraceError(problems).message })
+        else this.start(socket, r, options, t)
+      },
+      (err) => this.send(socket, { type: 'error', message: `the trace machinery failed to load: ${err instanceof Error ? err.message : String(err)}` }),
+    )
+  }
+
+  /** Start a checked trace request: this thread's part, then the workers'. */
+  private start(socket: Socket, r: Request, options: TraceOptions, { startTrace }: Traces): void {
+    const client = typeof r.client === 'number' ? r.client : 0
+    const previous = this.current
+    if (previous && previous.socket !== socket && r.replace !== true) {
+      this.send(socket, { type: 'error', code: 'busy', holder: previous.client, message: `process ${process.pid} is already traced by recon-trace (pid ${previous.client}); ask to replace that session (--replace) to take it over` })
       return
     }
     // Replacing: the previous client is told, and let go.
@@ -291,10 +277,17 @@ class Agent {
       // This thread's part; each thread counts its own messages too, so that none sends more
       // than the whole trace may print. The end of this thread's trace by its own limit or time
       // is the agent's to say; a clear by the program itself ends the session.
-      hooked = startTrace(r.specs as Parameters<typeof startTrace>[0], r.limit as Parameters<typeof startTrace>[1], { ...options, io: (line: string) => this.line(id, line) }, (reason) => {
-        const c = this.current
-        if (reason === undefined && c?.id === id && !c.finishing) this.finish(c, undefined)
-      })
+      hooked = startTrace(
+        r.specs as Parameters<typeof startTrace>[0],
+        r.limit as Parameters<typeof startTrace>[1],
+        options,
+        (reason) => {
+          const c = this.current
+          if (reason === undefined && c?.id === id && !c.finishing) this.finish(c, undefined)
+        },
+        undefined,
+        (line, kind) => this.line(id, line, kind),
+      )
     } catch (err) {
       this.send(socket, { type: 'error', message: err instanceof Error ? err.message : String(err) })
       return
@@ -302,7 +295,7 @@ class Agent {
     const session: Session = { id, socket, client, limiter: new Limiter(r.limit as Limit), request, json: options.json === true, timer: undefined, finishing: false, dropped: 0 }
     if (typeof options.time === 'number') {
       const ms = options.time
-      session.timer = setTimeout(() => this.finish(session, `time limit of ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} reached after ${session.limiter.taken} messages`), ms)
+      session.timer = setTimeout(() => this.finish(session, timeLimitReason(ms, session.limiter.taken)), ms)
       session.timer.unref()
     }
     this.current = session
@@ -334,17 +327,29 @@ export function startThreadAgent(): void {
         if (active === m.id) return
         active = m.id
         const id = m.id
-        try {
-          const hooked = startTrace(m.specs as Parameters<typeof startTrace>[0], m.limit as Parameters<typeof startTrace>[1], { ...m.options, io: (line: string) => channel.postMessage({ type: 'line', id, line }) }, () => {
-            if (active === id) active = undefined
-          }, { pid: process.pid, threadId, name: threadName(), existing: bornAt <= m.startedAt })
-          if (hooked > 0) channel.postMessage({ type: 'started', id, threadId, hooked })
-        } catch (err) {
-          channel.postMessage({ type: 'line', id, line: `recon-trace: thread ${threadId}: ${err instanceof Error ? err.message : String(err)}` })
-        }
+        const post = (msg: FromThread) => channel.postMessage(msg)
+        const problem = (err: unknown) => post({ type: 'line', id, kind: 'notice', line: noticeLine(`thread ${threadId}: ${err instanceof Error ? err.message : String(err)}`, m.options.json === true) })
+        traceMachinery(({ startTrace }) => {
+          if (active !== id) return // stopped while the machinery loaded
+          try {
+            const hooked = startTrace(
+              m.specs as Parameters<typeof startTrace>[0],
+              m.limit as Parameters<typeof startTrace>[1],
+              m.options,
+              () => {
+                if (active === id) active = undefined
+              },
+              { pid: process.pid, threadId, name: threadName(), existing: bornAt <= m.startedAt },
+              (line, kind) => post({ type: 'line', id, line, kind }),
+            )
+            if (hooked > 0) post({ type: 'started', id, threadId, hooked })
+          } catch (err) {
+            problem(err)
+          }
+        }, problem)
       } else if (m.type === 'stop' && active === m.id) {
         active = undefined
-        clear()
+        clearHere()
       }
     }
     channel.postMessage({ type: 'hello', threadId })
@@ -377,19 +382,6 @@ function runFromEnvironment(agent: Agent): void {
  * Start the agent of this process (main thread). Returns the socket path, or undefined when the
  * directory is not safe or the socket cannot be made (then one warning; the program goes on).
  */
-/** The socket directory, made if needed and checked: this user's, closed to others (0700); undefined if not. */
-export function ensureSocketDir(): string | undefined {
-  const dir = socketDir()
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
-    const st = lstatSync(dir)
-    const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid
-    return st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0 ? dir : undefined
-  } catch {
-    return undefined
-  }
-}
-
 export function startAgent(): string | undefined {
   if (running) return socketPath(process.pid)
   const path = socketPath(process.pid)

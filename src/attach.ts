@@ -21,7 +21,7 @@
 import { request } from 'node:http'
 import { readlinkSync } from 'node:fs'
 import WebSocket from 'ws'
-import { agentFile } from './register.js'
+import { commonJsFile } from './installation.js'
 
 const HOST = '127.0.0.1'
 const PORT = 9229
@@ -146,7 +146,7 @@ export async function attach(pid: number): Promise<string | undefined> {
     }
     try {
       if ((await evaluate(s, 'process.pid')) !== pid) continue
-      const file = JSON.stringify(agentFile())
+      const file = JSON.stringify(commonJsFile('agent.js'))
       const started = await evaluate(
         s,
         `(() => { const m = typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:module') : process.mainModule.constructor; const a = m.createRequire(${file})(${file}); const r = a.startAgent() ?? null; if (r !== null) a.reachWorkers(${file}); return r })()`,

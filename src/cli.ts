@@ -14,7 +14,9 @@ import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
 import { Limiter } from './limit.js'
 import { join } from 'node:path'
-import { ensureSocketDir, isNotice, isTripLine, readLines, sendMessage, socketDir, socketPath, PROTOCOL } from './agent.js'
+import { ensureSocketDir, readLines, sendMessage, socketDir, socketPath, PROTOCOL, type Reply } from './protocol.js'
+import { PREFIX, tripLine } from './lines.js'
+import { commonJsFile } from './installation.js'
 
 export const USAGE = `Usage: recon-trace <pid>[,<pid>...] <spec>... [options]
        recon-trace --children <pid> <spec>... [options]
@@ -303,13 +305,6 @@ export function childrenOf(pid: number): number[] {
   return kids
 }
 
-interface Reply {
-  type?: string
-  line?: string
-  message?: string
-  reason?: string
-  hooked?: number
-}
 
 /**
  * Trace one or several processes. With one, its agent's limit is the trace's limit. With
@@ -354,26 +349,19 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
       status?.draw()
     }
     const onReply = (pid: number, msg: Reply) => {
-      if (msg.type === 'line') {
-        const line = String(msg.line)
-        if (!multi) {
-          if (status && !isNotice(line) && !isTripLine(line)) status.messages++
-          print(line)
-          return
+      if (msg.type === 'notice') print(msg.line)
+      else if (msg.type === 'trip') {
+        // With several processes the global limit is the CLI's, which says it once.
+        if (!multi) print(tripLine(msg.reason, p.options.json === true))
+      } else if (msg.type === 'line') {
+        if (multi) {
+          if (limiter.tripped) return // in flight when the global limit tripped: not printed
+          limiter.take()
         }
-        // An agent's own trip line: the global limit is the CLI's, which says it once.
-        if (isTripLine(line)) return
-        if (isNotice(line)) {
-          print(line)
-          return
-        }
-        if (limiter.tripped) return // in flight when the global limit tripped: not printed
-        limiter.take()
         if (status) status.messages++
-        print(line)
-        if (limiter.tripped) {
-          const why = limiter.why()
-          print(p.options.json ? JSON.stringify({ type: 'end', message: `${why} across ${pids.length} processes; tracing stopped.` }) : `recon-trace: ${why} across ${pids.length} processes; tracing stopped.`)
+        print(msg.line)
+        if (multi && limiter.tripped) {
+          print(tripLine(`${limiter.why()} across ${pids.length} processes`, p.options.json === true))
           stopAll()
           setTimeout(() => finish(0), 1000).unref()
         }
@@ -393,7 +381,7 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
           ticker.unref()
         }
       } else if (msg.type === 'error') {
-        err.write(`${String(msg.message).startsWith('recon-trace:') ? '' : 'recon-trace: '}${multi ? `process ${pid}: ` : ''}${msg.message}\n`)
+        err.write(`${String(msg.message).startsWith(PREFIX) ? '' : PREFIX}${multi ? `process ${pid}: ` : ''}${msg.message}\n`)
         stopAll()
         finish(1)
       } else if (msg.type === 'end') {
@@ -489,13 +477,13 @@ async function runProgram(p: Parsed, out: NodeJS.WritableStream, err: NodeJS.Wri
   server.listen({ path, exclusive: true })
   chmodSync(path, 0o600)
   const request = { v: PROTOCOL, type: 'trace', specs: p.specs, limit: p.limit, options: p.options, client: process.pid }
-  const { preloadURL } = await import('./register.js')
   const child = spawn(p.run!, {
     shell: true,
     stdio: 'inherit',
     env: {
       ...process.env,
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${preloadURL()}`.trim(),
+      // The CommonJS preload: it starts the trace before the program's first line (agent.ts).
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(commonJsFile('preload.js'))}`.trim(),
       RECON_TRACE_RUN: JSON.stringify(request),
       RECON_TRACE_RUN_SOCKET: path,
     },

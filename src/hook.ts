@@ -30,6 +30,7 @@ import { closest, show } from './error.js'
 import { uniteMatchers, type Matcher } from './match.js'
 import type { TraceSpec } from './spec.js'
 import { enterBusy, guard, leaveBusy } from './state.js'
+import { ANY_ARITY, arityRange, globOfPattern, nameGlobToRegExp } from './names.js'
 import { isOwnFile, labelOfFile, requireFromCwd, resolveModule } from './modules.js'
 
 const apply = Reflect.apply
@@ -83,13 +84,6 @@ export class Target {
   ) {}
 }
 function noop() {}
-const ANY_ARITY = 0x3fffffff
-
-/** The argument counts a spec accepts, as [min, max]. */
-export function arityRange(spec: TraceSpec): [number, number] {
-  if (spec.arity === undefined) return [0, ANY_ARITY]
-  return [spec.arity, spec.rest ? ANY_ARITY : spec.arity]
-}
 
 /** A function found by a spec, not yet wrapped. */
 interface Found {
@@ -131,10 +125,6 @@ function readData(o: object, key: string): unknown {
 
 const isObjectLike = (v: unknown): v is object => (typeof v === 'object' && v !== null) || typeof v === 'function'
 
-/** A function-name glob (`get*`, `Client#?et`) as a regular expression of the whole name. */
-export function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
-}
 
 /** Function-valued data properties of `o` (own, or up to but excluding Object/Function.prototype). */
 function functionsOf(o: object, inherited: boolean): [string, boolean][] {
@@ -227,7 +217,7 @@ export function findFunctions(
   }
 
   // '_' in the last part is the wildcard, as a glob '*' is.
-  const steps = stepsOf(pattern.replace(/(^|[.#])_$/, '$1*'))
+  const steps = stepsOf(globOfPattern(pattern))
   let cur: unknown = root
   let prefix = ''
   for (let i = 0; i < steps.length - 1; i++) {
@@ -248,7 +238,7 @@ export function findFunctions(
   const container = cur
 
   if (/[*?]/.test(last.key)) {
-    const re = globToRegExp(last.key)
+    const re = nameGlobToRegExp(last.key)
     // On a module's exports the functions are own properties; on an object given directly
     // (a server, a client) most of its methods are inherited, so look up its chain.
     const inherited = !(fromExports && prefix === '') && !prefix.endsWith('#') && typeof container !== 'function'

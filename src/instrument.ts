@@ -40,10 +40,10 @@ import { Parser, type Node, type Options as AcornOptions } from 'acorn'
 import MagicString from 'magic-string'
 import { decode, type SourceMapMappings } from '@jridgewell/sourcemap-codec'
 import { STATE_KEY } from './state.js'
-import { encodeTable, type FunctionInfo, type FunctionKind, type ProbeInfo, type SkippedInfo } from './probe.js'
+import { encodeTable, type FunctionInfo, type FunctionKind, type ProbeInfo, type SkippedInfo } from './registry.js'
 
 export type { FunctionInfo, FunctionKind, ProbeInfo, SkippedInfo }
-export { encodeTable, decodeTable } from './probe.js'
+export { encodeTable, decodeTable } from './registry.js'
 
 /** A source map in its JSON form (version 3). */
 export interface RawSourceMap {

@@ -1,6 +1,7 @@
 /**
  * Options of `calls`: checked once, up front, with every default stated here.
  */
+import type { OutputOptions } from './output.js'
 import type { Writable } from 'node:stream'
 import { show } from './error.js'
 import { checkPid, type PidSelector, type PidSpec } from './where.js'
@@ -71,7 +72,8 @@ export interface Resolved {
   args: 'args' | 'arity'
   timestamp: 'formatter' | 'trace'
   time: number | undefined
-  io: { stream: NodeJS.WritableStream } | { fn: (line: string) => void }
+  /** Where lines go; the agent replaces it with its sink (session.ts, startTrace). */
+  io: OutputOptions['io']
   formatter: ((event: TraceEvent) => string) | undefined
   json: boolean
   snapshot: SnapshotLimits
@@ -83,6 +85,8 @@ export interface Resolved {
 }
 
 const KNOWN = ['pid', 'scope', 'args', 'timestamp', 'time', 'io', 'formatter', 'json', 'format', 'redact', 'color', 'queue']
+/** The options a client may send an agent (protocol.ts): data only, no `io` or `formatter` function. */
+export const WIRE_OPTIONS: readonly string[] = KNOWN.filter((k) => k !== 'io' && k !== 'formatter')
 const MAX_TIME = 7 * 24 * 3600 * 1000
 const MAX_QUEUE = 1_000_000
 const FORMAT_CAPS = { ...SNAPSHOT_HARD_CAPS, line: LINE_HARD_CAP, frames: MAX_FRAMES }

@@ -17,9 +17,15 @@ import { performance } from 'node:perf_hooks'
 import { enterBusy, leaveBusy } from './state.js'
 import { eventToJSON, formatEvent, loadColor, type TraceEvent } from './format.js'
 import { mapFrames } from './stack.js'
+import { droppedNotice, noticeLine, tripLine } from './lines.js'
+import type { LineKind } from './protocol.js'
 
 export interface OutputOptions {
-  io: { stream: NodeJS.WritableStream } | { fn: (line: string) => void }
+  /**
+   * Where lines go: a stream, the user's `io` function, or (for the agent) a sink told each
+   * line's kind, so that nothing downstream reads a kind from the text.
+   */
+  io: { stream: NodeJS.WritableStream } | { fn: (line: string) => void } | { sink: (line: string, kind: LineKind) => void }
   formatter: ((event: TraceEvent) => string) | undefined
   json: boolean
   color: boolean
@@ -60,6 +66,7 @@ function untrack(o: Output): void {
 }
 
 export class Output {
+  /** Events, and notices (their message, rendered with the prefix or as JSON when written). */
   private items: (TraceEvent | string)[] = []
   /** Index of the first item not yet written (the array is reset once it is all written). */
   private head = 0
@@ -71,7 +78,8 @@ export class Output {
   private colorReady: boolean
   private finished = false
   private onFinished: (() => void) | undefined
-  private endLine: string | undefined
+  /** Why the trace stopped, for its last line; undefined: it was cleared, no line. */
+  private endReason: string | undefined
   private formatterFailed = false
   private ioFailed = false
 
@@ -117,18 +125,21 @@ export class Output {
     return true
   }
 
-  /** Queue a diagnostic line (`recon-trace: ...`); not counted as a message. */
-  notice(line: string): void {
+  /** Queue a notice (a diagnostic line, lines.ts); not counted as a message. */
+  notice(message: string): void {
     if (this.finished || this.notices >= MAX_NOTICES) return
     this.notices++
-    this.items.push(line)
+    this.items.push(message)
     if (!this.scheduled) this.schedule()
   }
 
-  /** Queue the last line; once everything before it is written, `then` runs and the output closes. */
-  end(line: string | undefined, then?: () => void): void {
+  /**
+   * End: the last line says why the trace stopped (none when `reason` is undefined: cleared);
+   * once everything before it is written, `then` runs and the output closes.
+   */
+  end(reason: string | undefined, then?: () => void): void {
     if (this.finished) return
-    this.endLine = line
+    this.endReason = reason
     this.finished = true
     this.onFinished = then
     this.schedule()
@@ -143,8 +154,8 @@ export class Output {
     })
   }
 
-  private render(item: TraceEvent | string, kind: 'notice' | 'end' = 'notice'): string | undefined {
-    if (typeof item === 'string') return this.o.json ? JSON.stringify({ type: kind, message: item.startsWith('recon-trace: ') ? item.slice(13) : item }) : item
+  private render(item: TraceEvent | string): string | undefined {
+    if (typeof item === 'string') return noticeLine(item, this.o.json)
     if (item.time === 0) item.time = performance.timeOrigin + performance.now()
     if (item.stack) item.stack = mapFrames(item.stack)
     if (this.o.json) return JSON.stringify(eventToJSON(item))
@@ -167,7 +178,7 @@ export class Output {
     if (this.dropped === 0) return undefined
     const n = this.dropped
     this.dropped = 0
-    return `recon-trace: ${n} message${n === 1 ? '' : 's'} dropped: the output could not keep up (queue of ${this.o.capacity})`
+    return noticeLine(droppedNotice(n, 'the output', ` (queue of ${this.o.capacity})`), this.o.json)
   }
 
   /** Write what is queued. `sync`: at exit, ignore back-pressure and write everything now. */
@@ -179,9 +190,15 @@ export class Output {
       let i = this.head
       let chunk = ''
       const io = this.o.io
-      // A stream gets the lines joined into writes of up to 64 KiB; a function gets each line.
+      // A stream gets the lines joined into writes of up to 64 KiB; a function or a sink gets
+      // each line.
       const toFunction = 'fn' in io ? io.fn : undefined
-      const emit = (line: string): void => {
+      const sink = 'sink' in io ? io.sink : undefined
+      const emit = (line: string, kind: LineKind): void => {
+        if (sink !== undefined) {
+          sink(line, kind)
+          return
+        }
         try {
           toFunction!(line)
         } catch (err) {
@@ -192,15 +209,15 @@ export class Output {
         }
       }
       const write = (text: string): boolean => {
-        if (toFunction || text === '') return true
+        if (toFunction || sink || text === '') return true
         try {
           return (io as { stream: NodeJS.WritableStream }).stream.write(text)
         } catch {
           return true
         }
       }
-      const add = (line: string): void => {
-        if (toFunction) emit(line)
+      const add = (line: string, kind: LineKind): void => {
+        if (toFunction || sink) emit(line, kind)
         else chunk += `${line}\n`
       }
       let blocked = false
@@ -209,7 +226,7 @@ export class Output {
         const item = items[i++]
         if (typeof item !== 'string') this.events--
         const line = this.render(item)
-        if (line !== undefined) add(line)
+        if (line !== undefined) add(line, typeof item === 'string' ? 'notice' : 'line')
         if (chunk.length >= CHUNK) {
           const ok = write(chunk)
           chunk = ''
@@ -222,10 +239,10 @@ export class Output {
       }
       if (i >= items.length) {
         const d = this.droppedLine()
-        if (d) add(this.render(d)!)
-        if (this.finished && this.endLine !== undefined) {
-          add(this.render(this.endLine, 'end')!)
-          this.endLine = undefined
+        if (d) add(d, 'notice')
+        if (this.finished && this.endReason !== undefined) {
+          add(tripLine(this.endReason, this.o.json), 'end')
+          this.endReason = undefined
         }
       }
       if (chunk !== '' && !write(chunk) && !sync) blocked = true

@@ -22,12 +22,13 @@ import Module from 'node:module'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
+import { isAbsolute, join, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type * as Instrument from './instrument.js'
-import { installRegistry, type Registry } from './probe.js'
+import { installRegistry, type Registry } from './registry.js'
 import { isEsmFile, isOwnFile, packageNameOf } from './modules.js'
 import { state } from './state.js'
+import { commonJsFile, ownFileURL } from './installation.js'
 
 /** Options of `register()`; each defaults to its environment variable. */
 export interface RegisterOptions {
@@ -67,8 +68,8 @@ function rewriteVersion(): string {
   if (version === undefined) {
     const h = createHash('sha256')
     try {
-      h.update(readFileSync(new URL('./instrument.js', ownURL())))
-      h.update(readFileSync(new URL('./probe.js', ownURL())))
+      h.update(readFileSync(ownFileURL('instrument.js')))
+      h.update(readFileSync(ownFileURL('probe.js')))
     } catch {
       h.update(String(Date.now())) // cannot tell: never reuse
     }
@@ -97,7 +98,8 @@ export function scopeOf(options: RegisterOptions = {}): ScopeData {
   return { include, exclude, cwd: process.cwd(), cache, probes }
 }
 
-function globToRegExp(glob: string): RegExp {
+/** A path glob (`src/**`, `lib/*.js`) as a regular expression: `*` stays within a directory, `**` crosses them. */
+function pathGlobToRegExp(glob: string): RegExp {
   let re = ''
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]
@@ -120,7 +122,7 @@ const isGlob = (s: string) => /[*?/\\]/.test(s) || s.startsWith('.')
 export function coverage(scope: ScopeData): (filename: string) => boolean {
   const compile = (entries: string[]) => {
     const names = new Set(entries.filter((e) => !isGlob(e)))
-    const globs = entries.filter(isGlob).map((g) => globToRegExp(g.replace(/\\/g, '/')))
+    const globs = entries.filter(isGlob).map((g) => pathGlobToRegExp(g.replace(/\\/g, '/')))
     return (file: string, pkg: string | undefined) => {
       if (pkg !== undefined && names.has(pkg)) return true
       if (globs.length === 0) return false
@@ -167,8 +169,7 @@ let rewriter: typeof Instrument | undefined
  */
 export function rewriterModule(): typeof Instrument {
   if (rewriter === undefined) {
-    const here = ownURL()
-    const file = /[\\/]esm[\\/][^\\/]+$/.test(fileURLToPath(here)) ? new URL('../cjs/instrument.js', here) : new URL('./instrument.js', here)
+    const file = commonJsFile('instrument.js')
     // Our dependencies are loaded for us, not instrumented, and taken out of require's cache
     // again: a program that uses acorn or magic-string itself (and includes it) then loads its
     // own copy, with probes, instead of sharing ours.
@@ -176,7 +177,7 @@ export function rewriterModule(): typeof Instrument {
     const before = new Set(Object.keys(cache))
     loadingRewriter = true
     try {
-      rewriter = Module.createRequire(here)(fileURLToPath(file)) as typeof Instrument
+      rewriter = Module.createRequire(file)(file) as typeof Instrument
     } finally {
       loadingRewriter = false
       for (const k of Object.keys(cache)) if (!before.has(k) && !isOwnFile(k)) delete cache[k]
@@ -323,20 +324,6 @@ export function sourceText(source: unknown, url: string): string | undefined {
   return undefined
 }
 
-/** This file's own URL (no `import.meta` in a build that is also CommonJS). */
-function ownURL(): string {
-  const prep = Error.prepareStackTrace
-  try {
-    Error.prepareStackTrace = (_e, sites) => sites
-    const holder: { stack?: NodeJS.CallSite[] } = {}
-    Error.captureStackTrace(holder, ownURL)
-    const file = holder.stack?.[0]?.getFileName() ?? ''
-    return file.startsWith('file:') ? file : pathToFileURL(file).href
-  } finally {
-    Error.prepareStackTrace = prep
-  }
-}
-
 let installed: Registry | undefined
 
 /**
@@ -377,7 +364,7 @@ export function register(options: RegisterOptions = {}): Registry {
   // Node 20 and 22 before registerHooks: ES modules through the loader thread...
   if (typeof ModuleApi.register === 'function') {
     try {
-      ModuleApi.register(new URL('./loader.js', ownURL()).href, undefined, { data: scope })
+      ModuleApi.register(ownFileURL('loader.js').href, undefined, { data: scope })
     } catch (err) {
       warn(`recon-trace: ES modules will load without probes: the loader hooks could not be registered (${err instanceof Error ? err.message : String(err)})`)
     }
@@ -408,7 +395,7 @@ export function preloadWorkers(): void {
     const argv = process.execArgv
     const required = argv.some((a, i) => (/^(-r|--require)$/.test(a) && /recon-trace[\\/]register|preload\.js$/.test(argv[i + 1] ?? '')) || /^--require=.*(recon-trace[\\/]register|preload\.js)$/.test(a))
     if (required) return
-    const cjsPreload = fileURLToPath(new URL('../cjs/preload.js', ownURL()))
+    const cjsPreload = commonJsFile('preload.js')
     const req = Module.createRequire(cjsPreload)
     const wt = req('node:worker_threads') as typeof import('node:worker_threads') & Record<string, unknown>
     const Original = wt.Worker
@@ -429,16 +416,4 @@ export function preloadWorkers(): void {
   } catch (err) {
     warn(`recon-trace: worker threads will start without probes (${err instanceof Error ? err.message : String(err)})`)
   }
-}
-
-/** The URL of the ESM preload of this installation (for `recon-trace --run`). */
-export function preloadURL(): string {
-  const here = ownURL()
-  return /[\\/]cjs[\\/][^\\/]+$/.test(fileURLToPath(here)) ? new URL('../esm/preload.js', here).href : new URL('./preload.js', here).href
-}
-
-/** The CommonJS agent module of this installation (what an attach through the inspector loads). */
-export function agentFile(): string {
-  const here = fileURLToPath(ownURL())
-  return /[\\/]esm[\\/][^\\/]+$/.test(here) ? join(dirname(here), '..', 'cjs', 'agent.js') : join(dirname(here), 'agent.js')
 }

@@ -23,13 +23,18 @@ import { CALL, RETURN, STACK, compileMatcher } from './match.js'
 import { Hooks, plan, type Target } from './hook.js'
 import { isEsmModule, labelOfFile, resolvesFromCwd } from './modules.js'
 import { enterBusy, leaveBusy, state, type ActiveTrace } from './state.js'
-import { Probes, preloadCovers, probeSelector, registry, selects, type LiveProbe, type ProbeFile, type ProbeHandler, type ProbeSpec, type ProbeTarget } from './probe.js'
+import { Probes, preloadCovers, probeSelector, selects, type ProbeSpec, type ProbeTarget } from './probe.js'
+import { registry, type LiveProbe, type ProbeFile, type ProbeHandler } from './registry.js'
 import { LIVE_RETRY_MS, blockedReason, liveEditRefusal, liveEditor, type LiveFile, type Script } from './liveedit.js'
 import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
 import { renderValue, type TraceEvent } from './format.js'
 import { Output } from './output.js'
 import { Settler } from './settle.js'
 import { captureStack } from './stack.js'
+import { timeLimitReason } from './lines.js'
+// The agent loads the trace machinery through this module, and checks requests with this list.
+export { WIRE_OPTIONS } from './options.js'
+import type { LineKind } from './protocol.js'
 
 const apply = Reflect.apply
 const construct = Reflect.construct
@@ -52,6 +57,7 @@ function forbiddenTargets(o: Resolved): Set<object> {
   const c = console as unknown as Record<string, unknown>
   for (const k of Object.keys(c)) if (typeof c[k] === 'function') set.add(c[k] as Function)
   if ('fn' in o.io) set.add(o.io.fn)
+  else if ('sink' in o.io) set.add(o.io.sink)
   else {
     set.add(o.io.stream)
     for (let p: object | null = o.io.stream, i = 0; p !== null && i < 16; p = Object.getPrototypeOf(p), i++) {
@@ -118,7 +124,7 @@ class Trace implements ProbeHandler {
     this.here = where.here
     const matchers = specs.map((s) => compileMatcher(s, where.test, onUserError))
     const onLate = (notices: string[]) => {
-      for (const n of notices) this.output.notice(`recon-trace: ${n}`)
+      for (const n of notices) this.output.notice(`${n}`)
     }
     this.hooks = new Hooks(specs, matchers, this.onMatch, forbidden, onLate)
     this.wrapperFallback = (live: readonly TraceSpec[], problems: string[]) => {
@@ -151,7 +157,7 @@ class Trace implements ProbeHandler {
           )
     if (o.time !== undefined) {
       const ms = o.time
-      this.timer = setTimeout(() => this.end(`time limit of ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} reached after ${this.limiter.taken} messages`), ms)
+      this.timer = setTimeout(() => this.end(timeLimitReason(ms, this.limiter.taken)), ms)
       this.timer.unref()
     }
     state.active = this.slot
@@ -161,7 +167,7 @@ class Trace implements ProbeHandler {
   readonly here: boolean
 
   userError(what: string, err: unknown): void {
-    this.output.notice(`recon-trace: ${what} threw ${describeError(err)}; counted as no match, reported once`)
+    this.output.notice(`${what} threw ${describeError(err)}; counted as no match, reported once`)
   }
 
   /** After a message was queued (or refused): close the trace if the limit has tripped. */
@@ -300,7 +306,7 @@ class Trace implements ProbeHandler {
   private unfollowable(t: Subject, n: number, p: Promise<unknown>): void {
     if (!this.settleFailed) {
       this.settleFailed = true
-      this.output.notice('recon-trace: a returned promise cannot be followed (no inspector in this runtime, or too many pending); its return prints as a value')
+      this.output.notice('a returned promise cannot be followed (no inspector in this runtime, or too many pending); its return prints as a value')
     }
     this.outcome('return', t, n, p)
   }
@@ -317,7 +323,7 @@ class Trace implements ProbeHandler {
     if (this.timer) clearTimeout(this.timer)
     if (state.active === this.slot) state.active = undefined
     const onEnd = this.onEnd
-    this.output.end(reason === undefined ? undefined : `recon-trace: ${reason}; tracing stopped.`, onEnd && (() => onEnd(reason)))
+    this.output.end(reason, onEnd && (() => onEnd(reason)))
   }
 
   readonly slot: ActiveTrace = { end: (reason) => this.end(reason) }
@@ -373,14 +379,14 @@ class Trace implements ProbeHandler {
     // A function of an edited file is running: retry at later turns of the event loop.
     const fns = functionNames(first.blocked, edits.get(first.blocked) ?? [])
     const why = blockedReason(first.status)
-    this.output.notice(`recon-trace: waiting to probe ${fns}: ${why}; retrying for ${LIVE_RETRY_MS / 1000} s`)
+    this.output.notice(`waiting to probe ${fns}: ${why}; retrying for ${LIVE_RETRY_MS / 1000} s`)
     const until = Date.now() + LIVE_RETRY_MS
     this.waiting = () => {
       if (!this.active) return true
       const r = editor.install(edits)
       if (r === undefined) {
         this.installed = true
-        this.output.notice(`recon-trace: probes in ${fns}`)
+        this.output.notice(`probes in ${fns}`)
         return true
       }
       if ('unmapped' in r) {
@@ -398,7 +404,7 @@ class Trace implements ProbeHandler {
       if (fallback !== undefined) {
         this.fallback = fallback
         this.releaseLive()
-        this.output.notice(`recon-trace: ${busy}; traced through ${this.liveSpecs.length === 1 ? 'its export' : 'their exports'} instead (runtime wrappers): calls from inside the module are not seen`)
+        this.output.notice(`${busy}; traced through ${this.liveSpecs.length === 1 ? 'its export' : 'their exports'} instead (runtime wrappers): calls from inside the module are not seen`)
         return true
       }
       this.end(
@@ -421,14 +427,14 @@ class Trace implements ProbeHandler {
    */
   waitForFiles(names: readonly string[]): void {
     const editor = liveEditor()
-    this.output.notice(`recon-trace: ${[...new Set(names)].join(', ')} ${names.length === 1 ? 'is' : 'are'} not loaded yet: live edit probes ${names.length === 1 ? 'it' : 'them'} when ${names.length === 1 ? 'it loads' : 'they load'}`)
+    this.output.notice(`${[...new Set(names)].join(', ')} ${names.length === 1 ? 'is' : 'are'} not loaded yet: live edit probes ${names.length === 1 ? 'it' : 'them'} when ${names.length === 1 ? 'it loads' : 'they load'}`)
     this.onLoad = (script) => {
       if (!this.active || this.probes === undefined) return
       try {
         const lf = editor.fileOf(script)
         const notices: string[] = []
         if (this.probes.addLive(lf.file, notices) === 0) {
-          for (const n of notices) this.output.notice(`recon-trace: ${n}`)
+          for (const n of notices) this.output.notice(`${n}`)
           return
         }
         const ids = this.liveIds(lf)
@@ -439,15 +445,15 @@ class Trace implements ProbeHandler {
           const r = editor.install(new Map([[lf, ids]]))
           if (r === undefined) {
             this.late.set(lf, ids)
-            this.output.notice(`recon-trace: probes in ${fns} (loaded after the start)`)
+            this.output.notice(`probes in ${fns} (loaded after the start)`)
             return true
           }
           if ('unmapped' in r) {
-            this.output.notice(`recon-trace: live edit cannot probe ${fns}: V8 would leave the running function its old code`)
+            this.output.notice(`live edit cannot probe ${fns}: V8 would leave the running function its old code`)
             return true
           }
           if (Date.now() < until) return false
-          this.output.notice(`recon-trace: could not probe ${fns}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s`)
+          this.output.notice(`could not probe ${fns}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s`)
           return true
         }
         if (!attempt()) {
@@ -455,7 +461,7 @@ class Trace implements ProbeHandler {
           editor.schedule(1)
         }
       } catch (err) {
-        this.output.notice(`recon-trace: ${labelOfFile(script.filename)} cannot be read for live edit: ${err instanceof Error ? err.message : String(err)}`)
+        this.output.notice(`${labelOfFile(script.filename)} cannot be read for live edit: ${err instanceof Error ? err.message : String(err)}`)
       }
     }
     editor.loading.add(this.onLoad)
@@ -509,12 +515,15 @@ export function startTrace(
   options: TraceOptions | undefined,
   onEnd: ((reason: string | undefined) => void) | undefined,
   thread?: ThreadView,
+  /** The agent's: told each line with its kind (protocol.ts), instead of the io option. */
+  sink?: (line: string, kind: LineKind) => void,
 ): number {
   const problems: string[] = []
   const parsed = parseSpecs(specs, problems)
   const lim = checkLimit(limit, problems)
-  const o = checkOptions(options, problems)
+  const checked = checkOptions(options, problems)
   throwIfProblems(problems)
+  const o = sink === undefined ? checked : { ...checked!, io: { sink } }
   // Which specs the runtime wrappers serve and which the probes of the preload: local scope
   // is probes only; in global scope, ES modules (whose exports cannot be replaced) are probes.
   // Which installer serves each spec (docs/live-edit.md): in global scope, the runtime

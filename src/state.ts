@@ -23,7 +23,7 @@
  *   scripts).
  * - `workersPreloaded`: the preload has made `worker_threads.Worker` start new workers with it.
  */
-import type { Registry } from './probe.js'
+import type { Registry } from './registry.js'
 
 /** The part of a trace that `clear()` needs. */
 export interface ActiveTrace {

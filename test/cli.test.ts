@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
 import { LIVE_EDIT_ON, NO_LIVE_EDIT, V8_MAJOR, itUnless } from './runtime.js'
 import { publicCopy } from './helpers.js'
+import { PROTOCOL } from '../src/protocol.js'
 
 const root = resolve(import.meta.dirname, '..')
 const bin = join(root, 'dist/cjs/bin.js')
@@ -561,12 +562,12 @@ describe('the agent', () => {
     const stalled = createConnection(sock)
     stalled.pause()
     await new Promise((ok) => stalled.once('connect', ok))
-    stalled.write(JSON.stringify({ v: 1, type: 'trace', specs: [`${work}:greet`], limit: 10_000_000, options: { scope: 'global' }, client: 1 }) + '\n')
+    stalled.write(JSON.stringify({ v: PROTOCOL, type: 'trace', specs: [`${work}:greet`], limit: 10_000_000, options: { scope: 'global' }, client: 1 }) + '\n')
     await new Promise((ok) => setTimeout(ok, 1500))
     const st = await new Promise<{ active: boolean; backlog: number; dropped: number }>((ok) => {
       const c = createConnection(sock)
       c.setEncoding('utf8')
-      c.on('connect', () => c.write(JSON.stringify({ v: 1, type: 'status' }) + '\n'))
+      c.on('connect', () => c.write(JSON.stringify({ v: PROTOCOL, type: 'status' }) + '\n'))
       c.on('data', (d: string) => {
         ok(JSON.parse(d.split('\n')[0]))
         c.end()
@@ -587,7 +588,7 @@ describe('the agent', () => {
         '-e',
         `const c = require('net').createConnection(${JSON.stringify(join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`))});
          c.setEncoding('utf8'); let got = ''
-         c.on('connect', () => c.write(JSON.stringify({ v: 1, type: 'trace', specs: ['x:y'], limit: 1, options: { io: 'stdout' } }) + '\\n'))
+         c.on('connect', () => c.write(JSON.stringify({ v: ${PROTOCOL}, type: 'trace', specs: ['x:y'], limit: 1, options: { io: 'stdout' } }) + '\\n'))
          c.on('data', (d) => { got += d; if (got.includes('\\n')) { console.log(got.trim()); c.end() } })`,
       ],
       { encoding: 'utf8', timeout: 5000 },
@@ -595,6 +596,25 @@ describe('the agent', () => {
     const reply = JSON.parse(r.stdout)
     expect(reply.type).toBe('error')
     expect(reply.message).toContain('option "io" cannot be sent to an agent')
+    expect((await status(s)).active).toBe(false)
+  })
+
+  it('refuses a client of another protocol version, saying which one it speaks, changing nothing', async () => {
+    const s = await service()
+    const { createConnection } = await import('node:net')
+    const c = createConnection(join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`))
+    c.setEncoding('utf8')
+    const reply = await new Promise<{ type: string; message: string }>((ok) => {
+      let got = ''
+      c.on('connect', () => c.write(JSON.stringify({ v: 1, type: 'trace', specs: [`${work}:greet`], limit: 1 }) + '\n'))
+      c.on('data', (d: string) => {
+        got += d
+        if (got.includes('\n')) ok(JSON.parse(got.split('\n')[0]))
+      })
+    })
+    c.end()
+    expect(reply.type).toBe('error')
+    expect(reply.message).toContain(`protocol version 1 is not supported: this agent speaks version ${PROTOCOL}`)
     expect((await status(s)).active).toBe(false)
   })
 })

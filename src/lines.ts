@@ -1,0 +1,35 @@
+/**
+ * Lines: the text of recon-trace's own lines in a trace's output, made here and nowhere else.
+ *
+ * - A notice, a diagnostic line that is not a trace message: `recon-trace: <message>`, or in
+ *   JSON Lines `{"type":"notice","message":"<message>"}`.
+ * - The end of a trace that a limit or its time stopped: `recon-trace: <reason>; tracing
+ *   stopped.`, or `{"type":"end","message":"<reason>; tracing stopped."}`.
+ *
+ * Reasons come from the limiter (`Limiter.why()`, limit.ts) and from `timeLimitReason`. The
+ * in-process output (output.ts), the agent and the CLI all render through these functions, and
+ * the wire carries kinds and reasons, never sentences to be recognised (protocol.ts).
+ */
+
+export const PREFIX = 'recon-trace: '
+
+/** A notice, as text or as a JSON Lines object. */
+export function noticeLine(message: string, json: boolean): string {
+  return json ? JSON.stringify({ type: 'notice', message }) : `${PREFIX}${message}`
+}
+
+/** The line that says a trace stopped, and why. */
+export function tripLine(reason: string, json: boolean): string {
+  const message = `${reason}; tracing stopped.`
+  return json ? JSON.stringify({ type: 'end', message }) : `${PREFIX}${message}`
+}
+
+/** Why a trace with a `time` option ended. */
+export function timeLimitReason(ms: number, messages: number): string {
+  return `time limit of ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} reached after ${messages} messages`
+}
+
+/** The notice for messages dropped because `who` (the output, the client) could not keep up. */
+export function droppedNotice(n: number, who: string, detail = ''): string {
+  return `${n} message${n === 1 ? '' : 's'} dropped: ${who} could not keep up${detail}`
+}
