@@ -187,7 +187,7 @@ export function runCases(file, cases, wanted = [], extraFlags = []) {
 
 /** Live edit may be off on this runtime (the gate of src/liveedit.ts): then say so, and the scenario measures nothing. */
 export async function liveEditGated(scenario) {
-  const { liveEditRefusal } = await import(`${ROOT}/dist/esm/liveedit.js`)
+  const { liveEditRefusal } = await import(`${ROOT}/dist/esm/installers/liveedit.js`)
   const refused = liveEditRefusal?.()
   if (refused === undefined) return false
   console.log(`skipped: ${refused}`)

@@ -27,8 +27,10 @@ import type { TraceOptions } from './options.js'
 import { PROTOCOL, ensureSocketDir, readLines, sendMessage, socketDir, socketPath, type LineKind, type Reply, type Request } from './protocol.js'
 import { droppedNotice, noticeLine, timeLimitReason } from './lines.js'
 import { state } from './state.js'
+import type { InstallerReport } from './installers/installer.js'
 
 type Traces = typeof import('./session.js')
+type Started = ReturnType<Traces['startTrace']>
 let traces: Traces | undefined
 /**
  * The trace machinery, loaded on the first trace request: a preloaded start does not pay for
@@ -93,7 +95,7 @@ const channelName = () => `recon-trace.agent.${process.pid}`
 /** What a worker thread's part tells the agent. */
 type FromThread =
   | { type: 'line'; id: number; line: string; kind: LineKind }
-  | { type: 'started'; id: number; threadId: number; hooked: number }
+  | { type: 'started'; id: number; threadId: number; hooked: number; installers: InstallerReport[] }
   | { type: 'hello'; threadId: number }
 
 /** What the agent sends its threads to start a trace: data only. */
@@ -210,7 +212,7 @@ class Agent {
     // A thread that hooked something: its client counts the threads reached.
     else if (m.type === 'started') {
       const c = this.current
-      if (c !== undefined && c.id === m.id) this.send(c.socket, { type: 'thread', threadId: m.threadId, hooked: m.hooked })
+      if (c !== undefined && c.id === m.id) this.send(c.socket, { type: 'thread', threadId: m.threadId, hooked: m.hooked, installers: m.installers })
     }
     // A worker that starts while a trace runs asks for it (the pid spec 'new' selects it).
     else if (m.type === 'hello' && this.current && !this.current.finishing) this.channel.postMessage(this.current.request)
@@ -272,12 +274,12 @@ class Agent {
     }
     const id = ++this.sessions
     const request: ThreadRequest = { type: 'trace', id, specs: r.specs, limit: r.limit, options, startedAt: Date.now() }
-    let hooked: number
+    let started: Started
     try {
       // This thread's part; each thread counts its own messages too, so that none sends more
       // than the whole trace may print. The end of this thread's trace by its own limit or time
       // is the agent's to say; a clear by the program itself ends the session.
-      hooked = startTrace(
+      started = startTrace(
         r.specs as Parameters<typeof startTrace>[0],
         r.limit as Parameters<typeof startTrace>[1],
         options,
@@ -300,7 +302,7 @@ class Agent {
     }
     this.current = session
     this.channel.postMessage(request)
-    this.send(socket, { type: 'started', hooked, pid: process.pid })
+    this.send(socket, { type: 'started', hooked: started.hooked, pid: process.pid, installers: started.installers })
   }
 }
 
@@ -332,7 +334,7 @@ export function startThreadAgent(): void {
         traceMachinery(({ startTrace }) => {
           if (active !== id) return // stopped while the machinery loaded
           try {
-            const hooked = startTrace(
+            const started = startTrace(
               m.specs as Parameters<typeof startTrace>[0],
               m.limit as Parameters<typeof startTrace>[1],
               m.options,
@@ -342,7 +344,7 @@ export function startThreadAgent(): void {
               { pid: process.pid, threadId, name: threadName(), existing: bornAt <= m.startedAt },
               (line, kind) => post({ type: 'line', id, line, kind }),
             )
-            if (hooked > 0) post({ type: 'started', id, threadId, hooked })
+            if (started.hooked > 0) post({ type: 'started', id, threadId, hooked: started.hooked, installers: started.installers })
           } catch (err) {
             problem(err)
           }

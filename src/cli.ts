@@ -15,7 +15,8 @@ import { chmodSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'no
 import { Limiter } from './limit.js'
 import { join } from 'node:path'
 import { ensureSocketDir, readLines, sendMessage, socketDir, socketPath, PROTOCOL, type Reply } from './protocol.js'
-import { PREFIX, tripLine } from './lines.js'
+import { PREFIX, explainLine, tripLine } from './lines.js'
+import type { InstallerReport } from './installers/installer.js'
 import { commonJsFile } from './installation.js'
 
 export const USAGE = `Usage: recon-trace <pid>[,<pid>...] <spec>... [options]
@@ -348,6 +349,18 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
       out.write(`${line}\n`)
       status?.draw()
     }
+    // Which way of hooking serves which functions, on stderr, once per process and text.
+    const explained = new Set<string>()
+    const explain = (pid: number, reports: readonly InstallerReport[] | undefined) => {
+      for (const r of reports ?? []) {
+        const line = `${PREFIX}${multi ? `process ${pid}: ` : ''}${explainLine(r)}`
+        if (explained.has(line)) continue
+        explained.add(line)
+        status?.erase()
+        err.write(`${line}\n`)
+        status?.draw()
+      }
+    }
     const onReply = (pid: number, msg: Reply) => {
       if (msg.type === 'notice') print(msg.line)
       else if (msg.type === 'trip') {
@@ -366,6 +379,7 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
           setTimeout(() => finish(0), 1000).unref()
         }
       } else if (msg.type === 'thread') {
+        explain(pid, msg.installers)
         if (status) {
           status.hooked += msg.hooked ?? 0
           status.threads++
@@ -373,6 +387,7 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
         }
       } else if (msg.type === 'started') {
         started.add(pid)
+        explain(pid, msg.installers)
         if (status) {
           if ((msg.hooked ?? 0) > 0) status.threads++
           status.hooked += msg.hooked ?? 0

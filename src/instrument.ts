@@ -151,7 +151,8 @@ export class ParseFailure extends Error {
 
 // ---------------------------------------------------------------------------------------------
 
-type N = Node & Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+/** An acorn node with its type-specific fields (acorn's own types do not narrow by `type`). */
+type N = Node & Record<string, any>
 
 interface FnRecord {
   node: N

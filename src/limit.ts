@@ -89,9 +89,4 @@ export class Limiter {
     this.taken++
     return true
   }
-
-  /** Messages that may still be printed before a count limit trips (Infinity for a rate). */
-  get remaining(): number {
-    return this.windowMs === 0 ? this.max - this.taken : Infinity
-  }
 }

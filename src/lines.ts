@@ -29,6 +29,12 @@ export function timeLimitReason(ms: number, messages: number): string {
   return `time limit of ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} reached after ${messages} messages`
 }
 
+/** Which installer serves which functions: `work:add, work:greet through runtime wrappers (why)`. */
+export function explainLine(r: { readonly name: string; readonly why: readonly string[]; readonly functions: readonly string[] }): string {
+  const fns = r.functions.length > 8 ? `${r.functions.slice(0, 8).join(', ')} and ${r.functions.length - 8} more` : r.functions.join(', ')
+  return `${fns} through ${r.name} (${r.why.join('; ')})`
+}
+
 /** The notice for messages dropped because `who` (the output, the client) could not keep up. */
 export function droppedNotice(n: number, who: string, detail = ''): string {
   return `${n} message${n === 1 ? '' : 's'} dropped: ${who} could not keep up${detail}`

@@ -63,6 +63,11 @@ export interface TraceOptions {
   color?: boolean
   /** Messages that may wait to be written; beyond it messages are dropped and counted. Default 10000, at most 1000000. */
   queue?: number
+  /**
+   * Say, in a notice at the start, which way of hooking serves which functions, and why
+   * (runtime wrappers, the preload's probes, live edit). Default false; the CLI always says it.
+   */
+  explain?: boolean
 }
 
 /** Options after checking, with defaults filled in. */
@@ -82,9 +87,10 @@ export interface Resolved {
   redact: readonly string[]
   color: boolean
   queue: number
+  explain: boolean
 }
 
-const KNOWN = ['pid', 'scope', 'args', 'timestamp', 'time', 'io', 'formatter', 'json', 'format', 'redact', 'color', 'queue']
+const KNOWN = ['pid', 'scope', 'args', 'timestamp', 'time', 'io', 'formatter', 'json', 'format', 'redact', 'color', 'queue', 'explain']
 /** The options a client may send an agent (protocol.ts): data only, no `io` or `formatter` function. */
 export const WIRE_OPTIONS: readonly string[] = KNOWN.filter((k) => k !== 'io' && k !== 'formatter')
 const MAX_TIME = 7 * 24 * 3600 * 1000
@@ -165,7 +171,8 @@ export function checkOptions(options: unknown, problems: string[]): Resolved | u
     if (typeof o.queue === 'number' && Number.isInteger(o.queue) && o.queue >= 1 && o.queue <= MAX_QUEUE) queue = o.queue
     else problems.push(`option queue: ${show(o.queue)} is not valid: give an integer from 1 to ${MAX_QUEUE}`)
   }
+  const explain = o.explain === undefined ? false : o.explain === true ? true : o.explain === false ? false : (problems.push(`option explain: ${show(o.explain)} is not true or false`), false)
   if (problems.length > before || !pid) return undefined
   const { line, frames, ...snapshot } = limits
-  return { pid, scope, args, timestamp, time, io, formatter, json, snapshot, line, frames, redact, color, queue }
+  return { pid, scope, args, timestamp, time, io, formatter, json, snapshot, line, frames, redact, color, queue, explain }
 }

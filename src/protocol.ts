@@ -14,8 +14,11 @@
  *
  * Replies (agent to client), typed, so that no side reads meaning from English text:
  *
- *     {"v":2,"type":"started","hooked":1,"pid":4242}       the trace runs in the main thread
- *     {"v":2,"type":"thread","threadId":3,"hooked":1}      and in a worker thread
+ *     {"v":2,"type":"started","hooked":1,"pid":4242,"installers":[...]}   the trace runs in the main thread
+ *     {"v":2,"type":"thread","threadId":3,"hooked":1,"installers":[...]}  and in a worker thread
+ *
+ * `installers` says which way of hooking serves which functions, and why (InstallerReport,
+ * installers/installer.ts); the CLI prints it on stderr.
  *     {"v":2,"type":"line","line":"13:16:02.118337 <4242.0> db:find(42)"}   a trace message
  *     {"v":2,"type":"notice","line":"recon-trace: ..."}    a diagnostic line, not a message
  *     {"v":2,"type":"trip","reason":"rate limit tripped after 10 messages"}
@@ -31,6 +34,7 @@ import { lstatSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Socket } from 'node:net'
+import type { InstallerReport } from './installers/installer.js'
 
 export const PROTOCOL = 2
 
@@ -50,8 +54,8 @@ export type LineKind = 'line' | 'notice' | 'end'
 
 /** A reply, as received. */
 export type Reply =
-  | { type: 'started'; hooked: number; pid: number }
-  | { type: 'thread'; threadId: number; hooked: number }
+  | { type: 'started'; hooked: number; pid: number; installers: InstallerReport[] }
+  | { type: 'thread'; threadId: number; hooked: number; installers: InstallerReport[] }
   | { type: 'line'; line: string }
   | { type: 'notice'; line: string }
   | { type: 'trip'; reason: string }

@@ -336,7 +336,7 @@ export function register(options: RegisterOptions = {}): Registry {
   if (installed) return installed
   const scope = scopeOf(options)
   const covers = coverage(scope)
-  const reg = installRegistry({ include: scope.include, exclude: scope.exclude }, covers)
+  const reg = installRegistry(covers)
   installed = reg
   if (typeof ModuleApi.registerHooks === 'function') {
     ModuleApi.registerHooks({

@@ -199,23 +199,12 @@ export class ProbeFile {
   }
 }
 
-/** Which files the preload instruments. */
-export interface InstrumentScope {
-  /** Package names and globs to instrument beyond the application's own files. */
-  include: readonly string[]
-  /** Package names and globs to leave out. */
-  exclude: readonly string[]
-}
-
 export class Registry {
   readonly version = 1
   readonly files = new Map<string, ProbeFile>()
   /** Told of every file that registers (the active trace's pending specs). */
   onFile: ((f: ProbeFile) => void) | undefined = undefined
-  /** Files that failed to parse and loaded unchanged: filename -> cause. */
-  readonly failed = new Map<string, string>()
   constructor(
-    readonly scope: InstrumentScope,
     /** Decides whether a file is instrumented (the preload's include/exclude). */
     readonly covers: (filename: string) => boolean,
   ) {}
@@ -251,6 +240,6 @@ export function registry(): Registry | undefined {
 }
 
 /** Install the registry of this thread (once; a second call returns the first). */
-export function installRegistry(scope: InstrumentScope, covers: (filename: string) => boolean): Registry {
-  return (state.registry ??= new Registry(scope, covers))
+export function installRegistry(covers: (filename: string) => boolean): Registry {
+  return (state.registry ??= new Registry(covers))
 }

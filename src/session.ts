@@ -1,5 +1,11 @@
 /**
- * Session: the one active trace of this thread, and the slow path of a traced call.
+ * Session: the one active trace of this thread, its life, and the slow path of a traced call.
+ *
+ * A trace's life: check (specs, limit, options), plan (which installer serves each spec:
+ * installers/choose.ts; then each installer's own planning, which changes nothing), install,
+ * run, end. The session knows the installers only through their contract
+ * (installers/installer.ts); it owns the pipeline they feed: where (pid), matcher (patterns,
+ * guard, predicate), limiter, snapshot, output.
  *
  * `calls()` checks everything first (specs, limit, options, modules, functions) and throws one
  * `TraceError` before touching anything; then it ends the trace before it, hooks, and returns
@@ -11,7 +17,6 @@
  * if both are loaded, still share one trace (a new `calls` from either ends the other's).
  */
 import { performance } from 'node:perf_hooks'
-import { existsSync } from 'node:fs'
 import { threadId } from 'node:worker_threads'
 import { types } from 'node:util'
 import { TraceError, preloadLine, throwIfProblems } from './error.js'
@@ -20,18 +25,21 @@ import { checkLimit, Limiter, type Limit } from './limit.js'
 import { checkOptions, type Resolved, type TraceOptions } from './options.js'
 import { compileWhere, type ThreadView } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher } from './match.js'
-import { Hooks, plan, type Target } from './hook.js'
-import { isEsmModule, labelOfFile, resolvesFromCwd } from './modules.js'
+import { Wrappers, plan, type Target } from './installers/wrapper.js'
+import { isEsmModule, labelOfFile } from './modules.js'
 import { enterBusy, leaveBusy, state, type ActiveTrace } from './state.js'
-import { Probes, preloadCovers, probeSelector, selects, type ProbeSpec, type ProbeTarget } from './probe.js'
+import { Probes, preloadCovers, probeSelector, type ProbeSpec, type ProbeTarget } from './installers/probes.js'
 import { registry, type LiveProbe, type ProbeFile, type ProbeHandler } from './registry.js'
-import { LIVE_RETRY_MS, blockedReason, liveEditRefusal, liveEditor, type LiveFile, type Script } from './liveedit.js'
+import { liveEditRefusal, liveEditor } from './installers/liveedit.js'
+import { LiveEdit, planLiveEdit, type LivePlan, type LiveSpecPlan } from './installers/liveedit-installer.js'
+import { chooseInstaller } from './installers/choose.js'
+import { INSTALLER_NAMES, type Installer, type InstallerKind, type InstallerReport, type TraceHost } from './installers/installer.js'
 import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
 import { renderValue, type TraceEvent } from './format.js'
 import { Output } from './output.js'
 import { Settler } from './settle.js'
 import { captureStack } from './stack.js'
-import { timeLimitReason } from './lines.js'
+import { explainLine, timeLimitReason } from './lines.js'
 // The agent loads the trace machinery through this module, and checks requests with this list.
 export { WIRE_OPTIONS } from './options.js'
 import type { LineKind } from './protocol.js'
@@ -81,14 +89,20 @@ interface Pending {
   readonly n: number
 }
 
-class Trace implements ProbeHandler {
+/** The specs each installer serves, as planned. */
+interface Planned {
+  readonly wrapper: TraceSpec[]
+  readonly preload: { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global' }[]
+  readonly live: LiveSpecPlan[]
+  readonly liveFiles: LivePlan | undefined
+  /** Why each installer serves its specs (choose.ts), by installer. */
+  readonly why: Map<InstallerKind, Set<string>>
+}
+
+class Trace implements ProbeHandler, TraceHost {
   active = true
-  readonly hooks: Hooks
-  /** Runtime wrappers put in for live specs whose functions stayed busy (see installLive). */
-  private fallback: Hooks | undefined
-  private readonly wrapperFallback: (live: readonly TraceSpec[], problems: string[]) => Hooks | undefined
-  private readonly liveSpecs: readonly TraceSpec[]
-  readonly probes: Probes | undefined
+  /** The installers serving this trace, in the order they install (and restore in reverse). */
+  readonly installers: Installer[] = []
   readonly limiter: Limiter
   readonly output: Output
   readonly settler = new Settler()
@@ -100,9 +114,9 @@ class Trace implements ProbeHandler {
   private settleFailed = false
 
   constructor(
-    /** The specs the runtime wrappers serve, and those that probes serve. */
-    specs: readonly TraceSpec[],
-    probeSpecs: readonly { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global'; live: boolean; waits?: boolean }[],
+    private readonly planned: Planned,
+    /** What plan() found for the wrapper specs. */
+    found: ReturnType<typeof plan>,
     limit: Limit,
     readonly o: Resolved,
     forbidden: ReadonlySet<object>,
@@ -110,11 +124,8 @@ class Trace implements ProbeHandler {
     private readonly onEnd?: (reason: string | undefined) => void,
     /** This thread as the pid option sees it (default: the thread that calls, existing). */
     thread?: ThreadView,
-    /** The loaded files live edit may probe (read by the installer for the live specs). */
-    readonly liveFiles: readonly LiveFile[] = [],
   ) {
     this.limiter = new Limiter(limit)
-    this.liveSpecs = probeSpecs.filter((p) => p.live).map((p) => p.spec)
     this.redact = makeRedactor(o.redact)
     this.stamp = o.timestamp === 'trace'
     this.withArgs = o.args === 'args'
@@ -122,39 +133,33 @@ class Trace implements ProbeHandler {
     this.output = new Output({ io: o.io, formatter: o.formatter, json: o.json, color: o.color, line: o.line, capacity: o.queue, onUserError })
     const where = compileWhere(o.pid, onUserError, thread)
     this.here = where.here
-    const matchers = specs.map((s) => compileMatcher(s, where.test, onUserError))
+    const matcher = (s: TraceSpec) => compileMatcher(s, where.test, onUserError)
     const onLate = (notices: string[]) => {
-      for (const n of notices) this.output.notice(`${n}`)
+      for (const n of notices) this.output.notice(n)
     }
-    this.hooks = new Hooks(specs, matchers, this.onMatch, forbidden, onLate)
-    this.wrapperFallback = (live: readonly TraceSpec[], problems: string[]) => {
-      const p = plan(live, forbidden, problems)
-      if (problems.length > 0) return undefined
-      const h = new Hooks(
-        live,
-        live.map((s) => compileMatcher(s, where.test, onUserError)),
-        this.onMatch,
-        forbidden,
+    if (planned.wrapper.length > 0) this.installers.push(new Wrappers(planned.wrapper, planned.wrapper.map(matcher), this.onMatch, forbidden, onLate, found))
+    if (planned.preload.length > 0) this.installers.push(new Probes(registry(), planned.preload.map((p, index) => ({ ...p, index, matcher: matcher(p.spec) })), this, onLate))
+    if (planned.live.length > 0) {
+      const liveSpecs = planned.live.map((p) => p.spec)
+      const probes = new Probes(
+        undefined,
+        planned.live.map((p, index) => ({ ...p, live: true, index, matcher: matcher(p.spec) })),
+        this,
         onLate,
+        planned.liveFiles!.files.map((f) => f.file),
       )
-      h.apply(p, problems)
-      if (problems.length > 0) {
-        h.restore()
+      // Runtime wrappers for live specs whose functions stayed busy, installed now; undefined when they cannot serve every one.
+      const wrappersFor = (specs: readonly TraceSpec[], problems: string[]): Installer | undefined => {
+        const p = plan(specs, forbidden, problems)
+        if (problems.length > 0) return undefined
+        const w = new Wrappers(specs, specs.map(matcher), this.onMatch, forbidden, onLate, p)
+        w.install(problems)
+        if (problems.length === 0) return w
+        w.restore()
         return undefined
       }
-      return h
+      this.installers.push(new LiveEdit(this, probes, planned.liveFiles!, liveSpecs, wrappersFor))
     }
-    const reg = registry()
-    this.probes =
-      probeSpecs.length === 0
-        ? undefined
-        : new Probes(
-            reg,
-            probeSpecs.map((p, index) => ({ ...p, index, matcher: compileMatcher(p.spec, where.test, onUserError) })),
-            this,
-            onLate,
-            liveFiles.map((f) => f.file),
-          )
     if (o.time !== undefined) {
       const ms = o.time
       this.timer = setTimeout(() => this.end(timeLimitReason(ms, this.limiter.taken)), ms)
@@ -165,6 +170,27 @@ class Trace implements ProbeHandler {
 
   /** Whether this thread is selected at all by the pid option (if not, nothing is hooked here). */
   readonly here: boolean
+
+  notice(message: string): void {
+    this.output.notice(message)
+  }
+
+  /** Install every installer; how many functions they hooked. Problems refuse the trace (the caller ends it). */
+  install(problems: string[]): number {
+    let n = 0
+    for (const i of this.installers) {
+      n += i.install(problems)
+      if (problems.length > 0) break
+    }
+    return n
+  }
+
+  /** Which installer serves which functions, and why. */
+  report(): InstallerReport[] {
+    return this.installers
+      .map((i) => ({ installer: i.kind, name: INSTALLER_NAMES[i.kind], why: [...(this.planned.why.get(i.kind) ?? [])], functions: i.served() }))
+      .filter((r) => r.functions.length > 0)
+  }
 
   userError(what: string, err: unknown): void {
     this.output.notice(`${what} threw ${describeError(err)}; counted as no match, reported once`)
@@ -315,10 +341,7 @@ class Trace implements ProbeHandler {
   end(reason: string | undefined): void {
     if (!this.active) return
     this.active = false
-    this.hooks.restore()
-    this.fallback?.restore()
-    this.probes?.restore()
-    this.releaseLive()
+    for (let i = this.installers.length - 1; i >= 0; i--) this.installers[i].restore()
     this.settler.close()
     if (this.timer) clearTimeout(this.timer)
     if (state.active === this.slot) state.active = undefined
@@ -327,171 +350,6 @@ class Trace implements ProbeHandler {
   }
 
   readonly slot: ActiveTrace = { end: (reason) => this.end(reason) }
-
-  /** The live-edited files of this trace, by file, with the probe ids it put in them. */
-  private edits: Map<LiveFile, Set<number>> | undefined
-  private installed = false
-  private waiting: (() => boolean) | undefined
-
-  /** The probes this trace selected in a live file, by id. */
-  private liveIds(lf: LiveFile): Set<number> {
-    const ids = new Set<number>()
-    const live = this.probes?.live.get(lf.file)
-    if (live !== undefined) for (let i = 0; i < live.length; i++) if (live[i] !== undefined) ids.add(i)
-    return ids
-  }
-
-  /** What live edit must put in: the live files whose functions this trace selected. */
-  liveEdits(): Map<LiveFile, Set<number>> {
-    const out = new Map<LiveFile, Set<number>>()
-    for (const lf of this.liveFiles) {
-      const ids = this.liveIds(lf)
-      if (ids.size > 0) out.set(lf, ids)
-    }
-    return out
-  }
-
-  /**
-   * Put the live probes in, all or none. Returns problems that end the trace now (functions V8
-   * would not map); a function that is running is retried at later turns of the event loop for
-   * LIVE_RETRY_MS, and if it stays busy the trace ends saying which and why.
-   */
-  installLive(problems: string[]): void {
-    const edits = this.liveEdits()
-    this.edits = edits
-    if (edits.size === 0) return
-    const editor = liveEditor()
-    const unmapped = (r: Map<LiveFile, number[]>) =>
-      [...r].map(
-        ([f, ids]) =>
-          `${functionNames(f, ids)}: live edit cannot probe ${ids.length === 1 ? 'this function' : 'these functions'}: V8 matches an edited function with the running one by a diff of the texts, and this diff would leave it its old code; ` +
-          `trace it in global scope if it is exported, or start the program with the preload: ${preloadLine()}`,
-      )
-    const first = editor.install(edits)
-    if (first === undefined) {
-      this.installed = true
-      return
-    }
-    if ('unmapped' in first) {
-      problems.push(...unmapped(first.unmapped))
-      return
-    }
-    // A function of an edited file is running: retry at later turns of the event loop.
-    const fns = functionNames(first.blocked, edits.get(first.blocked) ?? [])
-    const why = blockedReason(first.status)
-    this.output.notice(`waiting to probe ${fns}: ${why}; retrying for ${LIVE_RETRY_MS / 1000} s`)
-    const until = Date.now() + LIVE_RETRY_MS
-    this.waiting = () => {
-      if (!this.active) return true
-      const r = editor.install(edits)
-      if (r === undefined) {
-        this.installed = true
-        this.output.notice(`probes in ${fns}`)
-        return true
-      }
-      if ('unmapped' in r) {
-        this.end(unmapped(r.unmapped).join('; '))
-        return true
-      }
-      if (Date.now() < until) return false
-      const busy = `${functionNames(r.blocked, edits.get(r.blocked) ?? [])}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s (live edit cannot change a function while it runs)`
-      // The next installer that can serve the specs: the preload's probes would have been
-      // chosen first had they been there, so runtime wrappers, if every live spec names a
-      // function its module exports (then the trace sees the calls through the export only,
-      // and says so); otherwise the trace ends, naming the function and the options.
-      const unreachable: string[] = []
-      const fallback = this.wrapperFallback(this.liveSpecs, unreachable)
-      if (fallback !== undefined) {
-        this.fallback = fallback
-        this.releaseLive()
-        this.output.notice(`${busy}; traced through ${this.liveSpecs.length === 1 ? 'its export' : 'their exports'} instead (runtime wrappers): calls from inside the module are not seen`)
-        return true
-      }
-      this.end(
-        `could not probe ${busy}. ` +
-          `Try again when it is idle, trace it in global scope if it is exported (its calls through the export), or start the program with the preload: ${preloadLine()}`,
-      )
-      return true
-    }
-    editor.waiting.add(this.waiting)
-    editor.schedule(0)
-  }
-
-  /** Files of live specs that loaded after the start, with the probes put into them. */
-  private late = new Map<LiveFile, Set<number>>()
-  private onLoad: ((script: Script) => void) | undefined
-
-  /**
-   * Live specs whose file is not loaded yet: say so, and select and edit each such file when it
-   * loads (at the next turn after V8 compiles it, once its module has run).
-   */
-  waitForFiles(names: readonly string[]): void {
-    const editor = liveEditor()
-    this.output.notice(`${[...new Set(names)].join(', ')} ${names.length === 1 ? 'is' : 'are'} not loaded yet: live edit probes ${names.length === 1 ? 'it' : 'them'} when ${names.length === 1 ? 'it loads' : 'they load'}`)
-    this.onLoad = (script) => {
-      if (!this.active || this.probes === undefined) return
-      try {
-        const lf = editor.fileOf(script)
-        const notices: string[] = []
-        if (this.probes.addLive(lf.file, notices) === 0) {
-          for (const n of notices) this.output.notice(`${n}`)
-          return
-        }
-        const ids = this.liveIds(lf)
-        const fns = functionNames(lf, ids)
-        const until = Date.now() + LIVE_RETRY_MS
-        const attempt = (): boolean => {
-          if (!this.active) return true
-          const r = editor.install(new Map([[lf, ids]]))
-          if (r === undefined) {
-            this.late.set(lf, ids)
-            this.output.notice(`probes in ${fns} (loaded after the start)`)
-            return true
-          }
-          if ('unmapped' in r) {
-            this.output.notice(`live edit cannot probe ${fns}: V8 would leave the running function its old code`)
-            return true
-          }
-          if (Date.now() < until) return false
-          this.output.notice(`could not probe ${fns}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s`)
-          return true
-        }
-        if (!attempt()) {
-          editor.waiting.add(attempt)
-          editor.schedule(1)
-        }
-      } catch (err) {
-        this.output.notice(`${labelOfFile(script.filename)} cannot be read for live edit: ${err instanceof Error ? err.message : String(err)}`)
-      }
-    }
-    editor.loading.add(this.onLoad)
-  }
-
-  private releaseLive(): void {
-    const editor = liveEditor()
-    if (this.onLoad !== undefined) editor.loading.delete(this.onLoad)
-    this.onLoad = undefined
-    for (const f of this.late.keys()) editor.release(f)
-    this.late.clear()
-    if (this.waiting !== undefined) editor.waiting.delete(this.waiting)
-    this.waiting = undefined
-    if (this.installed && this.edits !== undefined) for (const f of this.edits.keys()) editor.release(f)
-    this.edits = undefined
-    // Closes the session unless a restore is pending (then it closes after it).
-    if (editor.isOpen) editor.closeIfIdle()
-  }
-}
-
-/** The functions `ids` of a live file, as a trace names them: `db:findUser, db:save`. */
-function functionNames(f: LiveFile, ids: Iterable<number>): string {
-  return [...ids].map((id) => `${labelOfFile(f.filename)}:${f.file.probes[id]?.name ?? id}`).join(', ')
-}
-
-/** Whether a live spec's file could still load: the file exists, or the package resolves. */
-function loadable(sel: ProbeSpec['selector']): boolean {
-  if (sel.kind === 'file') return existsSync(sel.filename)
-  if (sel.kind === 'package') return resolvesFromCwd(sel.name)
-  return false
 }
 
 /**
@@ -501,7 +359,13 @@ function loadable(sel: ProbeSpec['selector']): boolean {
  * anything is hooked, for a malformed or over-broad spec, a bad limit or an unknown option.
  */
 export function calls(specs: Specs, limit: Limit, options?: TraceOptions): number {
-  return startTrace(specs, limit, options, undefined)
+  return startTrace(specs, limit, options, undefined).hooked
+}
+
+/** What a started trace hooked, and which installer serves what. */
+export interface Started {
+  readonly hooked: number
+  readonly installers: InstallerReport[]
 }
 
 /**
@@ -517,108 +381,65 @@ export function startTrace(
   thread?: ThreadView,
   /** The agent's: told each line with its kind (protocol.ts), instead of the io option. */
   sink?: (line: string, kind: LineKind) => void,
-): number {
+): Started {
+  // Check.
   const problems: string[] = []
   const parsed = parseSpecs(specs, problems)
   const lim = checkLimit(limit, problems)
   const checked = checkOptions(options, problems)
   throwIfProblems(problems)
-  const o = sink === undefined ? checked : { ...checked!, io: { sink } }
-  // Which specs the runtime wrappers serve and which the probes of the preload: local scope
-  // is probes only; in global scope, ES modules (whose exports cannot be replaced) are probes.
-  // Which installer serves each spec (docs/live-edit.md): in global scope, the runtime
-  // wrappers, except for ES modules; probes otherwise: the preload's where it instrumented the
-  // file (they are already there: nothing to install, nothing to undo), else live edit.
+  const o = sink === undefined ? checked! : { ...checked!, io: { sink } }
+  // Plan: which installer serves each spec (installers/choose.ts), then each one's own planning.
   const reg = registry()
-  const hookSpecs: TraceSpec[] = []
-  const probeSpecs: { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global'; live: boolean; waits?: boolean }[] = []
+  const planned: Planned = { wrapper: [], preload: [], live: [], liveFiles: undefined, why: new Map() }
+  let refusal: { value: string | undefined } | undefined
+  const liveEditFacts = () => (refusal ??= { value: liveEditRefusal() }).value
   for (const spec of parsed) {
-    const scope = o!.scope
-    if (scope === 'global' && !isEsmModule(spec.module)) {
-      hookSpecs.push(spec)
+    const label = typeof spec.module === 'string' ? (spec.module.startsWith('.') || spec.module.startsWith('/') ? labelOfFile(spec.module) : spec.module) : 'an object'
+    const esm = o.scope === 'global' && isEsmModule(spec.module)
+    const choice = chooseInstaller({ scope: o.scope, esm, preloadCovers: o.scope === 'local' || esm ? preloadCovers(spec.module, reg) : false, liveEditRefusal: liveEditFacts, label })
+    if ('refused' in choice) {
+      problems.push(`${spec.text}: ${choice.refused}. Start the program with the preload: ${preloadLine()}`)
       continue
     }
-    const live = !preloadCovers(spec.module, reg)
-    const selector = probeSelector(spec.module, spec.text, live ? undefined : reg, problems)
-    if (selector) probeSpecs.push({ spec, selector, scope, live })
-  }
-  throwIfProblems(problems)
-  // Live edit: read the loaded scripts the live specs name (the Debugger domain opens here).
-  const liveFiles: LiveFile[] = []
-  const waitingFor: string[] = []
-  const notLoadedHere = new Set<(typeof probeSpecs)[number]>()
-  const refusal = probeSpecs.some((p) => p.live) ? liveEditRefusal() : undefined
-  if (refusal !== undefined) {
-    for (const p of probeSpecs)
-      if (p.live)
-        problems.push(
-          `${p.spec.text}: ${p.scope === 'local' ? "scope 'local'" : 'an ES module'} needs probes: the preload's, put in as modules load, or live edit's, put into a running program; ${refusal}. ` +
-            `Start the program with the preload: ${preloadLine()}`,
-        )
-  } else if (probeSpecs.some((p) => p.live)) {
-    const editor = liveEditor()
-    if (!editor.open()) {
-      for (const p of probeSpecs)
-        if (p.live) problems.push(`${p.spec.text}: live edit needs the inspector, which failed here (${editor.unavailable}); start the program with the preload instead: ${preloadLine()}`)
-    } else {
-      const seen = new Set<LiveFile>()
-      for (const p of probeSpecs) {
-        if (!p.live) continue
-        const scripts = editor.scriptsWhere((f) => selects(p.selector, f))
-        if (scripts.length === 0 && thread !== undefined) {
-          // A worker thread of a traced process that has not loaded the file: nothing to
-          // probe here (the main thread reports a file loaded nowhere).
-          notLoadedHere.add(p)
-          continue
-        }
-        if (scripts.length === 0) {
-          // Not loaded yet: if it can be, the trace waits for it (as the preload's probes wait
-          // for files that register later); if it cannot, the spec names nothing.
-          if (loadable(p.selector)) {
-            p.waits = true
-            waitingFor.push(p.selector.kind === 'file' ? labelOfFile(p.selector.filename) : p.selector.kind === 'package' ? p.selector.name : p.spec.text)
-            continue
-          }
-          const what = p.selector.kind === 'file' ? `${p.selector.filename} does not exist` : p.selector.kind === 'package' ? `the package ${p.selector.name} cannot be found from ${process.cwd()}` : 'no file is loaded'
-          problems.push(`${p.spec.text}: ${what}; live edit probes the code of a file that is loaded, or that loads later`)
-          continue
-        }
-        for (const sc of scripts) {
-          try {
-            const f = editor.fileOf(sc)
-            if (!seen.has(f)) {
-              seen.add(f)
-              liveFiles.push(f)
-            }
-          } catch (err) {
-            problems.push(`${p.spec.text}: ${labelOfFile(sc.filename)} cannot be read for live edit: ${err instanceof Error ? err.message : String(err)}`)
-          }
-        }
-      }
-      if (problems.length > 0) editor.closeIfIdle()
+    if (!planned.why.has(choice.installer)) planned.why.set(choice.installer, new Set())
+    planned.why.get(choice.installer)!.add(choice.why)
+    if (choice.installer === 'wrapper') {
+      planned.wrapper.push(spec)
+      continue
     }
+    const live = choice.installer === 'live edit'
+    const selector = probeSelector(spec.module, spec.text, live ? undefined : reg, problems)
+    if (selector === undefined) continue
+    if (live) planned.live.push({ spec, selector, scope: o.scope })
+    else planned.preload.push({ spec, selector, scope: o.scope })
   }
   throwIfProblems(problems)
-  for (const p of notLoadedHere) probeSpecs.splice(probeSpecs.indexOf(p), 1)
+  const liveFiles = planned.live.length > 0 ? planLiveEdit(planned.live, thread !== undefined, problems) : undefined
+  throwIfProblems(problems)
+  if (liveFiles !== undefined) {
+    for (const p of liveFiles.notHere) planned.live.splice(planned.live.indexOf(p), 1)
+    ;(planned as { liveFiles: LivePlan | undefined }).liveFiles = liveFiles
+  }
   clear()
-  const forbidden = forbiddenTargets(o!)
+  const forbidden = forbiddenTargets(o)
   // Resolve modules and find functions before anything is created or hooked.
-  const p = plan(hookSpecs, forbidden, problems)
+  const found = plan(planned.wrapper, forbidden, problems)
   throwIfProblems(problems)
-  const trace = new Trace(hookSpecs, probeSpecs, lim!, o!, forbidden, onEnd, thread, liveFiles)
+  // Install.
+  const trace = new Trace(planned, found, lim!, o, forbidden, onEnd, thread)
   if (!trace.here) {
-    if (liveFiles.length > 0) liveEditor().closeIfIdle()
-    return 0
+    if (liveFiles !== undefined && liveFiles.files.length > 0) liveEditor().closeIfIdle()
+    return { hooked: 0, installers: [] }
   }
-  let n = trace.hooks.apply(p, problems)
-  if (trace.probes) n += trace.probes.apply(problems)
-  if (problems.length === 0) trace.installLive(problems)
-  if (problems.length === 0 && waitingFor.length > 0) trace.waitForFiles(waitingFor)
+  const hooked = trace.install(problems)
   if (problems.length > 0) {
     trace.end(undefined)
     throw new TraceError(problems)
   }
-  return n
+  const installers = trace.report()
+  if (o.explain) for (const r of installers) trace.notice(explainLine(r))
+  return { hooked, installers }
 }
 
 /** Stop the active trace, if any: every hook removed, originals restored, queued lines written. */

@@ -97,7 +97,7 @@ describe('recon-trace <pid> <spec>', () => {
   it('traces a preloaded service through its socket until the limit trips, then exits 0', async () => {
     const s = await service()
     const r = cli([String(s.pid), `${work}:add/2 -> return`, '-n', '4', '--scope', 'local'])
-    expect(r.err).toBe('')
+    expect(r.err).toBe("recon-trace: work:add through the preload's probes (local scope: the preload instrumented work, its probes see every call)\n")
     expect(r.code).toBe(0)
     expect(r.lines).toHaveLength(5)
     expect(r.lines[0]).toMatch(/^<0> work:add\(\d+, 1\)$/)
@@ -241,7 +241,8 @@ describe('several processes, one limit', () => {
     const primary = forkService('cluster.cjs')
     await new Promise((ok) => primary.stdout!.once('data', ok))
     const r = cli(['--children', String(primary.pid), `${work}:add/2`, '-n', '8', '--scope', 'local'])
-    expect(r.err).toBe('')
+    // Each process says which installer serves it, and nothing else goes to stderr.
+    expect(r.err.trim().split('\n').every((l) => /^recon-trace: process \d+: work:add through the preload's probes \(local scope/.test(l))).toBe(true)
     expect(r.code).toBe(0)
     const traced = r.out.split('\n').filter((l) => l.includes('work:add('))
     expect(traced).toHaveLength(8)
@@ -359,7 +360,7 @@ describe('attach without the preload, through the inspector', () => {
     // The agent stays: the next trace goes straight to its socket.
     const again = cli([String(s.pid), `${work}:add/2 -> return`, '-n', '2'])
     expect(again.code).toBe(0)
-    expect(again.err).toBe('')
+    expect(again.err).toBe('recon-trace: work:add through runtime wrappers (global scope on work: the function is replaced where its module\'s exports hold it)\n')
     expect(again.lines[1]).toMatch(/^<0> work:add\/2 --> \d+$/)
   })
 

@@ -217,6 +217,23 @@ describe('local scope, CommonJS', () => {
   })
 })
 
+describe('which installer serves what', () => {
+  it('with explain: true, a notice says which way of hooking serves which functions, and why', () => {
+    const ok = run(`
+      const { calls } = require('recon-trace')
+      const { fact } = require('./fixtures/local/fact.cjs')
+      calls('./fixtures/local/fact.cjs:fact/1', 2, { scope: 'local', explain: true, ${IO} })
+      fact(2)
+    `)
+    expect(ok.lines).toEqual([
+      "recon-trace: fact:fact through the preload's probes (local scope: the preload instrumented fact, its probes see every call)",
+      '<0> fact:fact(2)',
+      '<0> fact:fact(1)',
+      'recon-trace: rate limit tripped after 2 messages; tracing stopped.',
+    ])
+  })
+})
+
 describe('module hooks', () => {
   // module.register is deprecated (DEP0205) and warns from Node 26: the synchronous
   // module.registerHooks serves every runtime that has it (22.15+).

@@ -93,7 +93,6 @@ describe('runs no user code', () => {
 
   it('never reads a hole through the prototype chain', () => {
     let traps = 0
-    // eslint-disable-next-line no-sparse-arrays
     const a = [1, , 3]
     Object.setPrototypeOf(a, new Proxy(Array.prototype, new Proxy({}, { get: () => void traps++ })))
     expect(show(a)).toBe('[1, <1 empty item>, 3]')
@@ -320,7 +319,6 @@ describe('objects', () => {
 
 describe('arrays', () => {
   it('renders holes as runs of empty items', () => {
-    // eslint-disable-next-line no-sparse-arrays
     expect(show([1, , , 2])).toBe('[1, <2 empty items>, 2]')
   })
 

@@ -26,12 +26,13 @@
  */
 import Module from 'node:module'
 import { types } from 'node:util'
-import { closest, show } from './error.js'
-import { uniteMatchers, type Matcher } from './match.js'
-import type { TraceSpec } from './spec.js'
-import { enterBusy, guard, leaveBusy } from './state.js'
-import { ANY_ARITY, arityRange, globOfPattern, nameGlobToRegExp } from './names.js'
-import { isOwnFile, labelOfFile, requireFromCwd, resolveModule } from './modules.js'
+import { closest, show } from '../error.js'
+import { uniteMatchers, type Matcher } from '../match.js'
+import type { TraceSpec } from '../spec.js'
+import { enterBusy, guard, leaveBusy } from '../state.js'
+import type { Installer } from './installer.js'
+import { ANY_ARITY, arityRange, globOfPattern, nameGlobToRegExp } from '../names.js'
+import { isOwnFile, labelOfFile, requireFromCwd, resolveModule } from '../modules.js'
 
 const apply = Reflect.apply
 const construct = Reflect.construct
@@ -463,10 +464,11 @@ export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<object>
 }
 
 /**
- * The hooks of one trace: the wrappers in place, and the loader patch that catches modules
- * loaded later. `restore()` undoes all of it synchronously.
+ * The runtime-wrapper installer of one trace: the wrappers in place, and the loader patch that
+ * catches modules loaded later. `restore()` undoes all of it synchronously.
  */
-export class Hooks {
+export class Wrappers implements Installer {
+  readonly kind = 'wrapper'
   readonly targets = new Map<Function, Target>()
   /** The specs that name each hooked function (a function named by several has their union). */
   private readonly specsOf = new Map<Function, Set<number>>()
@@ -482,10 +484,13 @@ export class Hooks {
     private readonly forbidden: ReadonlySet<object>,
     /** Told about problems found in modules loaded after the start. */
     private readonly onLate: (notices: string[]) => void,
+    /** What `plan()` found for the specs, before anything was changed. */
+    private readonly found: Plan,
   ) {}
 
   /** Wrap everything found; returns how many functions were hooked. Problems: sites that cannot be replaced. */
-  apply(p: Plan, problems: string[]): number {
+  install(problems: string[]): number {
+    const p = this.found
     this.builtins ||= p.builtins
     const n = this.wrapAll(p.found, problems)
     if (p.pending.size > 0 || p.anyModule.length > 0) this.patchLoader(p)
@@ -538,7 +543,6 @@ export class Hooks {
     this.loaderPatched = true
     const original = ModuleCtor.prototype.load
     this.originalLoad = original
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const hooks = this
     const pending = p.pending
     const anyModule = p.anyModule
@@ -575,6 +579,10 @@ export class Hooks {
     if (list.length === 0 && notices.length === 0) return
     this.wrapAll(list, notices)
     if (notices.length > 0) this.onLate(notices)
+  }
+
+  served(): string[] {
+    return [...this.targets.values()].map((t) => `${t.module}:${t.name}`)
   }
 
   /** Remove every wrapper and the loader patch; synchronous. */

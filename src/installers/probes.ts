@@ -16,12 +16,13 @@
  */
 import { isBuiltin } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
-import { uniteMatchers, type Matcher } from './match.js'
-import { ProbeFile, type LiveProbe, type ProbeHandler, type ProbeInfo, type Registry, type SkippedInfo } from './registry.js'
-import { ANY_ARITY, arityRange, globOfPattern, isNameGlob, nameGlobToRegExp } from './names.js'
-import { labelOfFile, packageNameOf, resolveFromCwd } from './modules.js'
-import { closest, preloadLine } from './error.js'
-import type { TraceSpec } from './spec.js'
+import { uniteMatchers, type Matcher } from '../match.js'
+import { ProbeFile, type LiveProbe, type ProbeHandler, type ProbeInfo, type Registry, type SkippedInfo } from '../registry.js'
+import type { Installer, InstallerKind } from './installer.js'
+import { ANY_ARITY, arityRange, globOfPattern, isNameGlob, nameGlobToRegExp } from '../names.js'
+import { labelOfFile, packageNameOf, resolveFromCwd } from '../modules.js'
+import { closest, preloadLine } from '../error.js'
+import type { TraceSpec } from '../spec.js'
 
 // ---------------------------------------------------------------------------------------------
 // Selecting probes for a trace.
@@ -115,7 +116,8 @@ export interface ProbeSpec {
  * The probes of one trace: which are live, and the registry hook that selects probes in files
  * that register after the start. `restore()` puts every slot back to 0, synchronously.
  */
-export class Probes {
+export class Probes implements Installer {
+  readonly kind: InstallerKind
   /** Live probes per file, by probe id. */
   readonly live = new Map<ProbeFile, (ProbeTarget | undefined)[]>()
   private listening = false
@@ -129,7 +131,9 @@ export class Probes {
     private readonly onLate: (notices: string[]) => void,
     /** The files of live-edit specs (loaded scripts read by the installer). */
     private readonly extra: ProbeFile[] = [],
-  ) {}
+  ) {
+    this.kind = specs.some((s) => s.live) ? 'live edit' : 'preload'
+  }
 
   /**
    * A file live edit read after the start (it loaded later): select in it for the live specs.
@@ -149,7 +153,7 @@ export class Probes {
   }
 
   /** Select in the files already registered; returns how many functions went live. */
-  apply(problems: string[]): number {
+  install(problems: string[]): number {
     let n = 0
     for (const ps of this.specs) {
       let found = 0
@@ -256,10 +260,10 @@ export class Probes {
     }
   }
 
-  get count(): number {
-    let n = 0
-    for (const live of this.live.values()) for (const t of live) if (t) n++
-    return n
+  served(): string[] {
+    const out: string[] = []
+    for (const live of this.live.values()) for (const t of live) if (t) out.push(`${t.module}:${t.name}`)
+    return out
   }
 }
 

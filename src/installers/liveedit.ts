@@ -37,11 +37,11 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import type { Session } from 'node:inspector'
 import { getHeapStatistics } from 'node:v8'
-import { ProbeFile, encodeTable } from './registry.js'
+import { ProbeFile, encodeTable } from '../registry.js'
 import { unpatched, unrestored } from './livediff.js'
-import { inputMapOf, rewriterModule } from './register.js'
-import { state } from './state.js'
-import { openSession } from './inspector.js'
+import { inputMapOf, rewriterModule } from '../register.js'
+import { state } from '../state.js'
+import { openSession } from '../inspector.js'
 
 /**
  * Whether live edit is on for this runtime, and if not, why; per V8 line:

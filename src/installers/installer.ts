@@ -1,0 +1,62 @@
+/**
+ * Installer: the one contract every way of hooking a function implements.
+ *
+ * The session (session.ts) knows a trace's life: check the request, plan it (which installer
+ * serves each spec: choose.ts), install, run the pipeline, end. It knows no installer's
+ * insides. An installer knows how to reach functions one way, and nothing of the pipeline
+ * beyond the two entry points it feeds: a wrapper's `onMatch` (wrapper.ts) or a probe's
+ * `ProbeHandler` (registry.ts).
+ *
+ * | installer | reaches | selects by | installs | restores | costs (docs/benchmarks.md) |
+ * |---|---|---|---|---|---|
+ * | `wrapper` (wrapper.ts) | global scope: CommonJS exports, builtins, objects given directly, modules loaded later | exported path, glob, arity | a faithful wrapper at every property that holds the function | the original descriptors, exactly | none when off; the call site may stay megamorphic |
+ * | `preload` (probes.ts) | local scope and ES modules in files the preload instrumented, in every thread | the rewrite's names (`fact`, `outer.inner`, `Queue#push`), glob, arity | a slot write per selected function | the slot back to 0 | one load and branch per call while dormant |
+ * | `live edit` (liveedit.ts) | local scope and ES modules in a loaded file the preload did not instrument; Node 20 and 22 (off on 24, gone from 26) | the same names | the selected functions' text through V8's live edit | the original text, checked byte for byte | nothing before or after; a pause of 40 ms + ~4 ms per MB of heap at each edit |
+ *
+ * Every installer reports through the trace it serves (`TraceHost`): notices as they happen
+ * (a file that loads later, a function that stays busy), and an end when it cannot go on.
+ */
+
+/** The ways of hooking a function. */
+export type InstallerKind = 'wrapper' | 'preload' | 'live edit'
+
+/** How each installer is named to the user. */
+export const INSTALLER_NAMES: Readonly<Record<InstallerKind, string>> = {
+  wrapper: 'runtime wrappers',
+  preload: "the preload's probes",
+  'live edit': 'live edit',
+}
+
+/** Which installer serves which functions of a trace, and why: what the trace reports. */
+export interface InstallerReport {
+  readonly installer: InstallerKind
+  /** How the user knows it: `runtime wrappers`, `the preload's probes`, `live edit`. */
+  readonly name: string
+  readonly why: string[]
+  /** `module:function`, as the trace prints them. */
+  readonly functions: string[]
+}
+
+/** What an installer may ask of the trace it serves. */
+export interface TraceHost {
+  /** Whether the trace still runs. */
+  readonly active: boolean
+  /** A diagnostic line for the user (not a trace message). */
+  notice(message: string): void
+  /** End the trace, saying why (undefined: as if cleared). */
+  end(reason: string | undefined): void
+}
+
+export interface Installer {
+  readonly kind: InstallerKind
+  /**
+   * Put the hooks in. Returns how many functions it hooked now (more may follow as modules
+   * load). A problem pushed to `problems` refuses the whole trace: the session then restores
+   * every installer and throws one TraceError.
+   */
+  install(problems: string[]): number
+  /** Take every hook out and put every original back, exactly; synchronous (live edit's text goes back at the next turn), idempotent. */
+  restore(): void
+  /** The functions it serves now, as `module:function` (for the report of which installer serves what). */
+  served(): string[]
+}
