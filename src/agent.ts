@@ -69,7 +69,12 @@ function checkRequest(r: Request, WIRE_OPTIONS: readonly string[]): { problems: 
   for (const s of list) {
     if (typeof s === 'string') continue
     if (Array.isArray(s) && s.every((x) => typeof x === 'string' || typeof x === 'number')) continue
-    if (typeof s === 'object' && s !== null && !Array.isArray(s) && Object.values(s).every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x) || Array.isArray(x))) {
+    if (
+      typeof s === 'object' &&
+      s !== null &&
+      !Array.isArray(s) &&
+      Object.values(s).every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x) || Array.isArray(x))
+    ) {
       if (typeof (s as { module?: unknown }).module !== 'string') problems.push(`a spec object must name its module as a string: ${JSON.stringify(s)}`)
       continue
     }
@@ -77,11 +82,13 @@ function checkRequest(r: Request, WIRE_OPTIONS: readonly string[]): { problems: 
   }
   const options: Record<string, unknown> = {}
   if (r.options !== undefined) {
-    if (typeof r.options !== 'object' || r.options === null || Array.isArray(r.options)) problems.push(`options must be an object, not ${JSON.stringify(r.options)}`)
+    if (typeof r.options !== 'object' || r.options === null || Array.isArray(r.options))
+      problems.push(`options must be an object, not ${JSON.stringify(r.options)}`)
     else {
       for (const [k, v] of Object.entries(r.options)) {
         if (!WIRE_OPTIONS.includes(k)) problems.push(`option ${JSON.stringify(k)} cannot be sent to an agent: the options are ${WIRE_OPTIONS.join(', ')}`)
-        else if (k === 'pid' && typeof v === 'object' && v !== null && !Array.isArray(v)) problems.push('option pid: an async-context selector works in-process only')
+        else if (k === 'pid' && typeof v === 'object' && v !== null && !Array.isArray(v))
+          problems.push('option pid: an async-context selector works in-process only')
         else options[k] = v
       }
     }
@@ -107,7 +114,6 @@ interface ThreadRequest {
   options: TraceOptions
   startedAt: number
 }
-
 
 interface Session {
   id: number
@@ -233,7 +239,15 @@ class Agent {
     }
     if (r.type === 'status') {
       const c = this.current
-      this.send(socket, { type: 'status', pid: process.pid, active: c !== undefined, holder: c?.client, backlog: c?.socket.writableLength ?? 0, dropped: c?.dropped ?? 0, argv: [process.argv0, ...process.execArgv, ...process.argv.slice(1)] })
+      this.send(socket, {
+        type: 'status',
+        pid: process.pid,
+        active: c !== undefined,
+        holder: c?.client,
+        backlog: c?.socket.writableLength ?? 0,
+        dropped: c?.dropped ?? 0,
+        argv: [process.argv0, ...process.execArgv, ...process.argv.slice(1)],
+      })
       return
     }
     if (r.type !== 'trace') {
@@ -242,7 +256,12 @@ class Agent {
     }
     const previous = this.current
     if (previous && previous.socket !== socket && r.replace !== true) {
-      this.send(socket, { type: 'error', code: 'busy', holder: previous.client, message: `process ${process.pid} is already traced by recon-trace (pid ${previous.client}); ask to replace that session (--replace) to take it over` })
+      this.send(socket, {
+        type: 'error',
+        code: 'busy',
+        holder: previous.client,
+        message: `process ${process.pid} is already traced by recon-trace (pid ${previous.client}); ask to replace that session (--replace) to take it over`,
+      })
       return
     }
     traceMachinery(
@@ -261,7 +280,12 @@ class Agent {
     const client = typeof r.client === 'number' ? r.client : 0
     const previous = this.current
     if (previous && previous.socket !== socket && r.replace !== true) {
-      this.send(socket, { type: 'error', code: 'busy', holder: previous.client, message: `process ${process.pid} is already traced by recon-trace (pid ${previous.client}); ask to replace that session (--replace) to take it over` })
+      this.send(socket, {
+        type: 'error',
+        code: 'busy',
+        holder: previous.client,
+        message: `process ${process.pid} is already traced by recon-trace (pid ${previous.client}); ask to replace that session (--replace) to take it over`,
+      })
       return
     }
     // Replacing: the previous client is told, and let go.
@@ -294,7 +318,17 @@ class Agent {
       this.send(socket, { type: 'error', message: err instanceof Error ? err.message : String(err) })
       return
     }
-    const session: Session = { id, socket, client, limiter: new Limiter(r.limit as Limit), request, json: options.json === true, timer: undefined, finishing: false, dropped: 0 }
+    const session: Session = {
+      id,
+      socket,
+      client,
+      limiter: new Limiter(r.limit as Limit),
+      request,
+      json: options.json === true,
+      timer: undefined,
+      finishing: false,
+      dropped: 0,
+    }
     if (typeof options.time === 'number') {
       const ms = options.time
       session.timer = setTimeout(() => this.finish(session, timeLimitReason(ms, session.limiter.taken)), ms)
@@ -330,7 +364,13 @@ export function startThreadAgent(): void {
         active = m.id
         const id = m.id
         const post = (msg: FromThread) => channel.postMessage(msg)
-        const problem = (err: unknown) => post({ type: 'line', id, kind: 'notice', line: noticeLine(`thread ${threadId}: ${err instanceof Error ? err.message : String(err)}`, m.options.json === true) })
+        const problem = (err: unknown) =>
+          post({
+            type: 'line',
+            id,
+            kind: 'notice',
+            line: noticeLine(`thread ${threadId}: ${err instanceof Error ? err.message : String(err)}`, m.options.json === true),
+          })
         traceMachinery(({ startTrace }) => {
           if (active !== id) return // stopped while the machinery loaded
           try {
@@ -390,7 +430,9 @@ export function startAgent(): string | undefined {
   try {
     const dir = ensureSocketDir()
     if (dir === undefined) {
-      process.emitWarning(`recon-trace: the agent is off: ${socketDir()} is not a directory of this user closed to others (mode 0700)`, { type: 'ReconTraceWarning' })
+      process.emitWarning(`recon-trace: the agent is off: ${socketDir()} is not a directory of this user closed to others (mode 0700)`, {
+        type: 'ReconTraceWarning',
+      })
       return undefined
     }
     try {

@@ -94,7 +94,10 @@ function session(url: string): Promise<{ call: (method: string, params?: object)
 }
 
 async function evaluate(s: Awaited<ReturnType<typeof session>>, expression: string): Promise<unknown> {
-  const r = (await s.call('Runtime.evaluate', { expression, returnByValue: true })) as { result?: { value?: unknown }; exceptionDetails?: { exception?: { description?: string } } }
+  const r = (await s.call('Runtime.evaluate', { expression, returnByValue: true })) as {
+    result?: { value?: unknown }
+    exceptionDetails?: { exception?: { description?: string } }
+  }
   if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description ?? 'the expression threw')
   return r.result?.value
 }
@@ -115,7 +118,8 @@ function executableOf(pid: number): string | undefined {
 export async function attach(pid: number): Promise<string | undefined> {
   // SIGUSR1 kills a process that does not handle it: only a Node.js process is ever signalled.
   const exe = executableOf(pid)
-  if (exe === undefined) return `cannot tell whether process ${pid} is Node.js (no /proc here): start it with the preload (node --import recon-trace/register ...)`
+  if (exe === undefined)
+    return `cannot tell whether process ${pid} is Node.js (no /proc here): start it with the preload (node --import recon-trace/register ...)`
   if (!/(^|[\\/])(node|nodejs)(\d+)?(\.exe)?$/.test(exe)) return `process ${pid} does not look like Node.js (its executable is ${exe}): it was not signalled`
   const before = await list(300)
   let opened = false
@@ -133,7 +137,10 @@ export async function attach(pid: number): Promise<string | undefined> {
     if (targets === undefined || targets.length === 0) await new Promise((r) => setTimeout(r, 50))
   }
   if (!targets || targets.length === 0) {
-    return `process ${pid} has no agent and did not open its inspector on ${HOST}:${PORT} after SIGUSR1 (started with --disable-sigusr1, or the port is taken?): start it with the preload (node --import recon-trace/register ...)`
+    return (
+      `process ${pid} has no agent and did not open its inspector on ${HOST}:${PORT} after SIGUSR1 (started with --disable-sigusr1, ` +
+      `or the port is taken?): start it with the preload (node --import recon-trace/register ...)`
+    )
   }
   for (const t of targets) {
     const url = t.webSocketDebuggerUrl
@@ -149,10 +156,17 @@ export async function attach(pid: number): Promise<string | undefined> {
       const file = JSON.stringify(commonJsFile('agent.js'))
       const started = await evaluate(
         s,
-        `(() => { const m = typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:module') : process.mainModule.constructor; const a = m.createRequire(${file})(${file}); const r = a.startAgent() ?? null; if (r !== null) a.reachWorkers(${file}); return r })()`,
+        `(() => { const m = typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:module') : process.mainModule.constructor; ` +
+          `const a = m.createRequire(${file})(${file}); const r = a.startAgent() ?? null; if (r !== null) a.reachWorkers(${file}); return r })()`,
       )
-      if (opened) await evaluate(s, `void setTimeout(() => (typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:inspector') : process.mainModule.require('node:inspector')).close(), 100).unref()`)
-      if (typeof started !== 'string') return `the agent did not start in process ${pid} (its socket directory is not safe?): start the process with the preload instead`
+      if (opened)
+        await evaluate(
+          s,
+          `void setTimeout(() => (typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:inspector') ` +
+            `: process.mainModule.require('node:inspector')).close(), 100).unref()`,
+        )
+      if (typeof started !== 'string')
+        return `the agent did not start in process ${pid} (its socket directory is not safe?): start the process with the preload instead`
       return undefined
     } catch (err) {
       return `attaching to process ${pid} through its inspector failed: ${err instanceof Error ? err.message : String(err)}`

@@ -218,10 +218,16 @@ export class StatusLine {
   ) {}
 
   text(now = Date.now()): string {
-    const lim = typeof this.limit === 'number' ? `${this.messages}/${this.limit} messages` : `${this.messages} messages (at most ${this.limit[0]} per ${this.limit[1]} ms)`
+    const lim =
+      typeof this.limit === 'number'
+        ? `${this.messages}/${this.limit} messages`
+        : `${this.messages} messages (at most ${this.limit[0]} per ${this.limit[1]} ms)`
     const left = this.time === undefined ? '' : `, ${Math.max(0, Math.ceil((this.time - (now - this.startedAt)) / 1000))} s left`
     const threads = this.threads > 1 ? ` in ${this.threads} threads` : ''
-    return `recon-trace: ${String(this.pid).includes(',') ? 'processes' : 'process'} ${this.pid}, ${this.hooked} function${this.hooked === 1 ? '' : 's'} hooked${threads}, ${lim}${left}; Ctrl-C to stop`
+    return (
+      `recon-trace: ${String(this.pid).includes(',') ? 'processes' : 'process'} ${this.pid}, ` +
+      `${this.hooked} function${this.hooked === 1 ? '' : 's'} hooked${threads}, ${lim}${left}; Ctrl-C to stop`
+    )
   }
   draw(): void {
     this.err.write(`\r\x1b[K${this.text()}`)
@@ -279,10 +285,14 @@ async function list(out: NodeJS.WritableStream): Promise<number> {
     const cmd = (s.argv ?? []).join(' ')
     // On a terminal, one row per process, cut to the width; in a pipe, the whole command line.
     const width = (out as { isTTY?: boolean; columns?: number }).isTTY ? Math.max(20, ((out as { columns?: number }).columns ?? 100) - 29) : Infinity
-    rows.push(`${String(pid).padStart(7)}  ${(s.active ? `traced by ${s.holder}` : 'idle').padEnd(18)}  ${cmd.length > width ? `${cmd.slice(0, width - 3)}...` : cmd}`)
+    rows.push(
+      `${String(pid).padStart(7)}  ${(s.active ? `traced by ${s.holder}` : 'idle').padEnd(18)}  ${cmd.length > width ? `${cmd.slice(0, width - 3)}...` : cmd}`,
+    )
   }
   if (rows.length === 0) {
-    out.write(`no Node.js process of this user has the recon-trace agent (${join(socketDir(), '<pid>.sock')}); start one with node --import recon-trace/register\n`)
+    out.write(
+      `no Node.js process of this user has the recon-trace agent (${join(socketDir(), '<pid>.sock')}); start one with node --import recon-trace/register\n`,
+    )
     return 0
   }
   out.write(`${'PID'.padStart(7)}  ${'SESSION'.padEnd(18)}  COMMAND\n${rows.join('\n')}\n`)
@@ -305,7 +315,6 @@ export function childrenOf(pid: number): number[] {
   }
   return kids
 }
-
 
 /**
  * Trace one or several processes. With one, its agent's limit is the trace's limit. With
@@ -414,7 +423,8 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
         socket.on('connect', () => {
           connected.add(pid)
           // A process that joins late is new as a whole: its threads, the main one too, are 'new'.
-          const options = late && Array.isArray(p.options.pid) ? { ...p.options, pid: (p.options.pid as unknown[]).map((x) => (x === 'new' ? 'all' : x)) } : p.options
+          const options =
+            late && Array.isArray(p.options.pid) ? { ...p.options, pid: (p.options.pid as unknown[]).map((x) => (x === 'new' ? 'all' : x)) } : p.options
           sendMessage(socket, { type: 'trace', specs: p.specs, limit: p.limit, options, replace: p.replace, client: process.pid })
         })
       }
@@ -591,5 +601,4 @@ export function main(argv: readonly string[], io: { out?: NodeJS.WritableStream;
   if (p.defaulted) err.write(`recon-trace: no limit given: stopping after 10 messages or 60 s, whichever comes first (-n, --rate, --time)\n`)
   if (p.run !== undefined) return runProgram(p, out, err)
   return withAgents(p).then((pids) => attachWhereNeeded(pids, err).then((ok) => (ok ? trace(p, pids, out, err) : 1)))
-
 }

@@ -31,25 +31,18 @@
  * [19 / 18]; a guard that fails on a getter 41 / 37 ns (throwing instead would cost 0.2-0.5 µs).
  */
 import { parseExpressionAt } from 'acorn'
-import type {
-  CallExpression,
-  Expression,
-  Identifier,
-  Literal,
-  MemberExpression,
-  Node,
-  Options,
-  PrivateIdentifier,
-  SpreadElement,
-  Super,
-} from 'acorn'
+import type { CallExpression, Expression, Identifier, Literal, MemberExpression, Node, Options, PrivateIdentifier, SpreadElement, Super } from 'acorn'
 import { Buffer } from 'node:buffer'
 import { types } from 'node:util'
 import { show } from './error.js'
 
 export interface Guard {
   readonly source: string
-  /** True when the guard holds for these bound values (in the order of `names` given to compileGuard). Never throws: any failure (unreadable property, wrong type for an operator, anything that would need user code) makes the guard false. */
+  /**
+   * True when the guard holds for these bound values (in the order of `names` given to
+   * compileGuard). Never throws: any failure (unreadable property, wrong type for an operator,
+   * anything that would need user code) makes the guard false.
+   */
   test(values: readonly unknown[]): boolean
 }
 
@@ -71,19 +64,45 @@ const stringStartsWith = uncurry(String.prototype.startsWith as (this: string, s
 const stringEndsWith = uncurry(String.prototype.endsWith as (this: string, search: string) => boolean)
 const stringIncludes = uncurry(String.prototype.includes as (this: string, search: string) => boolean)
 const regexpExec = uncurry(RegExp.prototype.exec)
-const typedArrayLength = uncurry(
-  getOwnDescriptor(getPrototypeOf(Uint8Array.prototype) as object, 'length')!.get as (this: unknown) => number,
-)
+const typedArrayLength = uncurry(getOwnDescriptor(getPrototypeOf(Uint8Array.prototype) as object, 'length')!.get as (this: unknown) => number)
 
 /** The builtins allowed on the right of `instanceof`, with their prototypes as at load time. */
 const INSTANCEOF: ReadonlyMap<string, object> = (() => {
   const g = globalThis as unknown as Record<string, unknown>
   const names = [
-    'Object', 'Array', 'Function', 'Error', 'TypeError', 'RangeError', 'SyntaxError', 'ReferenceError',
-    'EvalError', 'URIError', 'AggregateError', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Date', 'RegExp',
-    'Promise', 'ArrayBuffer', 'SharedArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array',
-    'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float16Array',
-    'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array',
+    'Object',
+    'Array',
+    'Function',
+    'Error',
+    'TypeError',
+    'RangeError',
+    'SyntaxError',
+    'ReferenceError',
+    'EvalError',
+    'URIError',
+    'AggregateError',
+    'Map',
+    'Set',
+    'WeakMap',
+    'WeakSet',
+    'Date',
+    'RegExp',
+    'Promise',
+    'ArrayBuffer',
+    'SharedArrayBuffer',
+    'DataView',
+    'Int8Array',
+    'Uint8Array',
+    'Uint8ClampedArray',
+    'Int16Array',
+    'Uint16Array',
+    'Int32Array',
+    'Uint32Array',
+    'Float16Array',
+    'Float32Array',
+    'Float64Array',
+    'BigInt64Array',
+    'BigUint64Array',
   ]
   const map = new Map<string, object>()
   for (const name of names) {
@@ -293,8 +312,7 @@ class Compiler {
       case 'Identifier':
         return this.identifier(node)
       case 'TemplateLiteral':
-        if (node.expressions.length > 0)
-          return this.refuse(node, 'a template literal with ${} expressions', 'write a plain string, or join strings with `+`')
+        if (node.expressions.length > 0) return this.refuse(node, 'a template literal with ${} expressions', 'write a plain string, or join strings with `+`')
         return constant(node.quasis[0]?.value.cooked ?? '')
       case 'UnaryExpression':
         return this.unary(node, d)
@@ -318,9 +336,17 @@ class Compiler {
             )
           // FAIL is truthy and not nullish: `||` and `??` pass it up by themselves.
           case '||':
-            return this.fold(dynamic((v) => a(v) || b(v)), l, r)
+            return this.fold(
+              dynamic((v) => a(v) || b(v)),
+              l,
+              r,
+            )
           case '??':
-            return this.fold(dynamic((v) => a(v) ?? b(v)), l, r)
+            return this.fold(
+              dynamic((v) => a(v) ?? b(v)),
+              l,
+              r,
+            )
         }
         return undefined
       }
@@ -415,8 +441,7 @@ class Compiler {
   }
 
   private literal(node: Literal): Compiled | undefined {
-    if (node.regex)
-      return this.refuse(node, 'a regex literal outside `/re/.test(s)`', 'use it as `/re/.test(s)` with `s` a string')
+    if (node.regex) return this.refuse(node, 'a regex literal outside `/re/.test(s)`', 'use it as `/re/.test(s)` with `s` a string')
     if (node.bigint !== undefined) return constant(BigInt(node.bigint))
     return constant(node.value)
   }
@@ -525,11 +550,7 @@ class Compiler {
     const op = node.operator
     switch (op) {
       case 'in':
-        return this.refuse(
-          node,
-          'the `in` operator',
-          'it would consult the prototype chain: to test an own property, write `x.key !== undefined`',
-        )
+        return this.refuse(node, 'the `in` operator', 'it would consult the prototype chain: to test an own property, write `x.key !== undefined`')
       case '&':
       case '|':
       case '^':
@@ -654,7 +675,10 @@ class Compiler {
     if (!l) return undefined
     const a = l.ev
     const proto = INSTANCEOF.get(right.name)!
-    return this.fold(dynamic((v) => instanceOf(a(v), proto)), l)
+    return this.fold(
+      dynamic((v) => instanceOf(a(v), proto)),
+      l,
+    )
   }
 
   private member(node: MemberExpression, d: number, inChain: boolean): Compiled | undefined {
@@ -676,7 +700,7 @@ class Compiler {
       return this.refuse(
         node,
         `reading \`${key}\` in`,
-        'a guard reads only own data properties, never an object\'s internals: compare a property of your own instead',
+        "a guard reads only own data properties, never an object's internals: compare a property of your own instead",
       )
     if (!obj) return undefined
     const o = obj.ev
@@ -793,8 +817,7 @@ function caret(source: string, pos: number): string {
 
 function syntaxProblem(source: string, error: unknown): string {
   const e = error as { message?: unknown; pos?: unknown }
-  if (error instanceof RangeError || /stack space/.test(String(e?.message)))
-    return `guard ${show(source)} nests too deeply to parse; write a simpler guard`
+  if (error instanceof RangeError || /stack space/.test(String(e?.message))) return `guard ${show(source)} nests too deeply to parse; write a simpler guard`
   let message = typeof e?.message === 'string' ? e.message.replace(/ \(\d+:\d+\)$/, '') : 'cannot parse it'
   message = message.charAt(0).toLowerCase() + message.slice(1)
   let hint = ''
@@ -803,7 +826,11 @@ function syntaxProblem(source: string, error: unknown): string {
   return `guard ${show(source)} does not parse: ${message}${hint}${where}`
 }
 
-/** Parse and check `source`; on failure push one clear problem per error into `problems` (showing the source with a caret or the offending fragment, and saying what is allowed) and return undefined. `names` are the names the argument pattern bound. */
+/**
+ * Parse and check `source`; on failure push one clear problem per error into `problems` (showing
+ * the source with a caret or the offending fragment, and saying what is allowed) and return
+ * undefined. `names` are the names the argument pattern bound.
+ */
 export function compileGuard(source: string, names: readonly string[], problems: string[]): Guard | undefined {
   if (typeof source !== 'string' || source.trim() === '') {
     problems.push('the guard after `when` is empty: write a condition, as in `when id === 42`')
@@ -858,7 +885,11 @@ export function compileGuard(source: string, names: readonly string[], problems:
   return freeze({ source, test })
 }
 
-/** Parse a single literal of an argument pattern: a number (negative, hex, octal, binary, bigint `10n`, `NaN`, `Infinity`), a string in single or double quotes (or backquotes without `${}`), `true`, `false`, `null` or `undefined`. Never throws. */
+/**
+ * Parse a single literal of an argument pattern: a number (negative, hex, octal, binary, bigint
+ * `10n`, `NaN`, `Infinity`), a string in single or double quotes (or backquotes without `${}`),
+ * `true`, `false`, `null` or `undefined`. Never throws.
+ */
 export function parseLiteral(text: string): { ok: true; value: unknown } | { ok: false } {
   const no = { ok: false } as const
   if (typeof text !== 'string' || text.trim() === '') return no

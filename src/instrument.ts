@@ -114,7 +114,10 @@ export interface InstrumentOptions {
 export interface ProbeSpan {
   /** The probe's id. */
   id: number
-  /** Where V8 starts the function (the `(` of its parameters; an arrow at its first character), and where its body starts (`{`, or a concise arrow after `=>`). */
+  /**
+   * Where V8 starts the function (the `(` of its parameters; an arrow at its first character), and
+   * where its body starts (`{`, or a concise arrow after `=>`).
+   */
   start: number
   head: number
   /** Just after its last character. */
@@ -494,7 +497,8 @@ class Collector {
         // as if it were not there (`runInContext.chunk`, not `@9.runInContext.chunk`).
         const c = n.callee as N
         if (FUNCTION_TYPES.has(c.type)) this.iife.add(c)
-        else if (c.type === 'MemberExpression' && !c.computed && FUNCTION_TYPES.has(c.object.type) && /^(call|apply)$/.test(c.property.name)) this.iife.add(c.object)
+        else if (c.type === 'MemberExpression' && !c.computed && FUNCTION_TYPES.has(c.object.type) && /^(call|apply)$/.test(c.property.name))
+          this.iife.add(c.object)
         // A UMD factory: an anonymous function handed to a call at the top of the file.
         if (ctx.prefix === '') for (const a of n.arguments as N[]) if (a.type === 'FunctionExpression' && !a.id) this.iife.add(a)
         break
@@ -730,7 +734,8 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   // and a short text (V8's live edit matches functions by diffing texts: the less inserted, the
   // fewer ways the diff can go astray; see livediff.ts).
   const binding = global ? `${prefix}$${options.key ?? '0'}` : undefined
-  if (binding !== undefined && !/^\$[A-Za-z0-9$]+$/.test(binding)) throw new TypeError(`instrument: key must be letters and digits, got ${JSON.stringify(options.key)}`)
+  if (binding !== undefined && !/^\$[A-Za-z0-9$]+$/.test(binding))
+    throw new TypeError(`instrument: key must be letters and digits, got ${JSON.stringify(options.key)}`)
   const slots = global ? `${binding}.s` : S
   const probeObj = global ? binding! : P
   const spans: ProbeSpan[] = []
@@ -785,9 +790,18 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     // before a function's last `}` with one of ours (see livediff.ts).
     const fallOff = rec.kind === 'constructor' ? 'this' : global ? 'void(0)' : 'void 0'
     // `x` reports the exception (when the call is live) and returns it: one throw, the same object.
-    const leave = global ? `;${T}!==0&&${probeObj}.r(${T},${fallOff})}catch(${E}){throw(${probeObj}.x(${T},${E}))}` : `;${T}!==0&&${probeObj}.r(${T},${fallOff})}catch(${E}){throw ${probeObj}.x(${T},${E})}`
+    const leave = global
+      ? `;${T}!==0&&${probeObj}.r(${T},${fallOff})}catch(${E}){throw(${probeObj}.x(${T},${E}))}`
+      : `;${T}!==0&&${probeObj}.r(${T},${fallOff})}catch(${E}){throw ${probeObj}.x(${T},${E})}`
     const body = n.body as N
-    if (global) spans.push({ id, start: n.type === 'ArrowFunctionExpression' ? n.start : paramsOpen(source, n), head: body.type === 'BlockStatement' ? body.start : arrowEnd(source, n), end: n.end, close: 0 })
+    if (global)
+      spans.push({
+        id,
+        start: n.type === 'ArrowFunctionExpression' ? n.start : paramsOpen(source, n),
+        head: body.type === 'BlockStatement' ? body.start : arrowEnd(source, n),
+        end: n.end,
+        close: 0,
+      })
     if (info.callsOnly) {
       const probe = `if(${slots}[${id}]!==0)${probeObj}.e(${id},${args});`
       if (body.type === 'BlockStatement') {
@@ -815,7 +829,9 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       // An arrow's expression body, from just after `=>` (so parentheses around it are kept).
       const from = arrowEnd(source, n)
       left(from, `{${enter}return(${R}=(`)
-      const close = global ? `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){throw(${probeObj}.x(${T},${E}))}}` : `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){throw ${probeObj}.x(${T},${E})}}`
+      const close = global
+        ? `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){throw(${probeObj}.x(${T},${E}))}}`
+        : `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){throw ${probeObj}.x(${T},${E})}}`
       right(n.end, close)
       if (global) spans[spans.length - 1].close = close.length
     }
@@ -838,12 +854,18 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     const key = JSON.stringify(options.key ?? options.filename)
     const table = JSON.stringify(encodeTable(probes, skipped))
     const { pos, needsNewline, afterDirective } = headerPosition(source, ast)
-    const register = `(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(t,e){return e}})}).file(${key},${probes.length},${table},[${'0,'.repeat(probes.length).slice(0, -1)}])`
+    // The registry in the process-wide state, or (no preload in this thread) an inert stand-in.
+    const inert = '{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(t,e){return e}})}'
+    const slots = `[${'0,'.repeat(probes.length).slice(0, -1)}]`
+    const register = `(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||${inert}).file(${key},${probes.length},${table},${slots})`
     let header: string
     if (module) {
       const data = `const p=${register};export const s=p.s;export{p};`
       header = `import{s as ${S},p as ${P}}from${JSON.stringify(`data:text/javascript,${encodeURIComponent(data)}`)};`
-    } else header = `const ${P}=${register},${S}=${P}.s;`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029') // line breaks to JavaScript: escaped, so the header stays on its line
+    } else {
+      // Line breaks to JavaScript: escaped, so the header stays on its line.
+      header = `const ${P}=${register},${S}=${P}.s;`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
+    }
     if (needsNewline) ms.appendLeft(pos, '\n') // a lone shebang line: the header goes on a line of its own, after all the code
     left(pos, (afterDirective ? ';' : '') + header)
   }

@@ -22,8 +22,7 @@ export type Limit = number | readonly [count: number, windowMs: number]
 export const MAX_LIMIT = 10_000_000
 export const MAX_WINDOW_MS = 24 * 3600 * 1000
 
-const isPositiveInt = (n: unknown, max: number): n is number =>
-  typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= max
+const isPositiveInt = (n: unknown, max: number): n is number => typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= max
 
 /** Check a limit as given by the user; push one problem per fault. */
 export function checkLimit(limit: unknown, problems: string[]): Limit | undefined {
@@ -65,7 +64,9 @@ export class Limiter {
   /** Why the trace stops once `tripped`, as its last line says it. */
   why(): string {
     const l = this.limit
-    return typeof l === 'number' ? `rate limit tripped after ${this.taken} messages` : `rate limit tripped after ${this.taken} messages (more than ${l[0]} in ${l[1]} ms)`
+    return typeof l === 'number'
+      ? `rate limit tripped after ${this.taken} messages`
+      : `rate limit tripped after ${this.taken} messages (more than ${l[0]} in ${l[1]} ms)`
   }
 
   /** One more message: true if it may be printed. Sets `tripped` when the trace must close. */

@@ -205,4 +205,3 @@ export function resolveModule(module: string | object, where: string, problems: 
   const isPath = module.startsWith('.') || isAbsolute(module)
   return { kind: 'file', filename, label: isPath ? basename(filename, extname(filename)) : module }
 }
-

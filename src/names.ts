@@ -30,5 +30,10 @@ export function globOfPattern(pattern: string): string {
 
 /** A function-name glob (`get*`, `Client#?et`) as a regular expression of the whole name. */
 export function nameGlobToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
+  return new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  )
 }

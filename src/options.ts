@@ -57,7 +57,10 @@ export interface TraceOptions {
   json?: boolean
   /** Bounds on captured values and printed lines. Defaults as listed in `FormatLimits`. */
   format?: FormatLimits
-  /** More key names whose values print as `[REDACTED]`, added to the built-in list (password, secret, token, authorization, cookie, api key...). Default none. */
+  /**
+   * More key names whose values print as `[REDACTED]`, added to the built-in list (password,
+   * secret, token, authorization, cookie, api key...). Default none.
+   */
   redact?: readonly string[]
   /** Color the output with ANSI codes. Default: true when `io` is a TTY stream. */
   color?: boolean
@@ -139,7 +142,14 @@ export function checkOptions(options: unknown, problems: string[]): Resolved | u
     if (typeof o.formatter === 'function') formatter = o.formatter as Resolved['formatter']
     else problems.push(`option formatter: ${show(o.formatter)} is not a function (event) => string`)
   }
-  const json = o.json === undefined ? false : o.json === true ? true : o.json === false ? false : (problems.push(`option json: ${show(o.json)} is not true or false`), false)
+  const json =
+    o.json === undefined
+      ? false
+      : o.json === true
+        ? true
+        : o.json === false
+          ? false
+          : (problems.push(`option json: ${show(o.json)} is not true or false`), false)
   if (json && formatter) problems.push(`options json and formatter both decide how events print: give one of them`)
   const limits = { ...DEFAULT_SNAPSHOT_LIMITS, line: DEFAULT_FORMAT_OPTIONS.line, frames: DEFAULT_FRAMES }
   if (o.format !== undefined) {
@@ -171,7 +181,14 @@ export function checkOptions(options: unknown, problems: string[]): Resolved | u
     if (typeof o.queue === 'number' && Number.isInteger(o.queue) && o.queue >= 1 && o.queue <= MAX_QUEUE) queue = o.queue
     else problems.push(`option queue: ${show(o.queue)} is not valid: give an integer from 1 to ${MAX_QUEUE}`)
   }
-  const explain = o.explain === undefined ? false : o.explain === true ? true : o.explain === false ? false : (problems.push(`option explain: ${show(o.explain)} is not true or false`), false)
+  const explain =
+    o.explain === undefined
+      ? false
+      : o.explain === true
+        ? true
+        : o.explain === false
+          ? false
+          : (problems.push(`option explain: ${show(o.explain)} is not true or false`), false)
   if (problems.length > before || !pid) return undefined
   const { line, frames, ...snapshot } = limits
   return { pid, scope, args, timestamp, time, io, formatter, json, snapshot, line, frames, redact, color, queue, explain }

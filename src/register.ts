@@ -92,7 +92,8 @@ export function scopeOf(options: RegisterOptions = {}): ScopeData {
   const exclude = options.exclude ? [...options.exclude] : list(env.RECON_TRACE_EXCLUDE)
   let cache: string | false
   if (options.cache !== undefined) cache = options.cache
-  else if (env.RECON_TRACE_CACHE !== undefined) cache = /^(0|off|false|no)$/i.test(env.RECON_TRACE_CACHE) || env.RECON_TRACE_CACHE === '' ? false : resolve(env.RECON_TRACE_CACHE)
+  else if (env.RECON_TRACE_CACHE !== undefined)
+    cache = /^(0|off|false|no)$/i.test(env.RECON_TRACE_CACHE) || env.RECON_TRACE_CACHE === '' ? false : resolve(env.RECON_TRACE_CACHE)
   else cache = join(env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(homedir(), '.cache'), 'recon-trace')
   const probes = options.probes ?? (env.RECON_TRACE_PROBES === 'calls' ? 'calls' : 'full')
   return { include, exclude, cwd: process.cwd(), cache, probes }
@@ -116,7 +117,6 @@ function pathGlobToRegExp(glob: string): RegExp {
 }
 
 const isGlob = (s: string) => /[*?/\\]/.test(s) || s.startsWith('.')
-
 
 /** The decision `file -> instrumented?` for a scope. */
 export function coverage(scope: ScopeData): (filename: string) => boolean {
@@ -237,13 +237,30 @@ function store(dir: string, name: string, text: string): boolean {
  * The instrumented source of one file, or `undefined` to load it as it is (nothing to probe, or
  * it does not parse: then one warning).
  */
-export function rewrite(source: string, filename: string, format: 'module' | 'commonjs', scope: ScopeData, withMap = process.sourceMapsEnabled !== false): string | undefined {
+export function rewrite(
+  source: string,
+  filename: string,
+  format: 'module' | 'commonjs',
+  scope: ScopeData,
+  withMap = process.sourceMapsEnabled !== false,
+): string | undefined {
   if (loadingRewriter) return undefined
   try {
     const dir = cacheDir(scope.cache)
     let key: string | undefined
     if (dir !== false) {
-      key = createHash('sha256').update(rewriteVersion()).update('\0').update(scope.probes).update(withMap ? '\0map' : '\0').update('\0').update(format).update('\0').update(filename).update('\0').update(source).digest('hex')
+      key = createHash('sha256')
+        .update(rewriteVersion())
+        .update('\0')
+        .update(scope.probes)
+        .update(withMap ? '\0map' : '\0')
+        .update('\0')
+        .update(format)
+        .update('\0')
+        .update(filename)
+        .update('\0')
+        .update(source)
+        .digest('hex')
       try {
         const hit = readFileSync(join(dir, `${key}.js`), 'utf8')
         return hit.length === 0 ? undefined : hit
@@ -294,7 +311,11 @@ export function rewrite(source: string, filename: string, format: 'module' | 'co
 // Installing the hooks.
 
 type SyncHooks = {
-  load?: (url: string, context: { format?: string | null }, next: (url: string, context?: unknown) => { format?: string | null; source?: unknown }) => { format?: string | null; source?: unknown; shortCircuit?: boolean }
+  load?: (
+    url: string,
+    context: { format?: string | null },
+    next: (url: string, context?: unknown) => { format?: string | null; source?: unknown },
+  ) => { format?: string | null; source?: unknown; shortCircuit?: boolean }
 }
 const ModuleApi = Module as unknown as {
   registerHooks?: (hooks: SyncHooks) => unknown
@@ -393,7 +414,11 @@ export function register(options: RegisterOptions = {}): Registry {
 export function preloadWorkers(): void {
   try {
     const argv = process.execArgv
-    const required = argv.some((a, i) => (/^(-r|--require)$/.test(a) && /recon-trace[\\/]register|preload\.js$/.test(argv[i + 1] ?? '')) || /^--require=.*(recon-trace[\\/]register|preload\.js)$/.test(a))
+    const required = argv.some(
+      (a, i) =>
+        (/^(-r|--require)$/.test(a) && /recon-trace[\\/]register|preload\.js$/.test(argv[i + 1] ?? '')) ||
+        /^--require=.*(recon-trace[\\/]register|preload\.js)$/.test(a),
+    )
     if (required) return
     const cjsPreload = commonJsFile('preload.js')
     const req = Module.createRequire(cjsPreload)

@@ -50,7 +50,14 @@ export interface SkippedInfo {
 /** The meta table a file registers: compact, parsed only when a trace asks for it. */
 export function encodeTable(probes: readonly ProbeInfo[], skipped: readonly SkippedInfo[]): string {
   return JSON.stringify({
-    p: probes.map((p) => [p.name, p.kind, (p.async ? 1 : 0) | (p.generator ? 2 : 0) | (p.exactArgs ? 4 : 0) | (p.callsOnly ? 8 : 0), p.line, p.column, p.exports]),
+    p: probes.map((p) => [
+      p.name,
+      p.kind,
+      (p.async ? 1 : 0) | (p.generator ? 2 : 0) | (p.exactArgs ? 4 : 0) | (p.callsOnly ? 8 : 0),
+      p.line,
+      p.column,
+      p.exports,
+    ]),
     s: skipped.filter((s) => s.reason !== 'not selected').map((s) => [s.name, s.line, s.reason]),
   })
 }

@@ -138,7 +138,15 @@ class Trace implements ProbeHandler, TraceHost {
       for (const n of notices) this.output.notice(n)
     }
     if (planned.wrapper.length > 0) this.installers.push(new Wrappers(planned.wrapper, planned.wrapper.map(matcher), this.onMatch, forbidden, onLate, found))
-    if (planned.preload.length > 0) this.installers.push(new Probes(registry(), planned.preload.map((p, index) => ({ ...p, index, matcher: matcher(p.spec) })), this, onLate))
+    if (planned.preload.length > 0)
+      this.installers.push(
+        new Probes(
+          registry(),
+          planned.preload.map((p, index) => ({ ...p, index, matcher: matcher(p.spec) })),
+          this,
+          onLate,
+        ),
+      )
     if (planned.live.length > 0) {
       const liveSpecs = planned.live.map((p) => p.spec)
       const probes = new Probes(
@@ -395,9 +403,16 @@ export function startTrace(
   let refusal: { value: string | undefined } | undefined
   const liveEditFacts = () => (refusal ??= { value: liveEditRefusal() }).value
   for (const spec of parsed) {
-    const label = typeof spec.module === 'string' ? (spec.module.startsWith('.') || spec.module.startsWith('/') ? labelOfFile(spec.module) : spec.module) : 'an object'
+    const label =
+      typeof spec.module === 'string' ? (spec.module.startsWith('.') || spec.module.startsWith('/') ? labelOfFile(spec.module) : spec.module) : 'an object'
     const esm = o.scope === 'global' && isEsmModule(spec.module)
-    const choice = chooseInstaller({ scope: o.scope, esm, preloadCovers: o.scope === 'local' || esm ? preloadCovers(spec.module, reg) : false, liveEditRefusal: liveEditFacts, label })
+    const choice = chooseInstaller({
+      scope: o.scope,
+      esm,
+      preloadCovers: o.scope === 'local' || esm ? preloadCovers(spec.module, reg) : false,
+      liveEditRefusal: liveEditFacts,
+      label,
+    })
     if ('refused' in choice) {
       problems.push(`${spec.text}: ${choice.refused}. Start the program with the preload: ${preloadLine()}`)
       continue

@@ -105,7 +105,11 @@ export type SnapNode =
   | SnapMark
 
 /** A string cut to the string limit: `v` is the kept prefix, `more` the characters left out. */
-export interface SnapString { readonly k: 'str'; readonly v: string; readonly more: number }
+export interface SnapString {
+  readonly k: 'str'
+  readonly v: string
+  readonly more: number
+}
 
 /**
  * Properties of an object: own enumerable string keys, then own enumerable symbol keys.
@@ -133,7 +137,10 @@ export interface SnapArray {
 }
 
 /** `n` consecutive missing elements of an array. */
-export interface SnapHoles { readonly k: 'holes'; readonly n: number }
+export interface SnapHoles {
+  readonly k: 'holes'
+  readonly n: number
+}
 
 export interface SnapMap {
   readonly k: 'map'
@@ -196,9 +203,16 @@ export interface SnapFunction {
 }
 
 /** A Date: `t` is its time value (NaN for an invalid date). */
-export interface SnapDate { readonly k: 'date'; readonly t: number }
+export interface SnapDate {
+  readonly k: 'date'
+  readonly t: number
+}
 
-export interface SnapRegExp { readonly k: 're'; readonly source: string; readonly flags: string }
+export interface SnapRegExp {
+  readonly k: 're'
+  readonly source: string
+  readonly flags: string
+}
 
 /** A boxed primitive (`new Number(1)`): `c` the wrapper's name. */
 export interface SnapBoxed {
@@ -208,13 +222,23 @@ export interface SnapBoxed {
 }
 
 /** An object whose contents cannot be read without user code or engine internals. */
-export interface SnapOpaque { readonly k: 'opaque'; readonly c: string; readonly note: string }
+export interface SnapOpaque {
+  readonly k: 'opaque'
+  readonly c: string
+  readonly note: string
+}
 
 /** A reference to an enclosing value (the one whose `ref` equals this `ref`). */
-export interface SnapCircular { readonly k: 'circ'; readonly ref: number }
+export interface SnapCircular {
+  readonly k: 'circ'
+  readonly ref: number
+}
 
 /** An object below the depth limit: only its class name is kept (`c` null: null prototype). */
-export interface SnapDeep { readonly k: 'deep'; readonly c: string | null }
+export interface SnapDeep {
+  readonly k: 'deep'
+  readonly c: string | null
+}
 
 /**
  * A placeholder: `redacted` (a sensitive key's value, not captured), `getter` / `setter` /
@@ -225,7 +249,6 @@ export interface SnapMark {
   readonly k: 'mark'
   readonly m: 'redacted' | 'getter' | 'setter' | 'getset' | 'proxy' | 'unreadable' | 'budget'
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Intrinsics, captured at load so later changes by the program are never called
@@ -254,14 +277,7 @@ const {
   isGeneratorFunction,
   isModuleNamespaceObject,
 } = types
-const {
-  getOwnPropertyDescriptor: gopd,
-  getPrototypeOf,
-  keys: objectKeys,
-  getOwnPropertySymbols,
-  hasOwn,
-  freeze,
-} = Object
+const { getOwnPropertyDescriptor: gopd, getPrototypeOf, keys: objectKeys, getOwnPropertySymbols, hasOwn, freeze } = Object
 const { isArray } = Array
 const ObjectPrototype = Object.prototype
 const ArrayPrototype = Array.prototype
@@ -337,15 +353,7 @@ const regexpFlags: readonly (readonly [string, Getter<boolean>])[] = (
 // ---------------------------------------------------------------------------------------------
 
 /** Key names redacted by default, compared after removing `-`, `_` and white space, ignoring case. */
-export const DEFAULT_SENSITIVE_KEYS: readonly string[] = Object.freeze([
-  'password',
-  'passwd',
-  'secret',
-  'token',
-  'authorization',
-  'cookie',
-  'apikey',
-])
+export const DEFAULT_SENSITIVE_KEYS: readonly string[] = Object.freeze(['password', 'passwd', 'secret', 'token', 'authorization', 'cookie', 'apikey'])
 
 const REDACT_CACHE_SIZE = 2048
 const REDACT_CACHE_KEY_LENGTH = 256
@@ -365,9 +373,7 @@ export function makeRedactor(extra?: readonly string[]): (key: string) => boolea
   }
   // Each name becomes a pattern allowing separators between its letters, which is the same as
   // removing them from the key first, without building a normalised copy of every key.
-  const source = [...names]
-    .map((n) => Array.from(n, (ch) => ch.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')).join('[-_\\s]*'))
-    .join('|')
+  const source = [...names].map((n) => Array.from(n, (ch) => ch.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')).join('[-_\\s]*')).join('|')
   const re = new RegExp(source, 'i')
   const cache = new Map<string, boolean>()
   let cached = 0
@@ -430,11 +436,7 @@ function end(): void {
 }
 
 /** Snapshot of every argument of one call; one node budget shared by all of them. */
-export function snapshotArgs(
-  args: ArrayLike<unknown>,
-  limits: SnapshotLimits,
-  redact: (key: string) => boolean,
-): Snap[] {
+export function snapshotArgs(args: ArrayLike<unknown>, limits: SnapshotLimits, redact: (key: string) => boolean): Snap[] {
   const out: Snap[] = []
   try {
     begin(limits, redact)
@@ -735,13 +737,9 @@ function captureOther(o: object, proto: object | null, level: number): Snap {
     case Kind.WeakSet:
       return { k: 'opaque', c: c ?? 'WeakSet', note: '<items unknown>' }
     case Kind.ArrayBuffer:
-      return level > maxDepth
-        ? deep('ArrayBuffer')
-        : captureBuffer(o, 'ArrayBuffer', arrayBufferByteLength.call(o))
+      return level > maxDepth ? deep('ArrayBuffer') : captureBuffer(o, 'ArrayBuffer', arrayBufferByteLength.call(o))
     case Kind.SharedArrayBuffer:
-      return level > maxDepth
-        ? deep('SharedArrayBuffer')
-        : captureBuffer(o, 'SharedArrayBuffer', sharedByteLength.call(o))
+      return level > maxDepth ? deep('SharedArrayBuffer') : captureBuffer(o, 'SharedArrayBuffer', sharedByteLength.call(o))
     case Kind.DataView:
       budget -= 2
       return {

@@ -92,11 +92,7 @@ export function checkFunctionPattern(fn: string, where: string): string | undefi
   const segments = plain.split(/[.#]/)
   const hashes = plain.split('#').length - 1
   const ok =
-    fn.length > 0 &&
-    hashes <= 1 &&
-    !fn.startsWith('#') &&
-    segments.every((s) => SEGMENT.test(s)) &&
-    segments.slice(0, -1).every((s) => !/[*?]/.test(s))
+    fn.length > 0 && hashes <= 1 && !fn.startsWith('#') && segments.every((s) => SEGMENT.test(s)) && segments.slice(0, -1).every((s) => !/[*?]/.test(s))
   if (ok) return undefined
   return (
     `${where}: the function ${show(fn)} is not a function path: use an exported name ('query'), 'default', ` +
@@ -243,7 +239,10 @@ function parseString(text: string, problems: string[]): Parts | undefined {
   let stack = false
   const arrow = lastTopLevel(s, '->')
   if (arrow >= 0) {
-    for (const a of s.slice(arrow + 2).split(',').map((x) => x.trim())) {
+    for (const a of s
+      .slice(arrow + 2)
+      .split(',')
+      .map((x) => x.trim())) {
       if (a === 'return') ret = true
       else if (a === 'stack') stack = true
       else problems.push(`${where}: unknown action ${show(a)} after '->': the actions are ${ACTIONS.join(', ')} (comma-separated)`)
@@ -255,7 +254,9 @@ function parseString(text: string, problems: string[]): Parts | undefined {
   let tail = headEnd < 0 ? '' : s.slice(headEnd)
   const colon = head.lastIndexOf(':')
   if (colon <= 0 || colon === head.length - 1) {
-    problems.push(`${where}: expected 'module:function' at the start (e.g. './lib/queue.js:in/2' or 'node:fs:readFileSync/_'), with the last ':' before the function`)
+    problems.push(
+      `${where}: expected 'module:function' at the start (e.g. './lib/queue.js:in/2' or 'node:fs:readFileSync/_'), with the last ':' before the function`,
+    )
     return undefined
   }
   const module = head.slice(0, colon)
@@ -266,7 +267,8 @@ function parseString(text: string, problems: string[]): Parts | undefined {
     const a = fn.slice(slash + 1)
     fn = fn.slice(0, slash)
     if (a !== '_') {
-      if (!/^\d+$/.test(a) || Number(a) > MAX_ARITY) problems.push(`${where}: the arity ${show(a)} is not valid: use a number of arguments from 0 to ${MAX_ARITY}, or '_' for any`)
+      if (!/^\d+$/.test(a) || Number(a) > MAX_ARITY)
+        problems.push(`${where}: the arity ${show(a)} is not valid: use a number of arguments from 0 to ${MAX_ARITY}, or '_' for any`)
       else arity = Number(a)
     }
   }
@@ -301,7 +303,11 @@ function fromTuple(t: SpecTuple, where: string, problems: string[]): Parts {
   let guard: Predicate | undefined
   let ret = false
   if (typeof x === 'number') {
-    if (!Number.isInteger(x) || x < 0 || x > MAX_ARITY) problems.push(`${where}: the arity ${show(x)} is not valid: use a number of arguments from 0 to ${MAX_ARITY}, '_', 'return', or a predicate (args) => boolean | 'return'`)
+    if (!Number.isInteger(x) || x < 0 || x > MAX_ARITY)
+      problems.push(
+        `${where}: the arity ${show(x)} is not valid: use a number of arguments from 0 to ${MAX_ARITY}, ` +
+          `'_', 'return', or a predicate (args) => boolean | 'return'`,
+      )
     else arity = x
   } else if (x === 'return') ret = true
   else if (typeof x === 'function') guard = x as Predicate
@@ -318,7 +324,8 @@ function fromObject(o: SpecObject, where: string, problems: string[]): Parts | u
   if (typeof o.function !== 'string') problems.push(`${where}: function must be a string such as 'query', 'Client#query' or '_', not ${show(o.function)}`)
   let arity: number | undefined
   if (o.arity !== undefined && o.arity !== '_') {
-    if (typeof o.arity !== 'number' || !Number.isInteger(o.arity) || o.arity < 0 || o.arity > MAX_ARITY) problems.push(`${where}: arity must be a number of arguments from 0 to ${MAX_ARITY} or '_', not ${show(o.arity)}`)
+    if (typeof o.arity !== 'number' || !Number.isInteger(o.arity) || o.arity < 0 || o.arity > MAX_ARITY)
+      problems.push(`${where}: arity must be a number of arguments from 0 to ${MAX_ARITY} or '_', not ${show(o.arity)}`)
     else arity = o.arity
   }
   let patterns: string[] | undefined
@@ -328,7 +335,8 @@ function fromObject(o: SpecObject, where: string, problems: string[]): Parts | u
     else problems.push(`${where}: args must be patterns as a string ('sql, _') or an array of strings (['sql', '_']), not ${show(o.args)}`)
     if (arity !== undefined) problems.push(`${where}: give either arity or args, not both`)
   }
-  if (o.when !== undefined && typeof o.when !== 'string' && typeof o.when !== 'function') problems.push(`${where}: when must be a guard string or a predicate function, not ${show(o.when)}`)
+  if (o.when !== undefined && typeof o.when !== 'string' && typeof o.when !== 'function')
+    problems.push(`${where}: when must be a guard string or a predicate function, not ${show(o.when)}`)
   for (const k of ['return', 'stack'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') problems.push(`${where}: ${k} must be true or false, not ${show(o[k])}`)
   }

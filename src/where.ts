@@ -58,7 +58,10 @@ function isContextSelector(s: unknown): s is ContextSelector<unknown> {
 export function checkPid(pid: unknown, problems: string[]): readonly PidSelector[] | undefined {
   const list = Array.isArray(pid) ? pid : [pid]
   if (list.length === 0) {
-    problems.push(`the pid option is an empty list: give 'all', 'new', 'existing', a thread label like '<${process.pid}.0>', a threadId, a worker name, { context: asyncLocalStorage }, or a list of these`)
+    problems.push(
+      `the pid option is an empty list: give 'all', 'new', 'existing', a thread label like '<${process.pid}.0>', ` +
+        `a threadId, a worker name, { context: asyncLocalStorage }, or a list of these`,
+    )
     return undefined
   }
   const before = problems.length

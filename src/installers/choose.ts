@@ -30,10 +30,15 @@ export interface ChoiceFacts {
 export type Choice = { readonly installer: InstallerKind; readonly why: string } | { readonly refused: string }
 
 export function chooseInstaller(f: ChoiceFacts): Choice {
-  if (f.scope === 'global' && !f.esm) return { installer: 'wrapper', why: `global scope on ${f.label}: the function is replaced where its module's exports hold it` }
+  if (f.scope === 'global' && !f.esm)
+    return { installer: 'wrapper', why: `global scope on ${f.label}: the function is replaced where its module's exports hold it` }
   const need = f.scope === 'local' ? 'local scope' : 'an ES module'
   if (f.preloadCovers) return { installer: 'preload', why: `${need}: the preload instrumented ${f.label}, its probes see every call` }
   const refusal = f.liveEditRefusal()
   if (refusal === undefined) return { installer: 'live edit', why: `${need}: the preload did not instrument ${f.label}, live edit probes the running code` }
-  return { refused: `${f.scope === 'local' ? "scope 'local'" : 'an ES module'} needs probes: the preload's, put in as modules load, or live edit's, put into a running program; ${refusal}` }
+  return {
+    refused:
+      `${f.scope === 'local' ? "scope 'local'" : 'an ES module'} needs probes: the preload's, ` +
+      `put in as modules load, or live edit's, put into a running program; ${refusal}`,
+  }
 }

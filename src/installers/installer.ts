@@ -7,11 +7,21 @@
  * beyond the two entry points it feeds: a wrapper's `onMatch` (wrapper.ts) or a probe's
  * `ProbeHandler` (registry.ts).
  *
- * | installer | reaches | selects by | installs | restores | costs (docs/benchmarks.md) |
- * |---|---|---|---|---|---|
- * | `wrapper` (wrapper.ts) | global scope: CommonJS exports, builtins, objects given directly, modules loaded later | exported path, glob, arity | a faithful wrapper at every property that holds the function | the original descriptors, exactly | none when off; the call site may stay megamorphic |
- * | `preload` (probes.ts) | local scope and ES modules in files the preload instrumented, in every thread | the rewrite's names (`fact`, `outer.inner`, `Queue#push`), glob, arity | a slot write per selected function | the slot back to 0 | one load and branch per call while dormant |
- * | `live edit` (liveedit.ts) | local scope and ES modules in a loaded file the preload did not instrument; Node 20 and 22 (off on 24, gone from 26) | the same names | the selected functions' text through V8's live edit | the original text, checked byte for byte | nothing before or after; a pause of 40 ms + ~4 ms per MB of heap at each edit |
+ * - `wrapper` (wrapper.ts). Reaches global scope: CommonJS exports, builtins, objects given
+ *   directly, modules loaded later. Selects by exported path, glob and arity. Installs a
+ *   faithful wrapper at every property that holds the function; restores the original
+ *   descriptors exactly. Costs nothing when off; a call site may stay megamorphic after.
+ * - `preload` (probes.ts). Reaches local scope and ES modules in the files the preload
+ *   instrumented, in every thread. Selects by the rewrite's names (`fact`, `outer.inner`,
+ *   `Queue#push`), glob and arity. Installs and restores a slot write per function. Costs one
+ *   load and branch per call while dormant.
+ * - `live edit` (liveedit-installer.ts, with liveedit.ts). Reaches local scope and ES modules
+ *   in a loaded file the preload did not instrument, on Node 20 and 22 (off on 24, gone from
+ *   26). Selects by the same names. Installs the selected functions' text through V8's live
+ *   edit; restores the original text, checked byte for byte. Costs nothing before or after; a
+ *   pause of 40 ms + ~4 ms per MB of heap at each edit.
+ *
+ * The figures: docs/benchmarks.md (§1-3 wrappers, §6 probes, §8 live edit).
  *
  * Every installer reports through the trace it serves (`TraceHost`): notices as they happen
  * (a file that loads later, a function that stays busy), and an end when it cannot go on.

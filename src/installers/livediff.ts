@@ -65,7 +65,11 @@ function myers(input: Input, add: AddChunk): void {
       }
       fwd[at(fwd, k)] = toX
       const l = k - delta
-      if (odd && l >= -d + 1 && l <= d - 1 && toX >= rev[at(rev, l)]) return [{ x: fromX, y: fromY }, { x: toX, y: toY }]
+      if (odd && l >= -d + 1 && l <= d - 1 && toX >= rev[at(rev, l)])
+        return [
+          { x: fromX, y: fromY },
+          { x: toX, y: toY },
+        ]
     }
     return undefined
   }
@@ -90,7 +94,11 @@ function myers(input: Input, add: AddChunk): void {
         toY--
       }
       rev[at(rev, l)] = toX
-      if (even && k >= -d && k <= d && toX <= fwd[at(fwd, k)]) return [{ x: toX, y: toY }, { x: fromX, y: fromY }]
+      if (even && k >= -d && k <= d && toX <= fwd[at(fwd, k)])
+        return [
+          { x: toX, y: toY },
+          { x: fromX, y: fromY },
+        ]
     }
     return undefined
   }

@@ -57,7 +57,11 @@ export function planLiveEdit(specs: readonly LiveSpecPlan[], inWorker: boolean, 
   const plan: LivePlan = { files: [], waitingFor: [], notHere: new Set() }
   const editor = liveEditor()
   if (!editor.open()) {
-    for (const p of specs) problems.push(`${p.spec.text}: live edit needs the inspector, which failed here (${editor.unavailable}); start the program with the preload instead: ${preloadLine()}`)
+    for (const p of specs)
+      problems.push(
+        `${p.spec.text}: live edit needs the inspector, which failed here (${editor.unavailable}); ` +
+          `start the program with the preload instead: ${preloadLine()}`,
+      )
     return plan
   }
   const seen = new Set<LiveFile>()
@@ -75,7 +79,12 @@ export function planLiveEdit(specs: readonly LiveSpecPlan[], inWorker: boolean, 
         plan.waitingFor.push(p.selector.kind === 'file' ? labelOfFile(p.selector.filename) : p.selector.kind === 'package' ? p.selector.name : p.spec.text)
         continue
       }
-      const what = p.selector.kind === 'file' ? `${p.selector.filename} does not exist` : p.selector.kind === 'package' ? `the package ${p.selector.name} cannot be found from ${process.cwd()}` : 'no file is loaded'
+      const what =
+        p.selector.kind === 'file'
+          ? `${p.selector.filename} does not exist`
+          : p.selector.kind === 'package'
+            ? `the package ${p.selector.name} cannot be found from ${process.cwd()}`
+            : 'no file is loaded'
       problems.push(`${p.spec.text}: ${what}; live edit probes the code of a file that is loaded, or that loads later`)
       continue
     }
@@ -165,7 +174,8 @@ export class LiveEdit implements Installer {
     const unmapped = (r: Map<LiveFile, number[]>) =>
       [...r].map(
         ([f, ids]) =>
-          `${functionNames(f, ids)}: live edit cannot probe ${ids.length === 1 ? 'this function' : 'these functions'}: V8 matches an edited function with the running one by a diff of the texts, and this diff would leave it its old code; ` +
+          `${functionNames(f, ids)}: live edit cannot probe ${ids.length === 1 ? 'this function' : 'these functions'}: ` +
+          'V8 matches an edited function with the running one by a diff of the texts, and this diff would leave it its old code; ' +
           `trace it in global scope if it is exported, or start the program with the preload: ${preloadLine()}`,
       )
     const first = editor.install(edits)
@@ -194,7 +204,9 @@ export class LiveEdit implements Installer {
         return true
       }
       if (Date.now() < until) return false
-      const busy = `${functionNames(r.blocked, edits.get(r.blocked) ?? [])}: ${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s (live edit cannot change a function while it runs)`
+      const busy =
+        `${functionNames(r.blocked, edits.get(r.blocked) ?? [])}: ` +
+        `${blockedReason(r.status)} for ${LIVE_RETRY_MS / 1000} s (live edit cannot change a function while it runs)`
       // The next installer that can serve the specs: the preload's probes would have been
       // chosen first had they been there, so runtime wrappers, if every live spec names a
       // function its module exports (then the trace sees the calls through the export only,
@@ -204,12 +216,16 @@ export class LiveEdit implements Installer {
         this.fallback = fallback
         this.probes.restore()
         this.release()
-        this.host.notice(`${busy}; traced through ${this.specs.length === 1 ? 'its export' : 'their exports'} instead (runtime wrappers): calls from inside the module are not seen`)
+        this.host.notice(
+          `${busy}; traced through ${this.specs.length === 1 ? 'its export' : 'their exports'} instead (runtime wrappers): ` +
+            `calls from inside the module are not seen`,
+        )
         return true
       }
       this.host.end(
         `could not probe ${busy}. ` +
-          `Try again when it is idle, trace it in global scope if it is exported (its calls through the export), or start the program with the preload: ${preloadLine()}`,
+          `Try again when it is idle, trace it in global scope if it is exported (its calls through the export), ` +
+          `or start the program with the preload: ${preloadLine()}`,
       )
       return true
     }
@@ -223,7 +239,10 @@ export class LiveEdit implements Installer {
    */
   private waitForFiles(names: readonly string[]): void {
     const editor = liveEditor()
-    this.host.notice(`${[...new Set(names)].join(', ')} ${names.length === 1 ? 'is' : 'are'} not loaded yet: live edit probes ${names.length === 1 ? 'it' : 'them'} when ${names.length === 1 ? 'it loads' : 'they load'}`)
+    this.host.notice(
+      `${[...new Set(names)].join(', ')} ${names.length === 1 ? 'is' : 'are'} not loaded yet: ` +
+        `live edit probes ${names.length === 1 ? 'it' : 'them'} when ${names.length === 1 ? 'it loads' : 'they load'}`,
+    )
     this.onLoad = (script) => {
       if (!this.host.active) return
       try {

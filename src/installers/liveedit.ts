@@ -59,20 +59,25 @@ import { openSession } from '../inspector.js'
 export function liveEditRefusal(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const major = Number(process.versions.v8.split('.')[0])
   if (major >= 14)
-    return `live edit does not exist on this runtime: V8 ${process.versions.v8} (Node ${process.versions.node}) removed it (Debugger.setScriptSource is gone since V8 14)`
+    return (
+      `live edit does not exist on this runtime: V8 ${process.versions.v8} (Node ${process.versions.node}) ` +
+      `removed it (Debugger.setScriptSource is gone since V8 14)`
+    )
   const mode = env.RECON_TRACE_LIVE_EDIT
   if (mode === '0' || mode === 'off') return 'RECON_TRACE_LIVE_EDIT turns it off'
   if (mode === 'force') return undefined
   if (major === 13)
     return (
-      `live edit is off on this runtime: V8 ${process.versions.v8} (Node ${process.versions.node}) crashed the process in our tests when a function of an edited script first ran after the edit; ` +
+      `live edit is off on this runtime: V8 ${process.versions.v8} (Node ${process.versions.node}) crashed the process in our tests ` +
+      'when a function of an edited script first ran after the edit; ' +
       `RECON_TRACE_LIVE_EDIT=force turns it on anyway (docs/live-edit.md)`
     )
   const pause = livePause()
   const max = Number(env.RECON_TRACE_LIVE_EDIT_MAX_PAUSE ?? DEFAULT_MAX_PAUSE_MS)
   if (Number.isFinite(max) && pause.ms > max)
     return (
-      `live edit would stop this thread for about ${pause.ms} ms at the edit and again at the restore: V8 walks the whole heap for each edit (here ${pause.mb} MB live; measured about ${MS_PER_MB} ms per MB), ` +
+      `live edit would stop this thread for about ${pause.ms} ms at the edit and again at the restore: ` +
+      `V8 walks the whole heap for each edit (here ${pause.mb} MB live; measured about ${MS_PER_MB} ms per MB), ` +
       `over the limit of ${max} ms (RECON_TRACE_LIVE_EDIT_MAX_PAUSE=<ms> raises it, RECON_TRACE_LIVE_EDIT=force lifts it)`
     )
   return undefined
@@ -241,35 +246,38 @@ export class LiveEditor {
       const s = openSession()
       this.session = s
       this.scripts.clear()
-      s.on('Debugger.scriptParsed', (m: { params: { scriptId: string; url: string; isModule?: boolean; executionContextAuxData?: { isDefault?: boolean } } }) => {
-        const { scriptId, url, isModule, executionContextAuxData } = m.params
-        // Scripts of other contexts (vm) do not see this realm's globalThis, where the probes'
-        // binding lives: an edit there would throw a ReferenceError into the program.
-        if (executionContextAuxData?.isDefault === false) return
-        let filename: string | undefined
-        if (url.startsWith('file:')) {
-          try {
-            filename = fileURLToPath(url)
-          } catch {
-            filename = undefined
+      s.on(
+        'Debugger.scriptParsed',
+        (m: { params: { scriptId: string; url: string; isModule?: boolean; executionContextAuxData?: { isDefault?: boolean } } }) => {
+          const { scriptId, url, isModule, executionContextAuxData } = m.params
+          // Scripts of other contexts (vm) do not see this realm's globalThis, where the probes'
+          // binding lives: an edit there would throw a ReferenceError into the program.
+          if (executionContextAuxData?.isDefault === false) return
+          let filename: string | undefined
+          if (url.startsWith('file:')) {
+            try {
+              filename = fileURLToPath(url)
+            } catch {
+              filename = undefined
+            }
+          } else if (url.startsWith('/')) filename = url
+          if (filename === undefined) return
+          const list = this.scripts.get(filename)
+          const sc = { id: scriptId, filename, module: isModule === true }
+          if (list === undefined) this.scripts.set(filename, [sc])
+          else list.push(sc)
+          // A script compiled after the start, that a trace waits for: told at the next turn (this
+          // may run inside V8's compile of the script, and the module has not run yet).
+          if (this.loading.size > 0 && list === undefined) {
+            this.loaded.push(sc)
+            if (this.loaded.length === 1)
+              setImmediate(() => {
+                const batch = this.loaded.splice(0)
+                for (const l of [...this.loading]) for (const b of batch) l(this.live(b.filename, this.scripts.get(b.filename) ?? [b]))
+              }).unref()
           }
-        } else if (url.startsWith('/')) filename = url
-        if (filename === undefined) return
-        const list = this.scripts.get(filename)
-        const sc = { id: scriptId, filename, module: isModule === true }
-        if (list === undefined) this.scripts.set(filename, [sc])
-        else list.push(sc)
-        // A script compiled after the start, that a trace waits for: told at the next turn (this
-        // may run inside V8's compile of the script, and the module has not run yet).
-        if (this.loading.size > 0 && list === undefined) {
-          this.loaded.push(sc)
-          if (this.loaded.length === 1)
-            setImmediate(() => {
-              const batch = this.loaded.splice(0)
-              for (const l of [...this.loading]) for (const b of batch) l(this.live(b.filename, this.scripts.get(b.filename) ?? [b]))
-            }).unref()
-        }
-      })
+        },
+      )
       this.post('Debugger.enable')
       // A `debugger` statement or a breakpoint must never stop this thread on our session:
       // nothing would ever resume it.
@@ -347,10 +355,14 @@ export class LiveEditor {
     const g = globalThis as unknown as Record<symbol, unknown>
     try {
       g[slot] = fn
-      const r = this.post('Runtime.evaluate', { expression: `globalThis[Symbol.for('recon-trace.liveedit.probe')]`, silent: true }) as { result?: { objectId?: string } }
+      const r = this.post('Runtime.evaluate', { expression: `globalThis[Symbol.for('recon-trace.liveedit.probe')]`, silent: true }) as {
+        result?: { objectId?: string }
+      }
       const objectId = r.result?.objectId
       if (objectId === undefined) return undefined
-      const props = this.post('Runtime.getProperties', { objectId, ownProperties: true }) as { internalProperties?: { name: string; value?: { value?: { scriptId?: string } } }[] }
+      const props = this.post('Runtime.getProperties', { objectId, ownProperties: true }) as {
+        internalProperties?: { name: string; value?: { value?: { scriptId?: string } } }[]
+      }
       this.post('Runtime.releaseObject', { objectId })
       return props.internalProperties?.find((p) => p.name === '[[FunctionLocation]]')?.value?.value?.scriptId
     } catch {
@@ -484,7 +496,6 @@ function defineBinding(name: string, value: ProbeFile): void {
 function deleteBinding(name: string): void {
   delete (globalThis as Record<string, unknown>)[name]
 }
-
 
 /** This thread's installer (shared by the ESM and CommonJS builds of recon-trace). */
 export function liveEditor(): LiveEditor {

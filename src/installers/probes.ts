@@ -91,7 +91,6 @@ function namesOf(file: ProbeFile, scope: 'local' | 'global'): string[] {
   return scope === 'local' ? file.probes.map((p) => p.name) : file.probes.flatMap((p) => p.exports)
 }
 
-
 const SKIP_REASON = {
   eval: 'it calls eval directly',
   with: 'it uses or sits inside a with statement',
@@ -159,7 +158,7 @@ export class Probes implements Installer {
       let found = 0
       let files = 0
       const names: string[] = []
-      for (const f of ps.live ? this.extra : this.reg?.files.values() ?? []) {
+      for (const f of ps.live ? this.extra : (this.reg?.files.values() ?? [])) {
         if (!selects(ps.selector, f.filename)) continue
         files++
         const r = this.select(f, ps, problems)
@@ -169,7 +168,8 @@ export class Probes implements Installer {
       }
       // A file not loaded yet (or no file of the package yet) may still come: then wait for it.
       const waits = files === 0 && (!ps.live || ps.waits === true)
-      if (found === 0 && !waits && !problems.some((p) => p.startsWith(`${ps.spec.text}:`))) problems.push(noFunction(ps, ps.selector.kind === 'file' ? ps.selector.filename : 'the module', names))
+      if (found === 0 && !waits && !problems.some((p) => p.startsWith(`${ps.spec.text}:`)))
+        problems.push(noFunction(ps, ps.selector.kind === 'file' ? ps.selector.filename : 'the module', names))
     }
     this.listening = true
     if (this.reg !== undefined && this.specs.some((s) => !s.live)) this.reg.onFile = this.onFileHook
@@ -181,8 +181,11 @@ export class Probes implements Installer {
     if (ps.spec.return && ps.live && probes.some((p) => p.callsOnly)) {
       const names = probes.filter((p) => p.callsOnly).map((p) => p.name)
       problems.push(
-        `${ps.spec.text}: ${labelOfFile(f.filename)}:${names.slice(0, 5).join(', ')} ${names.length === 1 ? 'is an arrow function' : 'are arrow functions'} with an expression body: live edit can probe ${names.length === 1 ? 'its' : 'their'} calls but not ${names.length === 1 ? 'its' : 'their'} return ` +
-          `(V8 matches an edited function by its text, and capturing the value would add text after the body); drop '-> return', trace it in global scope if it is exported, or start the program with the preload: ${preloadLine()}`,
+        `${ps.spec.text}: ${labelOfFile(f.filename)}:${names.slice(0, 5).join(', ')} ` +
+          `${names.length === 1 ? 'is an arrow function' : 'are arrow functions'} with an expression body: ` +
+          `live edit can probe ${names.length === 1 ? 'its' : 'their'} calls but not ${names.length === 1 ? 'its' : 'their'} return ` +
+          `(V8 matches an edited function by its text, and capturing the value would add text after the body); ` +
+          `drop '-> return', trace it in global scope if it is exported, or start the program with the preload: ${preloadLine()}`,
       )
       return { found: probes.length, added: 0 }
     }
@@ -193,7 +196,8 @@ export class Probes implements Installer {
       )
       return { found: probes.length, added: 0 }
     }
-    for (const s of skipped) problems.push(`${ps.spec.text}: ${labelOfFile(f.filename)}:${s.name} (line ${s.line}) has no probe: ${SKIP_REASON[s.reason]}; it cannot be traced`)
+    for (const s of skipped)
+      problems.push(`${ps.spec.text}: ${labelOfFile(f.filename)}:${s.name} (line ${s.line}) has no probe: ${SKIP_REASON[s.reason]}; it cannot be traced`)
     let added = 0
     let live = this.live.get(f)
     for (const p of probes) {
@@ -204,7 +208,12 @@ export class Probes implements Installer {
       let t = live[p.id]
       const [min, max] = arityRange(ps.spec)
       if (!t) {
-        const display = p.kind === 'get' || p.kind === 'set' ? `${ps.scope === 'global' && p.exports.length > 0 ? p.exports[0] : p.name} (${p.kind})` : ps.scope === 'global' && p.exports.length > 0 ? p.exports[0] : p.name
+        const display =
+          p.kind === 'get' || p.kind === 'set'
+            ? `${ps.scope === 'global' && p.exports.length > 0 ? p.exports[0] : p.name} (${p.kind})`
+            : ps.scope === 'global' && p.exports.length > 0
+              ? p.exports[0]
+              : p.name
         t = new ProbeTarget(f, p, labelOfFile(f.filename), display, ps.matcher)
         t.min = min
         t.max = max
@@ -272,10 +281,19 @@ export class Probes implements Installer {
  * requiring anything. Pushes a problem when the module is one the preload does not instrument.
  * Without `reg`: for live edit, which probes any loaded file.
  */
-export function probeSelector(module: TraceSpec['module'], where: string, reg: Registry | undefined, problems: string[], cwd = process.cwd()): FileSelector | undefined {
+export function probeSelector(
+  module: TraceSpec['module'],
+  where: string,
+  reg: Registry | undefined,
+  problems: string[],
+  cwd = process.cwd(),
+): FileSelector | undefined {
   if (module === '_') {
     if (reg !== undefined) return { kind: 'any' }
-    problems.push(`${where}: live edit probes the functions of a module you name (a path or a package), not of every module; name one, or start the program with the preload to probe any: ${preloadLine()}`)
+    problems.push(
+      `${where}: live edit probes the functions of a module you name (a path or a package), ` +
+        `not of every module; name one, or start the program with the preload to probe any: ${preloadLine()}`,
+    )
     return undefined
   }
   if (typeof module !== 'string') {
@@ -291,7 +309,10 @@ export function probeSelector(module: TraceSpec['module'], where: string, reg: R
     // A package: every file of it; it must be in the preload's scope.
     const probe = join(cwd, 'node_modules', module, 'index.js')
     if (reg !== undefined && !reg.covers(probe)) {
-      problems.push(`${where}: the package ${module} is not instrumented: start the program with RECON_TRACE_INCLUDE=${module} (comma-separated, with the preload) to give its functions probes`)
+      problems.push(
+        `${where}: the package ${module} is not instrumented: ` +
+          `start the program with RECON_TRACE_INCLUDE=${module} (comma-separated, with the preload) to give its functions probes`,
+      )
       return undefined
     }
     return { kind: 'package', name: module }
@@ -303,7 +324,10 @@ export function probeSelector(module: TraceSpec['module'], where: string, reg: R
     /* not found by require's rules: an ES module path with its extension, or not loaded yet */
   }
   if (reg !== undefined && !reg.covers(filename)) {
-    problems.push(`${where}: ${filename} is not instrumented by the preload (it is outside its scope: node_modules, RECON_TRACE_EXCLUDE, or not a .js/.mjs/.cjs file); set RECON_TRACE_INCLUDE to cover it`)
+    problems.push(
+      `${where}: ${filename} is not instrumented by the preload (it is outside its scope: node_modules, ` +
+        `RECON_TRACE_EXCLUDE, or not a .js/.mjs/.cjs file); set RECON_TRACE_INCLUDE to cover it`,
+    )
     return undefined
   }
   return { kind: 'file', filename, label: labelOfFile(filename) }

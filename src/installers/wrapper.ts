@@ -46,7 +46,6 @@ const isExtensible = Reflect.isExtensible
 const isProxy = types.isProxy
 const hasOwn = Object.prototype.hasOwnProperty
 
-
 /** The slow path, provided by the session: record the call, run it, record its outcome. */
 export type OnMatch = (target: Target, flags: number, self: unknown, args: IArguments, newTarget: Function | undefined) => unknown
 
@@ -126,7 +125,6 @@ function readData(o: object, key: string): unknown {
 
 const isObjectLike = (v: unknown): v is object => (typeof v === 'object' && v !== null) || typeof v === 'function'
 
-
 /** Function-valued data properties of `o` (own, or up to but excluding Object/Function.prototype). */
 function functionsOf(o: object, inherited: boolean): [string, boolean][] {
   const out: [string, boolean][] = []
@@ -153,7 +151,6 @@ function isClassLike(fn: Function): boolean {
   if (!isObjectLike(proto) || isProxy(proto)) return false
   return ownKeys(proto).some((k) => k !== 'constructor' && typeof getOwnDescriptor(proto, k)?.value === 'function')
 }
-
 
 /** Every traceable name of a root, for "did you mean" lists. */
 function exportedNames(root: unknown): string[] {
@@ -193,11 +190,7 @@ function stepsOf(path: string): Step[] {
  * module's exports (then `default` may name the exports themselves, and `_` includes the
  * methods of exported classes).
  */
-export function findFunctions(
-  root: object,
-  pattern: string,
-  rootSite: { owner: object; key: string } | undefined,
-): { found: Found[]; error?: string } {
+export function findFunctions(root: object, pattern: string, rootSite: { owner: object; key: string } | undefined): { found: Found[]; error?: string } {
   const found: Found[] = []
   const fromExports = rootSite !== undefined
   const addClassMethods = (cls: Function, prefix: string) => {
