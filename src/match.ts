@@ -1,9 +1,9 @@
 /**
  * Match: the per-call decision, compiled once per spec into the cheapest closure that does it.
  *
- * Order: the static argument count first (one compare, measured ~1 ns), then the where-filter
- * (an async-context lookup, 7-10 ns), then argument patterns and the guard (1-2 ns per check,
- * tens of ns for a guard), and the user's predicate last (20-25 ns to call a function). A call
+ * Order, cheapest first (bench/filtered.mjs: arity, guard, predicate): the static argument count (one
+ * compare), the where-filter (an async-context lookup), argument patterns and the guard
+ * (bench/guard.mjs), and the user's predicate last (a call of the user's function). A call
  * that fails a check returns 0 and allocates nothing; only a predicate gets a fresh array (so
  * it cannot keep or change the program's `arguments`).
  *
@@ -24,8 +24,8 @@ export type Matcher = (args: ArrayLike<unknown>, n: number) => number
 export type OnUserError = (what: string, err: unknown) => void
 
 /**
- * A copy of `args[from..to)`. A plain loop: `Array.prototype.slice.call(arguments, ...)` cost
- * 40-42 ns here against 21-23 ns for this, on every call that reaches a predicate.
+ * A copy of `args[from..to)`. A plain loop, which V8 inlines, where `Array.prototype.slice.call`
+ * is a call into the runtime, on every call that reaches a predicate (bench/filtered.mjs predicate).
  */
 function copyArgs(args: ArrayLike<unknown>, from: number, to: number): unknown[] {
   const n = to > from ? to - from : 0
@@ -75,7 +75,7 @@ export function compileMatcher(spec: TraceSpec, where: (() => boolean) | undefin
       values[k] = args
       const ok = guard.test(values)
       // Keep no reference to the program's values. A loop, not `fill`: V8 does not inline
-      // `Array.prototype.fill`, which cost 22-27 ns of a 41-47 ns guard check.
+      // `Array.prototype.fill`, which was half of a guard check (bench/guard.mjs).
       for (let j = 0; j <= k; j++) values[j] = undefined
       if (!ok) return 0
     }

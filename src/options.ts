@@ -44,7 +44,7 @@ export interface TraceOptions {
   args?: 'args' | 'arity'
   /**
    * `'formatter'`: lines are stamped when written (cheap). `'trace'`: stamped on the call
-   * itself, to the microsecond (one clock read per message, 33-43 ns). Default `'formatter'`.
+   * itself, to the microsecond (one clock read per message). Default `'formatter'`.
    */
   timestamp?: 'formatter' | 'trace'
   /** Stop after this many milliseconds, whatever the limit. Default: no time limit. At most 7 days. */

@@ -43,7 +43,8 @@ const CHUNK = 64 * 1024
  * Work per turn of the event loop. Formatting a full queue (10000 events) in one turn took
  * 11-50 ms here and delayed the program's own tasks by as much; 2 ms at most per turn (the
  * clock is read every 32 items) keeps the delay under the 10 ms goal while writing about
- * 4000 small messages per turn, and what cannot keep up is dropped by the bounded queue.
+ * 4000 small messages per turn, and what cannot keep up is dropped by the bounded queue
+ * (bench/flood.mjs: the delay and the flush turn).
  */
 const TURN_MS = 2
 const CLOCK_EVERY = 32

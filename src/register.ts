@@ -163,8 +163,9 @@ function warn(message: string): void {
 
 let rewriter: typeof Instrument | undefined
 /**
- * The rewrite module, loaded on the first cache miss: acorn, magic-string and the map codec cost
- * 15-25 ms to load, which a start whose files are all in the cache never pays. Through `require`
+ * The rewrite module, loaded on the first cache miss: acorn, magic-string and the map codec take
+ * a while to load (bench/probe-load.mjs, start-up), which a start whose files are all in the
+ * cache never pays (test/entry-points.test.ts). Through `require`
  * of the CommonJS build (synchronous in every hook, on every supported runtime).
  */
 export function rewriterModule(): typeof Instrument {
@@ -291,7 +292,7 @@ export function rewrite(
     }
     // With a cache, the map is a file beside the code, named by its URL: Node reads it only when
     // source maps are on, where an inline map (2-3 times the size of the code) is scanned by V8
-    // at every start (measured: 27 of the 80 ms a warm cache added to 200 files).
+    // at every start (bench/probe-load.mjs, warm start).
     if (dir !== false && key !== undefined) {
       const mapFile = join(dir, `${key}.js.map`)
       if (store(dir, `${key}.js.map`, JSON.stringify(r.map))) {

@@ -10,9 +10,9 @@
  *    is removed as soon as none is left) and is a single WeakMap lookup per settling promise.
  * 2. The outcome is read through an in-process `inspector.Session` (no port, no signal, no
  *    Debugger domain): `Runtime.getProperties` exposes `[[PromiseState]]` and
- *    `[[PromiseResult]]` without running any code of the program. Measured here: 55-70 µs per
- *    read on Node 20 and 24. That is expensive, but it happens once per traced async return,
- *    and every such return is a message that the trace's limit already bounds.
+ *    `[[PromiseResult]]` without running any code of the program. A read is a round trip
+ *    through the inspector, expensive next to a call, but it happens once per traced async
+ *    return, and every such return is a message that the trace's limit already bounds.
  *
  * A promise already settled when the function returns is read at the next microtask. Non-native
  * thenables are not followed: their `then` is the program's code (a query builder's `then` runs

@@ -24,8 +24,8 @@
  * element is checked with the intrinsic `__lookupGetter__`/`__lookupSetter__` and then read):
  * an array of 32 numbers takes 1.4 µs.
  *
- * Enumerating the keys of an object is linear in its number of keys (about 0.1 µs per key with
- * `Object.keys`; 250 ms for an object of 1e6 keys) and JavaScript offers no bounded way to list
+ * Enumerating the keys of an object is linear in its number of keys (`Object.keys`) and
+ * JavaScript offers no bounded way to list
  * only the first few. So an object found to have more than {@link BULKY_KEYS} keys is
  * remembered (weakly): later snapshots of that same object list no keys and report only the
  * count seen the first time, which bounds the repeated cost to a WeakMap lookup. Arrays (by
@@ -362,7 +362,7 @@ const REDACT_CACHE_KEY_LENGTH = 256
  * A redaction test built once per trace from the default sensitive names plus the user's list.
  * A key is sensitive when, ignoring case, `-`, `_` and white space, it contains one of the names:
  * `accessToken`, `x-api-key`, `set-cookie`, `client_secret` all match. Results are cached per key
- * (bounded), so the usual cost on the hot path is one Map lookup (about 10 ns).
+ * (bounded), so the usual cost on the hot path is one Map lookup.
  */
 export function makeRedactor(extra?: readonly string[]): (key: string) => boolean {
   const names = new Set<string>()
@@ -491,8 +491,8 @@ function capture(v: unknown, level: number): Snap {
  * A prefix of `s` that does not keep `s` alive. `slice` makes a V8 sliced string that points
  * into its parent, so a queued snapshot of a 1 MB argument would pin the whole megabyte (200
  * of them pinned 200 MB here). Prepending a character builds a cons string; slicing that
- * flattens it into a fresh copy of just the prefix, releasing the parent: 110-125 ns for 256
- * characters on Node 20 and 24, paid only when a string is cut.
+ * flattens it into a fresh copy of just the prefix, releasing the parent; paid only when a
+ * string is cut (bench/snapshot.mjs, the 1 MB string).
  */
 function detachedPrefix(s: string, n: number): string {
   return stringSlice.call(' ' + stringSlice.call(s, 0, n), 1)
@@ -636,8 +636,8 @@ function captureArray(a: readonly unknown[], c: string, level: number): SnapArra
       continue
     }
     // An own element: a data property unless it has a getter or a setter. These two lookups stop
-    // at the own property and cost about 35 ns together where a descriptor of an element costs
-    // 65 ns (V8 has no fast path for element descriptors).
+    // at the own property, cheaper together than a descriptor of an element, for which V8 has
+    // no fast path (bench/snapshot.mjs, the array of 32 numbers).
     const get: unknown = lookupGetter.call(a, i)
     const set: unknown = lookupSetter.call(a, i)
     if (get === undefined && set === undefined) {
@@ -674,8 +674,7 @@ enum Kind {
 
 /**
  * The class name and kind of the objects having one prototype. Telling them apart takes a
- * dozen native brand checks and the class name two descriptor reads, about 0.3 µs together,
- * so both are remembered per prototype (weakly) and a later object with the same prototype
+ * dozen native brand checks and the class name two descriptor reads, so both are remembered per prototype (weakly) and a later object with the same prototype
  * costs one WeakMap lookup. Objects sharing a prototype share their kind in practice; one that
  * does not (a Map given a plain class's prototype with `Object.setPrototypeOf`) is rendered as
  * that kind would be: the intrinsics used to read it then throw, which gives `[unreadable]`,
