@@ -84,9 +84,9 @@ export class Output {
   private formatterFailed = false
   private ioFailed = false
 
-  constructor(private readonly o: OutputOptions) {
-    this.colorReady = !o.color
-    if (o.color) {
+  constructor(private readonly options: OutputOptions) {
+    this.colorReady = !options.color
+    if (options.color) {
       void loadColor().then(() => {
         this.colorReady = true
         this.schedule()
@@ -105,7 +105,7 @@ export class Output {
    * captured, so a flood that overflows the queue costs a count, not a snapshot, per message.
    */
   get full(): boolean {
-    return this.events >= this.o.capacity || this.finished
+    return this.events >= this.options.capacity || this.finished
   }
 
   /** Count a message that was not captured because the queue is full. Hot path. */
@@ -116,7 +116,7 @@ export class Output {
   /** Queue one event; false if it was dropped because the queue is full. Hot path. */
   push(event: TraceEvent): boolean {
     if (this.finished) return false
-    if (this.events >= this.o.capacity) {
+    if (this.events >= this.options.capacity) {
       this.dropped++
       return false
     }
@@ -156,30 +156,30 @@ export class Output {
   }
 
   private render(item: TraceEvent | string): string | undefined {
-    if (typeof item === 'string') return noticeLine(item, this.o.json)
+    if (typeof item === 'string') return noticeLine(item, this.options.json)
     if (item.time === 0) item.time = performance.timeOrigin + performance.now()
     if (item.stack) item.stack = mapFrames(item.stack)
-    if (this.o.json) return JSON.stringify(eventToJSON(item))
-    if (this.o.formatter) {
+    if (this.options.json) return JSON.stringify(eventToJSON(item))
+    if (this.options.formatter) {
       try {
-        const s = this.o.formatter(item)
+        const s = this.options.formatter(item)
         return typeof s === 'string' && s !== '' ? s : undefined
       } catch (err) {
         if (!this.formatterFailed) {
           this.formatterFailed = true
-          this.o.onUserError('the formatter', err)
+          this.options.onUserError('the formatter', err)
         }
         return undefined
       }
     }
-    return formatEvent(item, { color: this.o.color, line: this.o.line })
+    return formatEvent(item, { color: this.options.color, line: this.options.line })
   }
 
   private droppedLine(): string | undefined {
     if (this.dropped === 0) return undefined
     const n = this.dropped
     this.dropped = 0
-    return noticeLine(droppedNotice(n, 'the output', ` (queue of ${this.o.capacity})`), this.o.json)
+    return noticeLine(droppedNotice(n, 'the output', ` (queue of ${this.options.capacity})`), this.options.json)
   }
 
   /** Write what is queued. `sync`: at exit, ignore back-pressure and write everything now. */
@@ -190,7 +190,7 @@ export class Output {
       const items = this.items
       let i = this.head
       let chunk = ''
-      const io = this.o.io
+      const io = this.options.io
       // A stream gets the lines joined into writes of up to 64 KiB; a function or a sink gets
       // each line.
       const toFunction = 'fn' in io ? io.fn : undefined
@@ -205,7 +205,7 @@ export class Output {
         } catch (err) {
           if (!this.ioFailed) {
             this.ioFailed = true
-            this.o.onUserError('the io function', err)
+            this.options.onUserError('the io function', err)
           }
         }
       }
@@ -242,7 +242,7 @@ export class Output {
         const d = this.droppedLine()
         if (d) add(d, 'notice')
         if (this.finished && this.endReason !== undefined) {
-          add(tripLine(this.endReason, this.o.json), 'end')
+          add(tripLine(this.endReason, this.options.json), 'end')
           this.endReason = undefined
         }
       }

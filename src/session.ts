@@ -60,22 +60,22 @@ function describeError(err: unknown): string {
  * `node:stream:Writable#write` is refused while the output is a stream), the `io` function,
  * the formatter, and `calls`/`clear`. Tracing any of them is refused.
  */
-function forbiddenTargets(o: Resolved): Set<object> {
+function forbiddenTargets(options: Resolved): Set<object> {
   const set = new Set<object>([calls, clear])
   const c = console as unknown as Record<string, unknown>
   for (const k of Object.keys(c)) if (typeof c[k] === 'function') set.add(c[k] as Function)
-  if ('fn' in o.io) set.add(o.io.fn)
-  else if ('sink' in o.io) set.add(o.io.sink)
+  if ('fn' in options.io) set.add(options.io.fn)
+  else if ('sink' in options.io) set.add(options.io.sink)
   else {
-    set.add(o.io.stream)
-    for (let p: object | null = o.io.stream, i = 0; p !== null && i < 16; p = Object.getPrototypeOf(p), i++) {
+    set.add(options.io.stream)
+    for (let p: object | null = options.io.stream, i = 0; p !== null && i < 16; p = Object.getPrototypeOf(p), i++) {
       for (const k of ['write', '_write', '_writev']) {
         const d = Object.getOwnPropertyDescriptor(p, k)
         if (d && typeof d.value === 'function') set.add(d.value)
       }
     }
   }
-  if (o.formatter) set.add(o.formatter)
+  if (options.formatter) set.add(options.formatter)
   return set
 }
 
@@ -118,7 +118,7 @@ class Trace implements ProbeHandler, TraceHost {
     /** What plan() found for the wrapper specs. */
     found: ReturnType<typeof plan>,
     limit: Limit,
-    readonly o: Resolved,
+    readonly options: Resolved,
     forbidden: ReadonlySet<object>,
     /** Told once the trace has ended and its last line is written: why it ended (undefined: cleared). */
     private readonly onEnd?: (reason: string | undefined) => void,
@@ -126,12 +126,20 @@ class Trace implements ProbeHandler, TraceHost {
     thread?: ThreadView,
   ) {
     this.limiter = new Limiter(limit)
-    this.redact = makeRedactor(o.redact)
-    this.stamp = o.timestamp === 'trace'
-    this.withArgs = o.args === 'args'
+    this.redact = makeRedactor(options.redact)
+    this.stamp = options.timestamp === 'trace'
+    this.withArgs = options.args === 'args'
     const onUserError = (what: string, err: unknown) => this.userError(what, err)
-    this.output = new Output({ io: o.io, formatter: o.formatter, json: o.json, color: o.color, line: o.line, capacity: o.queue, onUserError })
-    const where = compileWhere(o.pid, onUserError, thread)
+    this.output = new Output({
+      io: options.io,
+      formatter: options.formatter,
+      json: options.json,
+      color: options.color,
+      line: options.line,
+      capacity: options.queue,
+      onUserError,
+    })
+    const where = compileWhere(options.pid, onUserError, thread)
     this.here = where.here
     const matcher = (s: TraceSpec) => compileMatcher(s, where.test, onUserError)
     const onLate = (notices: string[]) => {
@@ -168,8 +176,8 @@ class Trace implements ProbeHandler, TraceHost {
       }
       this.installers.push(new LiveEdit(this, probes, planned.liveFiles!, liveSpecs, wrappersFor))
     }
-    if (o.time !== undefined) {
-      const ms = o.time
+    if (options.time !== undefined) {
+      const ms = options.time
       this.timer = setTimeout(() => this.end(timeLimitReason(ms, this.limiter.taken)), ms)
       this.timer.unref()
     }
@@ -228,9 +236,9 @@ class Trace implements ProbeHandler, TraceHost {
           function: t.name,
           arity: n,
         }
-        if (args === undefined) ev.result = snapshot(value, this.o.snapshot, this.redact)
-        else if (this.withArgs) ev.args = snapshotArgs(args, this.o.snapshot, this.redact)
-        if (stack) ev.stack = captureStack(this.o.frames, t.wrapper, 'skipFrames' in t ? t.skipFrames : 0)
+        if (args === undefined) ev.result = snapshot(value, this.options.snapshot, this.redact)
+        else if (this.withArgs) ev.args = snapshotArgs(args, this.options.snapshot, this.redact)
+        if (stack) ev.stack = captureStack(this.options.frames, t.wrapper, 'skipFrames' in t ? t.skipFrames : 0)
         this.output.push(ev)
       }
     }
@@ -396,7 +404,7 @@ export function startTrace(
   const lim = checkLimit(limit, problems)
   const checked = checkOptions(options, problems)
   throwIfProblems(problems)
-  const o = sink === undefined ? checked! : { ...checked!, io: { sink } }
+  const opts = sink === undefined ? checked! : { ...checked!, io: { sink } }
   // Plan: which installer serves each spec (installers/choose.ts), then each one's own planning.
   const reg = registry()
   const planned: Planned = { wrapper: [], preload: [], live: [], liveFiles: undefined, why: new Map() }
@@ -405,11 +413,11 @@ export function startTrace(
   for (const spec of parsed) {
     const label =
       typeof spec.module === 'string' ? (spec.module.startsWith('.') || spec.module.startsWith('/') ? labelOfFile(spec.module) : spec.module) : 'an object'
-    const esm = o.scope === 'global' && isEsmModule(spec.module)
+    const esm = opts.scope === 'global' && isEsmModule(spec.module)
     const choice = chooseInstaller({
-      scope: o.scope,
+      scope: opts.scope,
       esm,
-      preloadCovers: o.scope === 'local' || esm ? preloadCovers(spec.module, reg) : false,
+      preloadCovers: opts.scope === 'local' || esm ? preloadCovers(spec.module, reg) : false,
       liveEditRefusal: liveEditFacts,
       label,
     })
@@ -426,8 +434,8 @@ export function startTrace(
     const live = choice.installer === 'live edit'
     const selector = probeSelector(spec.module, spec.text, live ? undefined : reg, problems)
     if (selector === undefined) continue
-    if (live) planned.live.push({ spec, selector, scope: o.scope })
-    else planned.preload.push({ spec, selector, scope: o.scope })
+    if (live) planned.live.push({ spec, selector, scope: opts.scope })
+    else planned.preload.push({ spec, selector, scope: opts.scope })
   }
   throwIfProblems(problems)
   const liveFiles = planned.live.length > 0 ? planLiveEdit(planned.live, thread !== undefined, problems) : undefined
@@ -437,12 +445,12 @@ export function startTrace(
     ;(planned as { liveFiles: LivePlan | undefined }).liveFiles = liveFiles
   }
   clear()
-  const forbidden = forbiddenTargets(o)
+  const forbidden = forbiddenTargets(opts)
   // Resolve modules and find functions before anything is created or hooked.
   const found = plan(planned.wrapper, forbidden, problems)
   throwIfProblems(problems)
   // Install.
-  const trace = new Trace(planned, found, lim!, o, forbidden, onEnd, thread)
+  const trace = new Trace(planned, found, lim!, opts, forbidden, onEnd, thread)
   if (!trace.here) {
     if (liveFiles !== undefined && liveFiles.files.length > 0) liveEditor().closeIfIdle()
     return { hooked: 0, installers: [] }
@@ -453,7 +461,7 @@ export function startTrace(
     throw new TraceError(problems)
   }
   const installers = trace.report()
-  if (o.explain) for (const r of installers) trace.notice(explainLine(r))
+  if (opts.explain) for (const r of installers) trace.notice(explainLine(r))
   return { hooked, installers }
 }
 

@@ -150,9 +150,9 @@ export class LiveEdit implements Installer {
   }
 
   /** The probes this trace selected in a live file, by id. */
-  private idsIn(lf: LiveFile): Set<number> {
+  private idsIn(file: LiveFile): Set<number> {
     const ids = new Set<number>()
-    const live = this.probes.live.get(lf.file)
+    const live = this.probes.live.get(file.file)
     if (live !== undefined) for (let i = 0; i < live.length; i++) if (live[i] !== undefined) ids.add(i)
     return ids
   }
@@ -164,9 +164,9 @@ export class LiveEdit implements Installer {
    */
   private edit(problems: string[]): void {
     const edits = new Map<LiveFile, Set<number>>()
-    for (const lf of this.plan.files) {
-      const ids = this.idsIn(lf)
-      if (ids.size > 0) edits.set(lf, ids)
+    for (const file of this.plan.files) {
+      const ids = this.idsIn(file)
+      if (ids.size > 0) edits.set(file, ids)
     }
     this.edits = edits
     if (edits.size === 0) return
@@ -246,20 +246,20 @@ export class LiveEdit implements Installer {
     this.onLoad = (script) => {
       if (!this.host.active) return
       try {
-        const lf = editor.fileOf(script)
+        const file = editor.fileOf(script)
         const notices: string[] = []
-        if (this.probes.addLive(lf.file, notices) === 0) {
+        if (this.probes.addLive(file.file, notices) === 0) {
           for (const n of notices) this.host.notice(n)
           return
         }
-        const ids = this.idsIn(lf)
-        const fns = functionNames(lf, ids)
+        const ids = this.idsIn(file)
+        const fns = functionNames(file, ids)
         const until = Date.now() + LIVE_RETRY_MS
         const attempt = (): boolean => {
           if (!this.host.active) return true
-          const r = editor.install(new Map([[lf, ids]]))
+          const r = editor.install(new Map([[file, ids]]))
           if (r === undefined) {
-            this.late.set(lf, ids)
+            this.late.set(file, ids)
             this.host.notice(`probes in ${fns} (loaded after the start)`)
             return true
           }
