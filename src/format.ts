@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { wallTime } from './clock.js'
 import type { Snap, SnapError, SnapNode, SnapString } from './snapshot.js'
 
 export interface TraceEvent {
@@ -544,7 +545,7 @@ const ARROWS: Record<Exclude<TraceEvent['type'], 'call'>, readonly [string, Styl
 }
 
 function now(): number {
-  return performance.timeOrigin + performance.now()
+  return wallTime()
 }
 
 function lineLimit(n: unknown): number {

@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks'
 import { enterBusy, leaveBusy } from './state.js'
 import { eventToJSON, formatEvent, loadColor, type TraceEvent } from './format.js'
 import { mapFrames } from './stack.js'
+import { wallTime } from './clock.js'
 import { droppedNotice, noticeLine, tripLine } from './lines.js'
 import type { LineKind } from './protocol.js'
 
@@ -157,7 +158,7 @@ export class Output {
 
   private render(item: TraceEvent | string): string | undefined {
     if (typeof item === 'string') return noticeLine(item, this.options.json)
-    if (item.time === 0) item.time = performance.timeOrigin + performance.now()
+    if (item.time === 0) item.time = wallTime()
     if (item.stack) item.stack = mapFrames(item.stack)
     if (this.options.json) return JSON.stringify(eventToJSON(item))
     if (this.options.formatter) {

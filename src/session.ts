@@ -16,7 +16,6 @@
  * The active trace lives in the process-wide state (state.ts), so that the ESM and CommonJS builds,
  * if both are loaded, still share one trace (a new `calls` from either ends the other's).
  */
-import { performance } from 'node:perf_hooks'
 import { threadId } from 'node:worker_threads'
 import { types } from 'node:util'
 import { TraceError, preloadLine, throwIfProblems } from './error.js'
@@ -40,6 +39,7 @@ import { Output } from './output.js'
 import { Settler } from './settle.js'
 import { captureStack } from './stack.js'
 import { explainLine, timeLimitReason } from './lines.js'
+import { wallTime } from './clock.js'
 // The agent loads the trace machinery through this module, and checks requests with this list.
 export { WIRE_OPTIONS } from './options.js'
 import type { LineKind } from './protocol.js'
@@ -229,7 +229,7 @@ class Trace implements ProbeHandler, TraceHost {
       else {
         const ev: TraceEvent = {
           type,
-          time: this.stamp ? performance.timeOrigin + performance.now() : 0,
+          time: this.stamp ? wallTime() : 0,
           pid: this.pid,
           threadId,
           module: t.module,
