@@ -254,16 +254,7 @@ class Agent {
       this.send(socket, { type: 'error', message: `unknown request type ${JSON.stringify(r.type)}: the types are trace, stop, status` })
       return
     }
-    const previous = this.current
-    if (previous && previous.socket !== socket && r.replace !== true) {
-      this.send(socket, {
-        type: 'error',
-        code: 'busy',
-        holder: previous.client,
-        message: `process ${process.pid} is already traced by recon-trace (pid ${previous.client}); ask to replace that session (--replace) to take it over`,
-      })
-      return
-    }
+    if (this.refusedAsBusy(socket, r)) return
     traceMachinery(
       (t) => {
         if (socket.destroyed) return
@@ -275,19 +266,27 @@ class Agent {
     )
   }
 
+  /**
+   * Another client's session runs and this one did not ask to replace it: say so, and true.
+   * Checked when the request arrives, and again when the trace machinery has loaded.
+   */
+  private refusedAsBusy(socket: Socket, r: Request): boolean {
+    const previous = this.current
+    if (previous === undefined || previous.socket === socket || r.replace === true) return false
+    this.send(socket, {
+      type: 'error',
+      code: 'busy',
+      holder: previous.client,
+      message: `process ${process.pid} is already traced by recon-trace (pid ${previous.client}); ask to replace that session (--replace) to take it over`,
+    })
+    return true
+  }
+
   /** Start a checked trace request: this thread's part, then the workers'. */
   private start(socket: Socket, r: Request, options: TraceOptions, { startTrace }: Traces): void {
     const client = typeof r.client === 'number' ? r.client : 0
+    if (this.refusedAsBusy(socket, r)) return
     const previous = this.current
-    if (previous && previous.socket !== socket && r.replace !== true) {
-      this.send(socket, {
-        type: 'error',
-        code: 'busy',
-        holder: previous.client,
-        message: `process ${process.pid} is already traced by recon-trace (pid ${previous.client}); ask to replace that session (--replace) to take it over`,
-      })
-      return
-    }
     // Replacing: the previous client is told, and let go.
     if (previous) {
       this.stop(previous)

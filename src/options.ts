@@ -107,6 +107,14 @@ function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]
   return undefined
 }
 
+/** A boolean option, false when not given. */
+function flag(name: string, v: unknown, problems: string[]): boolean {
+  if (v === undefined || v === false) return false
+  if (v === true) return true
+  problems.push(`option ${name}: ${show(v)} is not true or false`)
+  return false
+}
+
 function isStream(v: unknown): v is NodeJS.WritableStream {
   return typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function'
 }
@@ -142,14 +150,7 @@ export function checkOptions(options: unknown, problems: string[]): Resolved | u
     if (typeof o.formatter === 'function') formatter = o.formatter as Resolved['formatter']
     else problems.push(`option formatter: ${show(o.formatter)} is not a function (event) => string`)
   }
-  const json =
-    o.json === undefined
-      ? false
-      : o.json === true
-        ? true
-        : o.json === false
-          ? false
-          : (problems.push(`option json: ${show(o.json)} is not true or false`), false)
+  const json = flag('json', o.json, problems)
   if (json && formatter) problems.push(`options json and formatter both decide how events print: give one of them`)
   const limits = { ...DEFAULT_SNAPSHOT_LIMITS, line: DEFAULT_FORMAT_OPTIONS.line, frames: DEFAULT_FRAMES }
   if (o.format !== undefined) {
@@ -181,14 +182,7 @@ export function checkOptions(options: unknown, problems: string[]): Resolved | u
     if (typeof o.queue === 'number' && Number.isInteger(o.queue) && o.queue >= 1 && o.queue <= MAX_QUEUE) queue = o.queue
     else problems.push(`option queue: ${show(o.queue)} is not valid: give an integer from 1 to ${MAX_QUEUE}`)
   }
-  const explain =
-    o.explain === undefined
-      ? false
-      : o.explain === true
-        ? true
-        : o.explain === false
-          ? false
-          : (problems.push(`option explain: ${show(o.explain)} is not true or false`), false)
+  const explain = flag('explain', o.explain, problems)
   if (problems.length > before || !pid) return undefined
   const { line, frames, ...snapshot } = limits
   return { pid, scope, args, timestamp, time, io, formatter, json, snapshot, line, frames, redact, color, queue, explain }
