@@ -55,7 +55,8 @@
  * In scope 'global' (the default) a spec on an ES module reaches its exported functions through
  * the same probes. Stack traces keep their lines; the rewrite's source maps (composed with the
  * file's own, e.g. from tsc) keep every column under `--enable-source-maps`. `register()` does
- * the same from code, for modules loaded after it. See register.ts and instrument.ts.
+ * the same from code, for modules loaded after it. See register.ts, instrument.ts and
+ * installers/probes.ts.
  *
  * ## Local scope without the preload: live edit
  *
@@ -64,8 +65,15 @@
  * only (checked first with a port of V8's text diff, all edits or none), and the original text
  * goes back at the next turn after the trace ends. A function that is running is retried for
  * 2 s, then the trace ends saying which and why. Off by default on V8 13 (Node 24), where V8
- * crashed a process after such an edit; RECON_TRACE_LIVE_EDIT=force|off. See liveedit.ts and
- * docs/live-edit.md.
+ * crashed a process after such an edit (RECON_TRACE_LIVE_EDIT=force|off), and gone from V8 14
+ * (Node 26), which removed it. See installers/liveedit-installer.ts and docs/live-edit.md.
+ *
+ * ## Which way of hooking serves a spec
+ *
+ * recon-trace chooses per spec (installers/choose.ts): runtime wrappers for global scope on
+ * CommonJS modules, builtins and objects; the preload's probes for local scope and ES modules in
+ * the files it instrumented; live edit for the others, where the runtime has it. With
+ * `{ explain: true }` a notice says which serves which function, and why; the CLI always says it.
  *
  * ## Limits
  *
