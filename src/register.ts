@@ -62,14 +62,20 @@ export interface ScopeData {
   probes: 'full' | 'calls'
 }
 
+/**
+ * The files whose code decides what a rewritten file is: the rewrite, its names, its map, and the
+ * table and header format the registry reads. test/entry-points.test.ts proves the cache hits in
+ * a fresh checkout (a name missing here would make every start a miss, silently).
+ */
+export const REWRITE_FILES: readonly string[] = ['instrument.js', 'naming.js', 'sourcemap.js', 'registry.js', 'state.js']
+
 let version: string | undefined
 /** recon-trace's version and the rewrite's own code: a cached file is reused only by the same rewrite. */
 function rewriteVersion(): string {
   if (version === undefined) {
     const h = createHash('sha256')
     try {
-      h.update(readFileSync(ownFileURL('instrument.js')))
-      h.update(readFileSync(ownFileURL('probe.js')))
+      for (const f of REWRITE_FILES) h.update(readFileSync(ownFileURL(f)))
     } catch {
       h.update(String(Date.now())) // cannot tell: never reuse
     }

@@ -49,3 +49,11 @@ describe('what each entry point loads', () => {
     },
   )
 })
+
+describe('the rewrite cache', () => {
+  it('is keyed by files that exist in the build: a cache entry is reused on the next start', async () => {
+    const { REWRITE_FILES } = await import('../src/register.js')
+    const { existsSync } = await import('node:fs')
+    for (const build of ['cjs', 'esm']) for (const f of REWRITE_FILES) expect(existsSync(join(root, 'dist', build, f)), `dist/${build}/${f}`).toBe(true)
+  })
+})
