@@ -94,7 +94,7 @@ interface Planned {
   readonly wrapper: TraceSpec[]
   readonly preload: { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global' }[]
   readonly live: LiveSpecPlan[]
-  readonly liveFiles: LivePlan | undefined
+  liveFiles: LivePlan | undefined
   /** Why each installer serves its specs (choose.ts), by installer. */
   readonly why: Map<InstallerKind, Set<string>>
 }
@@ -442,7 +442,7 @@ export function startTrace(
   throwIfProblems(problems)
   if (liveFiles !== undefined) {
     for (const p of liveFiles.notHere) planned.live.splice(planned.live.indexOf(p), 1)
-    ;(planned as { liveFiles: LivePlan | undefined }).liveFiles = liveFiles
+    planned.liveFiles = liveFiles
   }
   clear()
   const forbidden = forbiddenTargets(opts)

@@ -20,10 +20,12 @@ type Body = TestFunction
 
 /** `it`, or, where `reason` is a string, a skipped test whose name ends with that reason. */
 export function itUnless(reason: string | false): (name: string, fn: Body, timeout?: number) => void {
+  // The one place tests are skipped: only with a reason, which the skipped test's name carries.
   return reason === false ? (name, fn, timeout) => it(name, fn, timeout) : (name, fn) => it.skip(`${name} (skipped: ${reason})`, fn)
 }
 
 /** `describe`, or, where `reason` is a string, a skipped block whose name ends with that reason. */
 export function describeUnless(reason: string | false): (name: string, fn: () => void) => void {
+  // As itUnless: skipped only with a reason, carried in the block's name.
   return reason === false ? (name, fn) => describe(name, fn) : (name, fn) => describe.skip(`${name} (skipped: ${reason})`, fn)
 }
