@@ -1,7 +1,8 @@
 /**
  * The in-process inspector: one way to open a session on this thread's own isolate.
  *
- * Used by live edit (liveedit.ts: the Debugger domain, one session per thread, kept in the
+ * Used by the binding and breakpoint installers (installers/debugger.ts: the Debugger domain,
+ * one session per thread), by live edit (liveedit.ts: the Debugger domain, one session per thread, kept in the
  * process-wide state with the editor) and by the promise settler (settle.ts: the Runtime domain,
  * one session per trace that follows a promise). `node:inspector` is loaded on first use only,
  * through `createRequire`, so that recon-trace loads (and most traces run) without it, and a
@@ -10,6 +11,16 @@
  */
 import { createRequire } from 'node:module'
 import type { Session } from 'node:inspector'
+
+/** Why this runtime's inspector cannot be used (a build without it), or undefined when it can. */
+export function inspectorRefusal(): string | undefined {
+  try {
+    createRequire(`${process.cwd()}/[recon-trace]`)('node:inspector')
+    return undefined
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err)
+  }
+}
 
 /** Open a session connected to this thread; throws when the runtime has no inspector. */
 export function openSession(): Session {

@@ -39,3 +39,15 @@ export function explainLine(r: { readonly name: string; readonly why: readonly s
 export function droppedNotice(n: number, who: string, detail = ''): string {
   return `${n} message${n === 1 ? '' : 's'} dropped: ${who} could not keep up${detail}`
 }
+
+/**
+ * Why a trace ended over its overhead budget: `hits` breakpoint hits in a window of a second, at
+ * `cost` ms each (measured in this thread), came to `share` of a core, over `budget`.
+ */
+export function budgetReason(budget: number, hits: number, cost: number, share: number): string {
+  const pct = (x: number) => `${Math.round(x * 1000) / 10}%`
+  return (
+    `overhead budget of ${pct(budget)} of a core exceeded: ${hits} breakpoint hits in a second at ${Math.round(cost * 1000)} µs each ` +
+    `cost the program ${pct(share)} (raise it with the budget option, --budget on the command line)`
+  )
+}

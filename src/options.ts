@@ -36,7 +36,8 @@ export interface TraceOptions {
    * `'global'`: calls that go through a module's export or an object's property (runtime
    * wrappers; for ES modules, the probes of their exported functions). `'local'`: every call of
    * the function, internal and recursive ones too, and functions that are never exported
-   * (load-time probes: the program must start with `--import recon-trace/register`).
+   * (the preload's probes when the program started with `--import recon-trace/register`;
+   * otherwise binding swaps and entry breakpoints, put into the running program).
    * Default `'global'`.
    */
   scope?: 'global' | 'local'
@@ -55,6 +56,12 @@ export interface TraceOptions {
   formatter?: (event: TraceEvent) => string
   /** Print JSON Lines (one object per event) instead of text. Default false. */
   json?: boolean
+  /**
+   * The overhead budget, in percent of one core: a trace served by breakpoints (local scope in a
+   * process started without the preload) ends with its own line when its breakpoint hits and
+   * pauses cost the program more than this in any second. Default 5.
+   */
+  budget?: number
   /** Bounds on captured values and printed lines. Defaults as listed in `FormatLimits`. */
   format?: FormatLimits
   /**
@@ -91,12 +98,16 @@ export interface Resolved {
   color: boolean
   queue: number
   explain: boolean
+  /** The overhead budget: the share of one core a trace's breakpoints and pauses may cost (0.05: 5 %). */
+  budget: number
 }
 
-const KNOWN = ['pid', 'scope', 'args', 'timestamp', 'time', 'io', 'formatter', 'json', 'format', 'redact', 'color', 'queue', 'explain']
+const KNOWN = ['pid', 'scope', 'args', 'timestamp', 'time', 'io', 'formatter', 'json', 'format', 'redact', 'color', 'queue', 'explain', 'budget']
 /** The options a client may send an agent (protocol.ts): data only, no `io` or `formatter` function. */
 export const WIRE_OPTIONS: readonly string[] = KNOWN.filter((k) => k !== 'io' && k !== 'formatter')
 const MAX_TIME = 7 * 24 * 3600 * 1000
+/** The overhead budget by default: 5 % of one core (installers/binding.ts). */
+const DEFAULT_BUDGET = 0.05
 const MAX_QUEUE = 1_000_000
 const FORMAT_CAPS = { ...SNAPSHOT_HARD_CAPS, line: LINE_HARD_CAP, frames: MAX_FRAMES }
 
@@ -183,7 +194,13 @@ export function checkOptions(options: unknown, problems: string[]): Resolved | u
     else problems.push(`option queue: ${show(o.queue)} is not valid: give an integer from 1 to ${MAX_QUEUE}`)
   }
   const explain = flag('explain', o.explain, problems)
+  let budget = DEFAULT_BUDGET
+  if (o.budget !== undefined) {
+    if (typeof o.budget === 'number' && o.budget > 0 && o.budget <= 100) budget = o.budget / 100
+    else
+      problems.push(`option budget: ${show(o.budget)} is not valid: give the share of one core the trace may cost, in percent, above 0 and up to 100 (e.g. 5)`)
+  }
   if (problems.length > before || !pid) return undefined
   const { line, frames, ...snapshot } = limits
-  return { pid, scope, args, timestamp, time, io, formatter, json, snapshot, line, frames, redact, color, queue, explain }
+  return { pid, scope, args, timestamp, time, io, formatter, json, snapshot, line, frames, redact, color, queue, explain, budget }
 }

@@ -29,7 +29,10 @@ import { isEsmModule, labelOfFile } from './modules.js'
 import { enterBusy, leaveBusy, state, type ActiveTrace } from './state.js'
 import { Probes, preloadCovers, probeSelector, type ProbeSpec, type ProbeTarget } from './installers/probes.js'
 import { registry, type LiveProbe, type ProbeFile, type ProbeHandler } from './registry.js'
-import { liveEditRefusal, liveEditor } from './installers/liveedit.js'
+import { liveEditAsked, liveEditRefusal, liveEditor } from './installers/liveedit.js'
+import { DebugHooks, planDebugger, type DebugPlan, type DebugSpecPlan } from './installers/binding.js'
+import { debugSession } from './installers/debugger.js'
+import { inspectorRefusal } from './inspector.js'
 import { LiveEdit, planLiveEdit, type LivePlan, type LiveSpecPlan } from './installers/liveedit-installer.js'
 import { chooseInstaller } from './installers/choose.js'
 import { INSTALLER_NAMES, type Installer, type InstallerKind, type InstallerReport, type TraceHost } from './installers/installer.js'
@@ -95,6 +98,8 @@ interface Planned {
   readonly preload: { spec: TraceSpec; selector: ProbeSpec['selector']; scope: 'local' | 'global' }[]
   readonly live: LiveSpecPlan[]
   liveFiles: LivePlan | undefined
+  readonly debug: DebugSpecPlan[]
+  debugFiles: DebugPlan | undefined
   /** Why each installer serves its specs (choose.ts), by installer. */
   readonly why: Map<InstallerKind, Set<string>>
 }
@@ -175,6 +180,18 @@ class Trace implements ProbeHandler, TraceHost {
         return undefined
       }
       this.installers.push(new LiveEdit(this, probes, planned.liveFiles!, liveSpecs, wrappersFor))
+    }
+    if (planned.debug.length > 0) {
+      const specs = planned.debug.map((p, index) => ({ ...p, live: true, index, matcher: matcher(p.spec) }))
+      const probes = new Probes(
+        undefined,
+        specs,
+        this,
+        onLate,
+        planned.debugFiles!.files.map((f) => f.file),
+      )
+      const hooks = new DebugHooks(this, probes, planned.debugFiles!, this.onMatch, options.budget, planned.debug)
+      this.installers.push(hooks.breakpoints, hooks.bindings)
     }
     if (options.time !== undefined) {
       const ms = options.time
@@ -260,10 +277,10 @@ class Trace implements ProbeHandler, TraceHost {
     } finally {
       leaveBusy()
     }
-    if (!follow) return newTarget === undefined ? apply(t.original, self, args) : construct(t.original, args, newTarget)
+    if (!follow) return newTarget === undefined ? apply(t.call, self, args) : construct(t.call, args, newTarget)
     let result: unknown
     try {
-      result = newTarget === undefined ? apply(t.original, self, args) : construct(t.original, args, newTarget)
+      result = newTarget === undefined ? apply(t.call, self, args) : construct(t.call, args, newTarget)
     } catch (err) {
       this.outcome('exception', t, n, err)
       throw err
@@ -407,9 +424,11 @@ export function startTrace(
   const opts = sink === undefined ? checked! : { ...checked!, io: { sink } }
   // Plan: which installer serves each spec (installers/choose.ts), then each one's own planning.
   const reg = registry()
-  const planned: Planned = { wrapper: [], preload: [], live: [], liveFiles: undefined, why: new Map() }
+  const planned: Planned = { wrapper: [], preload: [], live: [], liveFiles: undefined, debug: [], debugFiles: undefined, why: new Map() }
   let refusal: { value: string | undefined } | undefined
   const liveEditFacts = () => (refusal ??= { value: liveEditRefusal() }).value
+  const asked = liveEditAsked()
+  const inspectorFacts = () => inspectorRefusal()
   for (const spec of parsed) {
     const label =
       typeof spec.module === 'string' ? (spec.module.startsWith('.') || spec.module.startsWith('/') ? labelOfFile(spec.module) : spec.module) : 'an object'
@@ -418,7 +437,9 @@ export function startTrace(
       scope: opts.scope,
       esm,
       preloadCovers: opts.scope === 'local' || esm ? preloadCovers(spec.module, reg) : false,
+      liveEditAsked: asked,
       liveEditRefusal: liveEditFacts,
+      inspectorRefusal: inspectorFacts,
       label,
     })
     if ('refused' in choice) {
@@ -427,22 +448,34 @@ export function startTrace(
     }
     if (!planned.why.has(choice.installer)) planned.why.set(choice.installer, new Set())
     planned.why.get(choice.installer)!.add(choice.why)
+    if (choice.installer === 'binding') {
+      if (!planned.why.has('breakpoint')) planned.why.set('breakpoint', new Set())
+      planned.why
+        .get('breakpoint')!
+        .add(`no binding holds them (nested or anonymous functions, private methods, or bindings no closure refers to): their calls only`)
+    }
     if (choice.installer === 'wrapper') {
       planned.wrapper.push(spec)
       continue
     }
-    const live = choice.installer === 'live edit'
+    const live = choice.installer !== 'preload'
     const selector = probeSelector(spec.module, spec.text, live ? undefined : reg, problems)
     if (selector === undefined) continue
-    if (live) planned.live.push({ spec, selector, scope: opts.scope })
+    if (choice.installer === 'live edit') planned.live.push({ spec, selector, scope: opts.scope })
+    else if (choice.installer === 'binding') planned.debug.push({ spec, selector, scope: opts.scope })
     else planned.preload.push({ spec, selector, scope: opts.scope })
   }
   throwIfProblems(problems)
   const liveFiles = planned.live.length > 0 ? planLiveEdit(planned.live, thread !== undefined, problems) : undefined
+  const debugFiles = problems.length === 0 && planned.debug.length > 0 ? planDebugger(planned.debug, thread !== undefined, problems) : undefined
   throwIfProblems(problems)
   if (liveFiles !== undefined) {
     for (const p of liveFiles.notHere) planned.live.splice(planned.live.indexOf(p), 1)
     planned.liveFiles = liveFiles
+  }
+  if (debugFiles !== undefined) {
+    for (const p of debugFiles.notHere) planned.debug.splice(planned.debug.indexOf(p), 1)
+    planned.debugFiles = debugFiles
   }
   clear()
   const forbidden = forbiddenTargets(opts)
@@ -453,6 +486,7 @@ export function startTrace(
   const trace = new Trace(planned, found, lim!, opts, forbidden, onEnd, thread)
   if (!trace.here) {
     if (liveFiles !== undefined && liveFiles.files.length > 0) liveEditor().closeIfIdle()
+    if (debugFiles !== undefined) debugSession().release()
     return { hooked: 0, installers: [] }
   }
   const hooked = trace.install(problems)

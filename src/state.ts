@@ -22,6 +22,10 @@
  * - `liveEditor`: the live-edit installer of this thread (its inspector session and edited
  *   scripts).
  * - `workersPreloaded`: the preload has made `worker_threads.Worker` start new workers with it.
+ * - `debugSession`, `debug`, `via`, `handoff`: the binding and breakpoint installers' inspector
+ *   session (installers/debugger.ts), the functions their breakpoint conditions call, the cell a
+ *   binding wrapper sets when it calls its original (its entry breakpoint then knows the call
+ *   came through the name), and the slot through which the inspector hands a value over.
  */
 import type { Registry } from './registry.js'
 
@@ -31,12 +35,16 @@ export interface ActiveTrace {
 }
 
 interface ProcessState {
-  readonly version: 1
+  readonly version: 2
   readonly guard: Int32Array
   active: ActiveTrace | undefined
   registry: Registry | undefined
   liveEditor: unknown
   workersPreloaded: boolean
+  debugSession: unknown
+  debug: unknown
+  readonly via: Int32Array
+  handoff: unknown
 }
 
 /** The key of the state on globalThis: `Symbol.for(STATE_KEY)`. Rewritten code reads it too. */
@@ -46,8 +54,19 @@ const KEY = Symbol.for(STATE_KEY)
 function processState(): ProcessState {
   const holder = globalThis as unknown as Record<symbol, ProcessState | undefined>
   const existing = holder[KEY]
-  if (existing !== undefined && existing.version === 1) return existing
-  const state: ProcessState = { version: 1, guard: new Int32Array(1), active: undefined, registry: undefined, liveEditor: undefined, workersPreloaded: false }
+  if (existing !== undefined && existing.version === 2) return existing
+  const state: ProcessState = {
+    version: 2,
+    guard: new Int32Array(1),
+    active: undefined,
+    registry: undefined,
+    liveEditor: undefined,
+    workersPreloaded: false,
+    debugSession: undefined,
+    debug: undefined,
+    via: new Int32Array(1),
+    handoff: undefined,
+  }
   Object.defineProperty(globalThis, KEY, { value: state, configurable: true, enumerable: false, writable: false })
   return state
 }

@@ -2,45 +2,60 @@
 import { describe, expect, it } from 'vitest'
 import { chooseInstaller, type ChoiceFacts } from '../src/installers/choose.js'
 
+const never = () => {
+  throw new Error('a fact was asked about that the choice did not need')
+}
 const facts = (over: Partial<ChoiceFacts>): ChoiceFacts => ({
   scope: 'global',
   esm: false,
   preloadCovers: false,
-  liveEditRefusal: () => undefined,
+  liveEditAsked: false,
+  liveEditRefusal: never,
+  inspectorRefusal: () => undefined,
   label: 'db',
   ...over,
 })
-const never = () => {
-  throw new Error('live edit was asked about, but the choice did not need it')
-}
 
 describe('chooseInstaller', () => {
-  it('global scope on a CommonJS module: runtime wrappers, without asking about live edit', () => {
-    expect(chooseInstaller(facts({ liveEditRefusal: never }))).toEqual({ installer: 'wrapper', why: "global scope on db: the function is replaced where its module's exports hold it" })
+  it('global scope on a CommonJS module: runtime wrappers, without asking about live edit or the inspector', () => {
+    expect(chooseInstaller(facts({ inspectorRefusal: never }))).toEqual({ installer: 'wrapper', why: "global scope on db: the function is replaced where its module's exports hold it" })
   })
 
   it('global scope on a CommonJS module the preload instrumented: still runtime wrappers (they see every call through the export)', () => {
-    expect(chooseInstaller(facts({ preloadCovers: true, liveEditRefusal: never }))).toMatchObject({ installer: 'wrapper' })
+    expect(chooseInstaller(facts({ preloadCovers: true, inspectorRefusal: never }))).toMatchObject({ installer: 'wrapper' })
   })
 
-  it("local scope in a file the preload instrumented: the preload's probes, without asking about live edit", () => {
-    expect(chooseInstaller(facts({ scope: 'local', preloadCovers: true, liveEditRefusal: never }))).toEqual({ installer: 'preload', why: 'local scope: the preload instrumented db, its probes see every call' })
+  it("local scope in a file the preload instrumented: the preload's probes, without asking about the inspector", () => {
+    expect(chooseInstaller(facts({ scope: 'local', preloadCovers: true, inspectorRefusal: never }))).toEqual({ installer: 'preload', why: 'local scope: the preload instrumented db, its probes see every call' })
   })
 
   it("an ES module in global scope the preload instrumented: the preload's probes (its exports cannot be replaced)", () => {
-    expect(chooseInstaller(facts({ esm: true, preloadCovers: true, liveEditRefusal: never }))).toEqual({ installer: 'preload', why: 'an ES module: the preload instrumented db, its probes see every call' })
+    expect(chooseInstaller(facts({ esm: true, preloadCovers: true, inspectorRefusal: never }))).toEqual({ installer: 'preload', why: 'an ES module: the preload instrumented db, its probes see every call' })
   })
 
-  it('local scope or an ES module without the preload: live edit, where the runtime has it', () => {
-    expect(chooseInstaller(facts({ scope: 'local' }))).toEqual({ installer: 'live edit', why: 'local scope: the preload did not instrument db, live edit probes the running code' })
-    expect(chooseInstaller(facts({ esm: true }))).toMatchObject({ installer: 'live edit' })
-  })
-
-  it('refused where neither the preload nor live edit can serve it, with live edit\'s reason', () => {
-    const refusal = () => 'live edit does not exist on this runtime'
-    expect(chooseInstaller(facts({ scope: 'local', liveEditRefusal: refusal }))).toEqual({
-      refused: "scope 'local' needs probes: the preload's, put in as modules load, or live edit's, put into a running program; live edit does not exist on this runtime",
+  it('local scope or an ES module without the preload: binding swaps and entry breakpoints, live edit not asked about', () => {
+    expect(chooseInstaller(facts({ scope: 'local' }))).toEqual({
+      installer: 'binding',
+      why: 'local scope: the preload did not instrument db; its bindings are swapped at the first call, and entry breakpoints see calls through other references',
     })
-    expect(chooseInstaller(facts({ esm: true, liveEditRefusal: refusal }))).toMatchObject({ refused: expect.stringMatching(/^an ES module needs probes/) })
+    expect(chooseInstaller(facts({ esm: true }))).toMatchObject({ installer: 'binding' })
+  })
+
+  it('live edit only when asked for, where it runs', () => {
+    expect(chooseInstaller(facts({ scope: 'local', liveEditAsked: true, liveEditRefusal: () => undefined }))).toEqual({
+      installer: 'live edit',
+      why: 'local scope: live edit was asked for (RECON_TRACE_LIVE_EDIT), it probes the running code',
+    })
+  })
+
+  it('live edit asked for where it cannot run: binding swaps, with live edit\'s reason', () => {
+    const c = chooseInstaller(facts({ scope: 'local', liveEditAsked: true, liveEditRefusal: () => 'live edit does not exist on this runtime' }))
+    expect(c).toMatchObject({ installer: 'binding', why: expect.stringContaining('(live edit was asked for, but live edit does not exist on this runtime)') })
+  })
+
+  it('refused only where the inspector cannot be used, saying why', () => {
+    expect(chooseInstaller(facts({ scope: 'local', inspectorRefusal: () => 'no inspector in this build of Node' }))).toEqual({
+      refused: 'local scope without the preload needs the inspector, which cannot be used here (no inspector in this build of Node)',
+    })
   })
 })

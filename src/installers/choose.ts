@@ -3,14 +3,21 @@
  * of the process, with its own tests (test/choose.test.ts); the session asks it for every spec
  * and the trace reports its answers (`why`) to the user.
  *
- * The order, from what each costs and reaches (installer.ts, docs/live-edit.md):
+ * The order, from what each costs and reaches (installer.ts, docs/local-scope.md):
  * 1. Global scope on a CommonJS module, a builtin or an object given directly: runtime wrappers.
  *    Nothing to compile, nothing left when off, and they see every call through the export.
  * 2. Otherwise (local scope, or an ES module, whose exports cannot be replaced) the function
- *    needs probes in its body: the preload's, when the preload instrumented the file (they are
- *    already there: a slot write to turn on, nothing to undo).
- * 3. Else live edit, which puts probes into the running code, where the runtime has it.
- * 4. Else the spec is refused, saying why and how to start the program so that it can be served.
+ *    needs a way into its module: the preload's probes, when the preload instrumented the file
+ *    (they are already there: a slot write to turn on, nothing to undo).
+ * 3. Else, in any running process on every Node line: binding swaps for the functions a
+ *    top-level binding holds, with entry breakpoints for the rest and for calls through
+ *    references taken before the trace (binding.ts). Which of the two serves each function is
+ *    decided per function when the file is read; both are reported as `binding`.
+ * 4. Live edit only when asked for (`RECON_TRACE_LIVE_EDIT=on`) where it runs: it gives nested
+ *    functions their returns and exceptions at no cost per call, which breakpoints cannot, but
+ *    pauses the program 40 ms plus about 4 ms per MB of heap at each edit and exists on Node 20
+ *    and 22 only (docs/live-edit.md).
+ * 5. Else (no inspector in this runtime) the spec is refused, saying how to start the program.
  */
 import type { InstallerKind } from './installer.js'
 
@@ -21,8 +28,12 @@ export interface ChoiceFacts {
   readonly esm: boolean
   /** The preload is in this process and instrumented the spec's module. */
   readonly preloadCovers: boolean
+  /** Live edit was asked for (RECON_TRACE_LIVE_EDIT=on or force). */
+  readonly liveEditAsked: boolean
   /** Why live edit cannot run here (runtime, setting, pause limit), or undefined if it can. Asked only when needed. */
   readonly liveEditRefusal: () => string | undefined
+  /** Why this thread's inspector cannot be used, or undefined if it can. Asked only when needed. */
+  readonly inspectorRefusal: () => string | undefined
   /** The module as the user knows it (`work`, `lodash`), for the reasons. */
   readonly label: string
 }
@@ -34,11 +45,17 @@ export function chooseInstaller(f: ChoiceFacts): Choice {
     return { installer: 'wrapper', why: `global scope on ${f.label}: the function is replaced where its module's exports hold it` }
   const need = f.scope === 'local' ? 'local scope' : 'an ES module'
   if (f.preloadCovers) return { installer: 'preload', why: `${need}: the preload instrumented ${f.label}, its probes see every call` }
-  const refusal = f.liveEditRefusal()
-  if (refusal === undefined) return { installer: 'live edit', why: `${need}: the preload did not instrument ${f.label}, live edit probes the running code` }
-  return {
-    refused:
-      `${f.scope === 'local' ? "scope 'local'" : 'an ES module'} needs probes: the preload's, ` +
-      `put in as modules load, or live edit's, put into a running program; ${refusal}`,
+  let asked = ''
+  if (f.liveEditAsked) {
+    const refusal = f.liveEditRefusal()
+    if (refusal === undefined) return { installer: 'live edit', why: `${need}: live edit was asked for (RECON_TRACE_LIVE_EDIT), it probes the running code` }
+    asked = ` (live edit was asked for, but ${refusal})`
   }
+  const inspector = f.inspectorRefusal()
+  if (inspector === undefined)
+    return {
+      installer: 'binding',
+      why: `${need}: the preload did not instrument ${f.label}; its bindings are swapped at the first call, and entry breakpoints see calls through other references${asked}`,
+    }
+  return { refused: `${need} without the preload needs the inspector, which cannot be used here (${inspector})${asked}` }
 }

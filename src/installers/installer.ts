@@ -28,12 +28,14 @@
  */
 
 /** The ways of hooking a function. */
-export type InstallerKind = 'wrapper' | 'preload' | 'live edit'
+export type InstallerKind = 'wrapper' | 'preload' | 'binding' | 'breakpoint' | 'live edit'
 
 /** How each installer is named to the user. */
 export const INSTALLER_NAMES: Readonly<Record<InstallerKind, string>> = {
   wrapper: 'runtime wrappers',
   preload: "the preload's probes",
+  binding: 'binding swaps',
+  breakpoint: 'entry breakpoints',
   'live edit': 'live edit',
 }
 

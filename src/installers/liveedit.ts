@@ -83,6 +83,16 @@ export function liveEditRefusal(env: NodeJS.ProcessEnv = process.env): string | 
   return undefined
 }
 
+/**
+ * Whether live edit is asked for: `RECON_TRACE_LIVE_EDIT=on` (or `1`, or `force`, which also
+ * lifts the V8 13 gate and the pause limit). Off by default since the binding and breakpoint
+ * installers reach the same functions on every runtime (choose.ts).
+ */
+export function liveEditAsked(env: NodeJS.ProcessEnv = process.env): boolean {
+  const mode = env.RECON_TRACE_LIVE_EDIT
+  return mode === 'on' || mode === '1' || mode === 'force'
+}
+
 /** The pause live edit is refused over, by default (ms): a health check of 1-2 s should survive it. */
 export const DEFAULT_MAX_PAUSE_MS = 1000
 /**

@@ -50,7 +50,7 @@ const hasOwn = Object.prototype.hasOwnProperty
 export type OnMatch = (target: Target, flags: number, self: unknown, args: IArguments, newTarget: Function | undefined) => unknown
 
 /** Where a wrapper sits: a property of an object (its value, or its getter or setter). */
-interface Site {
+export interface Site {
   readonly owner: object
   readonly key: string | symbol
   readonly slot: 'value' | 'get' | 'set'
@@ -69,6 +69,8 @@ export class Target {
   min = 0
   max = ANY_ARITY
   wrapper: Function = noop
+  /** What the wrapper calls: the original, or (binding installer) a function that marks the call first. */
+  call: Function
   /** Where a call whose count is in range continues: runs the matcher with its own `arguments`. */
   enter: Function = noop
   /** The same for `new`. */
@@ -81,7 +83,9 @@ export class Target {
     /** Display name of the function: 'in', 'Client#query'. */
     readonly name: string,
     public match: Matcher,
-  ) {}
+  ) {
+    this.call = original
+  }
 }
 function noop() {}
 
@@ -310,14 +314,14 @@ function copyFunctionProperties(original: Function, wrapper: Function): void {
  * wrapper, +1.0-1.3 ns.
  */
 export function makeWrapper(t: Target, onMatch: OnMatch): Function {
-  const original = t.original
+  const original = t.call
   let wrapper: Function
   t.enter = function (this: unknown) {
     const flags = t.match(arguments, arguments.length)
     if (flags === 0) return apply(original, this, arguments)
     return onMatch(t, flags, this, arguments, undefined)
   }
-  if (getOwnDescriptor(original, 'prototype') !== undefined) {
+  if (getOwnDescriptor(t.original, 'prototype') !== undefined) {
     t.enterNew = function () {
       const flags = t.match(arguments, arguments.length)
       if (flags === 0) return construct(original, arguments, new.target!)
@@ -348,13 +352,13 @@ export function makeWrapper(t: Target, onMatch: OnMatch): Function {
       },
     }.wrapper
   }
-  copyFunctionProperties(original, wrapper)
+  copyFunctionProperties(t.original, wrapper)
   t.wrapper = wrapper
   return wrapper
 }
 
 /** Put the wrapper at a site; false (and nothing changed) if the property cannot be replaced. */
-function install(site: Site, wrapper: Function): boolean {
+export function install(site: Site, wrapper: Function): boolean {
   const { owner, key, slot, before } = site
   if (before === undefined) {
     const inherited = findDescriptor(owner, key)?.desc
@@ -368,7 +372,7 @@ function install(site: Site, wrapper: Function): boolean {
 }
 
 /** Put the original back, exactly, unless the program has since replaced our wrapper itself. */
-function uninstall(site: Site, wrapper: Function): void {
+export function uninstall(site: Site, wrapper: Function): void {
   const { owner, key, slot, before } = site
   const now = getOwnDescriptor(owner, key)
   if (!now || (now as Record<string, unknown>)[slot] !== wrapper) return

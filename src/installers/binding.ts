@@ -1,0 +1,592 @@
+/**
+ * Binding and breakpoint installers: local scope in any running process, on every Node line,
+ * without changing a line of its code.
+ *
+ * Planning (`planDebugger`, before anything changes): open this thread's Debugger session
+ * (debugger.ts), find the loaded scripts of the files the specs name, read each one's text and
+ * table of functions (the preload's names: `fact`, `outer.inner`, `Queue#push`), and where each
+ * function can be reached (reach.ts). The specs select functions in those tables as they do in
+ * the preload's (probes.ts).
+ *
+ * Installing, per selected function:
+ * - **An entry breakpoint** (the breakpoint installer). A conditional breakpoint at the start of
+ *   its body, whose condition calls `DebugHooks.hit` with the call's arguments and says no: the
+ *   call is matched, counted and reported there, and the thread never stops. It sees every
+ *   call, through any reference, taken whenever: a route handler given to a router before the
+ *   trace, a listener, a callback a library kept. It reports calls only (no return, exception
+ *   or promise: the condition runs before the body), and each hit costs 50 to 150 µs
+ *   (bench/binding-breakpoint.mjs), which the overhead budget bounds.
+ * - **A binding swap** (the binding installer), for a function a top-level binding holds, or a
+ *   property of an object such a binding holds (a class's prototype and statics, an object's
+ *   methods; reach.ts). A binding can only be changed at a pause inside its scope, so the first
+ *   hit of any of the file's entry breakpoints pauses the thread ("armed: waiting for the first
+ *   call into db"): there, every selected binding of the file is swapped at once
+ *   (`Debugger.setVariableValue`) for a faithful wrapper (wrapper.ts) that feeds the one
+ *   pipeline with calls, returns, exceptions and promises; properties are replaced as runtime
+ *   wrappers replace them; a CommonJS module's exports that hold the function too. The pause
+ *   lasts about 1 ms. The call in flight then is reported by its breakpoint (its call only).
+ *   From then on a call through the name costs the wrapper's few nanoseconds, and the entry
+ *   breakpoint stays for calls through references, telling them apart by a mark the wrapper
+ *   sets (`state.via`). When calls through the name make the breakpoint cost more than half the
+ *   budget, it comes off for that function, with a notice.
+ *
+ * The overhead budget: every hit of a breakpoint (and every pause) is counted against the
+ * thread's time, at the cost per hit measured once per thread (`DebugSession.costPerHit`), in
+ * windows of a second. Over the budget (default 5 % of a core) the trace ends with its own
+ * line, before the program slows further.
+ *
+ * Restoring: every wrapper goes inert at once (straight through to its original); properties
+ * get their exact descriptors back; breakpoints come off; bindings get their originals back at
+ * a pause inside a function made in their scope at the arming pause (no program code runs
+ * there). Done at once, or at the next turn when the end came from inside a breakpoint's
+ * condition or a pause. A binding the program itself changed since is left as it is. Then the
+ * session closes if no trace holds it: the Debugger domain is off again.
+ */
+import { existsSync } from 'node:fs'
+import Module from 'node:module'
+import { labelOfFile, resolvesFromCwd } from '../modules.js'
+import { encodeTable, ProbeFile, type ProbeHandler } from '../registry.js'
+import { rewriterModule } from '../register.js'
+import { RETURN, type Matcher } from '../match.js'
+import { isBusy, state } from '../state.js'
+import type { TraceSpec } from '../spec.js'
+import { budgetReason } from '../lines.js'
+import { CONDITION_BASE, debugHooks, debugSession, type DebugScript, type PausedFrame } from './debugger.js'
+import type { Installer, InstallerKind, TraceHost } from './installer.js'
+import { selects, type Probes, type ProbeSpec, type ProbeTarget } from './probes.js'
+import { locatedIn, reachOf, type Reach } from './reach.js'
+import { Target, install as installSite, makeWrapper, uninstall as uninstallSite, type OnMatch, type Site } from './wrapper.js'
+
+const apply = Reflect.apply
+const construct = Reflect.construct
+const getOwnDescriptor = Reflect.getOwnPropertyDescriptor
+
+/** A spec the debugger installers serve, before its functions are selected. */
+export interface DebugSpecPlan {
+  readonly spec: TraceSpec
+  readonly selector: ProbeSpec['selector']
+  readonly scope: 'local' | 'global'
+}
+
+/** A loaded file the specs name: its script, text, table of functions and their reach. */
+export class DebugFile {
+  readonly file: ProbeFile
+  readonly reach: readonly Reach[]
+  constructor(
+    readonly script: DebugScript,
+    source: string,
+  ) {
+    const { instrument } = rewriterModule()
+    const r = instrument(source, {
+      filename: script.filename,
+      format: script.module ? 'module' : 'commonjs',
+      map: false,
+      stableIds: true,
+      tableOnly: true,
+    })
+    this.file = new ProbeFile(script.filename, r.probes.length, encodeTable(r.probes, r.skipped), undefined)
+    this.reach = reachOf(source, script.module)
+    if (this.reach.length !== r.probes.length || this.reach.some((x, i) => x.name !== r.probes[i].name))
+      throw new Error('its functions could not be numbered the way the preload numbers them')
+  }
+  get filename(): string {
+    return this.script.filename
+  }
+  get label(): string {
+    return labelOfFile(this.script.filename)
+  }
+}
+
+/** What planning found: the loaded files, the specs with nothing loaded here. */
+export interface DebugPlan {
+  readonly files: DebugFile[]
+  readonly notHere: Set<DebugSpecPlan>
+}
+
+/** Whether a spec's file could still load: the file exists, or the package resolves. */
+function loadable(sel: ProbeSpec['selector']): boolean {
+  if (sel.kind === 'file') return existsSync(sel.filename)
+  if (sel.kind === 'package') return resolvesFromCwd(sel.name)
+  return false
+}
+
+/**
+ * Plan the debugger installers for `specs`: the loaded files they name, read through this
+ * thread's Debugger session (held until the trace ends, or released here on a problem).
+ */
+export function planDebugger(specs: readonly DebugSpecPlan[], inWorker: boolean, problems: string[]): DebugPlan {
+  const plan: DebugPlan = { files: [], notHere: new Set() }
+  const session = debugSession()
+  const before = problems.length
+  if (!session.acquire()) {
+    for (const p of specs) problems.push(`${p.spec.text}: local scope without the preload needs the inspector, which failed here (${session.unavailable})`)
+    return plan
+  }
+  const seen = new Map<string, DebugFile>()
+  for (const p of specs) {
+    const files = session.filesWhere((f) => selects(p.selector, f))
+    if (files.length === 0) {
+      if (inWorker) {
+        plan.notHere.add(p)
+        continue
+      }
+      const what =
+        p.selector.kind === 'file'
+          ? loadable(p.selector)
+            ? `${p.selector.label} is not loaded yet`
+            : `${p.selector.filename} does not exist`
+          : p.selector.kind === 'package'
+            ? loadable(p.selector)
+              ? `no file of the package ${p.selector.name} is loaded yet`
+              : `the package ${p.selector.name} cannot be found from ${process.cwd()}`
+            : 'no file is loaded'
+      problems.push(`${p.spec.text}: ${what}; a process started without the preload is traced in the files it has loaded: trace it once it is loaded`)
+      continue
+    }
+    for (const filename of files) {
+      if (seen.has(filename)) continue
+      const script = session.scriptOf(filename)!
+      try {
+        const f = new DebugFile(script, session.source(script))
+        seen.set(filename, f)
+        plan.files.push(f)
+      } catch (err) {
+        problems.push(`${p.spec.text}: ${labelOfFile(filename)} cannot be read: ${err instanceof Error ? err.message : String(err)}`)
+      }
+    }
+  }
+  if (problems.length > before) session.release()
+  return plan
+}
+
+/** Where the wrapper of a binding sits, and what to put back. */
+interface BindingSwap {
+  readonly name: string
+  readonly original: Function
+  readonly wrapper: Function
+}
+
+/** One selected function: its probe (names, matcher), its reach, its breakpoint and wrapper. */
+class Hooked {
+  breakpoint: string | undefined
+  /** 1 while its entry breakpoint is set: the wrapper marks its calls for it. */
+  marking = 0
+  /** The hits of the current budget window, through the name and through references. */
+  nameHits = 0
+  refHits = 0
+  target: Target | undefined
+  readonly sites: Site[] = []
+  binding: BindingSwap | undefined
+  constructor(
+    readonly entry: FileEntry,
+    readonly probe: ProbeTarget,
+    readonly reach: Reach,
+  ) {}
+  get label(): string {
+    return `${this.probe.module}:${this.probe.name}`
+  }
+}
+
+/** A file of the trace: its hooked functions by id, and its arming. */
+class FileEntry {
+  readonly hooked: (Hooked | undefined)[]
+  /** Swaps waiting for the first hit: true until the arming pause. */
+  arming = false
+  /** A function made in the file's top-level scope at the arming pause: the restore pauses in it. */
+  reenter: Function | undefined
+  constructor(
+    readonly index: number,
+    readonly file: DebugFile,
+  ) {
+    this.hooked = new Array<Hooked | undefined>(file.reach.length).fill(undefined)
+  }
+}
+
+/** A budget window: one second of the thread's time. */
+const WINDOW_MS = 1000
+
+/** The generation of traces in this thread: a condition left by an ended trace answers no. */
+let generation = 0
+
+/**
+ * The work of both installers for one trace: the breakpoints, the swaps, the budget. The two
+ * `Installer`s below are its faces, each reporting the functions it serves.
+ */
+export class DebugHooks {
+  private readonly entries: FileEntry[] = []
+  private readonly gen = ++generation
+  private readonly session = debugSession()
+  private readonly via = state.via
+  private cost = 0.1
+  private windowStart = 0
+  private windowHits = 0
+  private windowPause = 0
+  private checking = false
+  private ended = false
+  private hooked = 0
+  readonly bindings: Installer
+  readonly breakpoints: Installer
+
+  constructor(
+    private readonly host: TraceHost & ProbeHandler,
+    private readonly probes: Probes,
+    private readonly plan: DebugPlan,
+    private readonly onMatch: OnMatch,
+    /** The overhead budget: the share of one core the trace may cost (0.05: 5 %). */
+    private readonly budget: number,
+    /** The specs, by the index the probes know them by (`ProbeTarget.specs`). */
+    private readonly specs: readonly DebugSpecPlan[],
+  ) {
+    const self = this
+    this.breakpoints = {
+      kind: 'breakpoint' as InstallerKind,
+      install: (problems: string[]) => self.install(problems),
+      restore: () => self.restore(),
+      served: () => self.served(false),
+    }
+    this.bindings = {
+      kind: 'binding' as InstallerKind,
+      install: () => 0,
+      restore: () => self.restore(),
+      served: () => self.served(true),
+    }
+  }
+
+  /** The functions a wrapper serves (or will, once their file is armed), or those only a breakpoint serves. */
+  private served(wrapped: boolean): string[] {
+    const out: string[] = []
+    for (const e of this.entries)
+      for (const h of e.hooked) {
+        if (h === undefined) continue
+        const byWrapper = h.target !== undefined || (e.arming && h.reach.holder !== undefined)
+        if (byWrapper === wrapped) out.push(h.label)
+      }
+    return out
+  }
+
+  /** Select the functions, set their entry breakpoints, arm the files with bindings to swap. */
+  install(problems: string[]): number {
+    this.probes.install(problems)
+    if (problems.length > 0) return 0
+    this.cost = this.session.costPerHit()
+    this.windowStart = performance.now()
+    debugHooks().hit = this.onHit
+    for (const file of this.plan.files) {
+      const live = this.probes.live.get(file.file)
+      if (live === undefined) continue
+      const entry = new FileEntry(this.entries.length, file)
+      this.entries.push(entry)
+      for (let id = 0; id < live.length; id++) {
+        const probe = live[id]
+        if (probe === undefined) continue
+        const h = new Hooked(entry, probe, file.reach[id])
+        entry.hooked[id] = h
+        this.hooked++
+        const reach = h.reach
+        const condition = `${CONDITION_BASE}.hit(${this.gen}, ${entry.index}, ${id}, ${reach.args})`
+        const bp = this.session.setBreakpoint(file.script, reach.line, reach.column, condition, (frame) => this.arm(entry, frame))
+        if (bp === undefined) {
+          problems.push(`${h.label}: V8 refused a breakpoint at its first line (${reach.line + 1})`)
+          continue
+        }
+        h.breakpoint = bp.id
+        h.marking = 1
+        if (reach.holder !== undefined) entry.arming = true
+      }
+      if (problems.length > 0) return 0
+      this.swapExports(entry)
+      if (entry.arming) this.host.notice(`armed: waiting for the first call into ${file.label} to swap its bindings`)
+    }
+    this.noticeCallsOnly()
+    return this.hooked
+  }
+
+  private readonly onHit = (gen: number, f: number, id: number, args: ArrayLike<unknown>): boolean => this.hit(gen, f, id, args)
+
+  /** Functions whose returns a spec asks for but only a breakpoint reaches: said once. */
+  private noticeCallsOnly(): void {
+    const names: string[] = []
+    for (const e of this.entries)
+      for (const h of e.hooked)
+        if (h !== undefined && h.reach.holder === undefined && [...h.probe.specs].some((i) => this.specs[i]?.spec.return)) names.push(h.label)
+    if (names.length === 0) return
+    this.host.notice(
+      `${names.slice(0, 8).join(', ')}${names.length > 8 ? ` and ${names.length - 8} more` : ''}: ` +
+        `no binding holds ${names.length === 1 ? 'it' : 'them'} (nested or anonymous), ` +
+        `so a breakpoint reports ${names.length === 1 ? 'its' : 'their'} calls only, not returns or exceptions`,
+    )
+  }
+
+  /**
+   * A hit of an entry breakpoint, inside V8's evaluation of its condition: true pauses the thread
+   * (to arm the file). Never throws.
+   */
+  private hit(gen: number, f: number, id: number, args: ArrayLike<unknown>): boolean {
+    if (gen !== this.gen || this.ended) return false
+    const h = this.entries[f]?.hooked[id]
+    if (h === undefined) return false
+    this.count()
+    if (this.via[0] === 1) {
+      // The call came through our wrapper, which reports it.
+      this.via[0] = 0
+      h.nameHits++
+      return h.entry.arming
+    }
+    h.refHits++
+    this.session.inCallback++
+    try {
+      const t = h.probe
+      const n = args.length
+      if (!isBusy() && n >= t.min && n <= t.max) {
+        const flags = t.match(args, n) & ~RETURN
+        if (flags !== 0) this.host.enter(t.file, t, args, n, flags)
+      }
+    } catch {
+      /* never into the program */
+    } finally {
+      this.session.inCallback--
+    }
+    return h.entry.arming && !this.ended
+  }
+
+  /** Count a hit against the budget window; over it, decide at the next turn. */
+  private count(): void {
+    const now = performance.now()
+    if (now - this.windowStart >= WINDOW_MS) {
+      this.windowStart = now
+      this.windowHits = 0
+      this.windowPause = 0
+      for (const e of this.entries) for (const x of e.hooked) if (x !== undefined) x.nameHits = x.refHits = 0
+    }
+    this.windowHits++
+    if (!this.checking && this.windowHits * this.cost + this.windowPause > this.budget * WINDOW_MS) {
+      this.checking = true
+      setImmediate(() => this.overBudget())
+    }
+  }
+
+  /**
+   * The window went over the budget. Entry breakpoints hit mostly through names that a wrapper
+   * already serves come off (those calls are traced anyway); if the rest still costs more than
+   * the budget, the trace ends.
+   */
+  private overBudget(): void {
+    this.checking = false
+    if (this.ended || !this.host.active) return
+    const dropped: string[] = []
+    for (const e of this.entries)
+      for (const h of e.hooked) {
+        if (h === undefined || h.breakpoint === undefined || h.target === undefined || h.nameHits === 0 || h.nameHits < h.refHits) continue
+        this.session.removeBreakpoint(h.breakpoint)
+        h.breakpoint = undefined
+        h.marking = 0
+        this.windowHits -= h.nameHits
+        dropped.push(`${h.label} (${h.nameHits} calls through its name)`)
+      }
+    if (dropped.length > 0)
+      this.host.notice(
+        `${dropped.join(', ')}: the entry breakpoint came off (it cost more than the budget allows; those calls are traced through the binding), ` +
+          `so calls through references taken before the trace are no longer seen`,
+      )
+    const spent = this.windowHits * this.cost + this.windowPause
+    const elapsed = Math.max(performance.now() - this.windowStart, 1)
+    if (spent > this.budget * WINDOW_MS) this.host.end(budgetReason(this.budget, this.windowHits, this.cost, spent / Math.max(elapsed, WINDOW_MS)))
+  }
+
+  /** The arming pause, inside the file's function that was called first: swap every selected binding of the file. */
+  private arm(entry: FileEntry, frame: PausedFrame): void {
+    if (!entry.arming || this.ended) return
+    entry.arming = false
+    const t0 = performance.now()
+    const done: Hooked[] = []
+    try {
+      entry.reenter = this.session.valueOf(this.session.evaluateOn(frame, '(function () {})')) as Function
+      const scopes = this.topScopes(frame)
+      for (const h of entry.hooked) {
+        if (h === undefined || h.reach.holder === undefined) continue
+        const holder = h.reach.holder
+        const where = scopes.find((s) => s.names.has(holder.kind === 'binding' ? holder.name : holder.base))
+        if (where === undefined) {
+          // Not context-allocated (no closure refers to it): only the exports and the breakpoint reach it.
+          continue
+        }
+        if (holder.kind === 'binding') {
+          const id = where.names.get(holder.name)
+          const original = id === undefined ? undefined : this.session.valueOf(id)
+          if (typeof original !== 'function') continue
+          const t = this.targetOf(h, original)
+          this.session.setVariable(frame, where.index, holder.name, t.wrapper)
+          h.binding = { name: holder.name, original, wrapper: t.wrapper }
+        } else {
+          const id = where.names.get(holder.base)
+          let owner = id === undefined ? undefined : this.session.valueOf(id)
+          for (const step of holder.path) owner = owner !== null && (typeof owner === 'object' || typeof owner === 'function') ? dataOf(owner, step) : undefined
+          if (owner === null || (typeof owner !== 'object' && typeof owner !== 'function')) continue
+          const d = getOwnDescriptor(owner, holder.key)
+          const fn = d === undefined ? undefined : (d as Record<string, unknown>)[holder.slot]
+          if (typeof fn !== 'function') continue
+          if (h.target !== undefined && fn === h.target.wrapper) continue // swapped through the exports already
+          const t = this.targetOf(h, fn)
+          const site: Site = { owner, key: holder.key, slot: holder.slot, before: d }
+          if (installSite(site, t.wrapper)) h.sites.push(site)
+        }
+        done.push(h)
+      }
+      const swapped = done.map((h) => h.label)
+      const unreached = entry.hooked.filter((h): h is Hooked => h !== undefined && h.reach.holder !== undefined && h.target === undefined).map((h) => h.label)
+      const ms = Math.round((performance.now() - t0) * 10) / 10
+      if (swapped.length > 0) this.host.notice(`swapped the bindings of ${swapped.join(', ')} (the thread paused ${ms} ms)`)
+      if (unreached.length > 0)
+        this.host.notice(
+          `${unreached.join(', ')}: no closure refers to ${unreached.length === 1 ? 'its binding' : 'their bindings'}, so V8 keeps no place to swap; ` +
+            `calls only, through ${unreached.length === 1 ? 'its' : 'their'} entry breakpoint`,
+        )
+    } catch (err) {
+      // All of the file's swaps or none.
+      for (const h of done) this.unswap(h, frame)
+      this.host.end(`could not swap the bindings of ${entry.file.label}: ${err instanceof Error ? err.message : String(err)}`)
+    } finally {
+      this.windowPause += performance.now() - t0
+    }
+  }
+
+  /** The frame's scopes that can hold a top-level binding, outermost first, with their names. */
+  private topScopes(frame: PausedFrame): { index: number; names: Map<string, string | undefined> }[] {
+    const out: { index: number; names: Map<string, string | undefined> }[] = []
+    for (let i = frame.scopeChain.length - 1; i >= 1; i--) {
+      const type = frame.scopeChain[i].type
+      if (type === 'module' || type === 'closure' || type === 'script') out.push({ index: i, names: this.session.scopeNames(frame, i) })
+    }
+    // Script scope (global lexical bindings) last: a module's own binding of the name wins.
+    return [...out.filter((s) => frame.scopeChain[s.index].type !== 'script'), ...out.filter((s) => frame.scopeChain[s.index].type === 'script')]
+  }
+
+  /** The wrapper of a hooked function's original (one per original). */
+  private targetOf(h: Hooked, original: Function): Target {
+    if (h.target !== undefined) return h.target
+    const t = new Target(original, h.probe.module, h.probe.name, h.probe.match as Matcher)
+    t.min = h.probe.min
+    t.max = h.probe.max
+    const via = this.via
+    const generator = h.probe.info.generator
+    // The wrapper calls the original through this mark: its entry breakpoint then knows the
+    // call came through the name (a generator's body starts at its first next(): never marked).
+    const mark = function (this: unknown) {
+      if (h.marking === 1 && !generator) via[0] = 1
+      return new.target === undefined ? apply(original, this, arguments) : construct(original, arguments, new.target)
+    }
+    t.call = mark
+    makeWrapper(t, this.onMatch)
+    h.target = t
+    return t
+  }
+
+  /**
+   * A CommonJS module's exports: every selected function they hold (the exports themselves, their
+   * properties, an exported class's statics and prototype methods) is replaced there by its
+   * wrapper now, found by where V8 says its code starts. No pause is needed for a property.
+   */
+  private swapExports(entry: FileEntry): void {
+    if (entry.file.script.module) return
+    const m = (Module as unknown as { _cache: Record<string, { exports: unknown } | undefined> })._cache[entry.file.filename]
+    if (m === undefined) return
+    const places: { owner: object; key: string }[] = [{ owner: m, key: 'exports' }]
+    const add = (o: unknown) => {
+      if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return
+      for (const k of Reflect.ownKeys(o)) if (typeof k === 'string' && k !== 'prototype' && k !== 'constructor') places.push({ owner: o, key: k })
+    }
+    const exp = m.exports
+    add(exp)
+    const classes: unknown[] = typeof exp === 'function' ? [exp] : []
+    if (exp !== null && typeof exp === 'object') for (const { key } of places.slice(1)) classes.push(dataOf(exp, key))
+    for (const c of classes) if (typeof c === 'function') add(dataOf(c, 'prototype'))
+    const scriptId = entry.file.script.id
+    for (const { owner, key } of places) {
+      const d = getOwnDescriptor(owner, key)
+      if (d === undefined || typeof d.value !== 'function') continue
+      const fn = d.value as Function
+      let h = entry.hooked.find((x) => x?.target?.original === fn)
+      if (h === undefined) {
+        const loc = this.session.locationOf(fn)
+        if (loc === undefined || loc.scriptId !== scriptId) continue
+        h = entry.hooked.find((x) => x !== undefined && x.target === undefined && locatedIn(x.reach, loc.line, loc.column))
+      }
+      if (h === undefined) continue
+      const t = this.targetOf(h, fn)
+      const site: Site = { owner, key, slot: 'value', before: d }
+      if (installSite(site, t.wrapper)) h.sites.push(site)
+    }
+  }
+
+  /** Undo one function's swaps (at a pause in its scope). */
+  private unswap(h: Hooked, frame: PausedFrame | undefined): void {
+    if (h.target !== undefined) h.target.on = 0
+    for (let i = h.sites.length - 1; i >= 0; i--) uninstallSite(h.sites[i], h.target!.wrapper)
+    h.sites.length = 0
+    const b = h.binding
+    if (b === undefined || frame === undefined) return
+    for (const s of this.topScopes(frame)) {
+      if (!s.names.has(b.name)) continue
+      const id = s.names.get(b.name)
+      // A binding the program changed since is left as it is.
+      if (id !== undefined && this.session.valueOf(id) === b.wrapper) this.session.setVariable(frame, s.index, b.name, b.original)
+      break
+    }
+    h.binding = undefined
+  }
+
+  /** End: wrappers inert and properties back now; breakpoints and bindings now or at the next turn. */
+  restore(): void {
+    if (this.ended) return
+    this.ended = true
+    for (const e of this.entries)
+      for (const h of e.hooked) {
+        if (h === undefined) continue
+        h.marking = 0
+        if (h.target !== undefined) h.target.on = 0
+        for (let i = h.sites.length - 1; i >= 0; i--) uninstallSite(h.sites[i], h.target!.wrapper)
+        h.sites.length = 0
+      }
+    this.probes.restore()
+    if (this.session.inCallback > 0) setImmediate(() => this.finish())
+    else this.finish()
+  }
+
+  /** Breakpoints off, bindings back (a pause in each file's scope), the session released. */
+  private finish(): void {
+    try {
+      for (const e of this.entries)
+        for (const h of e.hooked)
+          if (h?.breakpoint !== undefined) {
+            this.session.removeBreakpoint(h.breakpoint)
+            h.breakpoint = undefined
+          }
+      for (const e of this.entries) {
+        const swapped = e.hooked.filter((h): h is Hooked => h?.binding !== undefined)
+        if (swapped.length === 0 || e.reenter === undefined) continue
+        const reenter = e.reenter
+        const bp = this.session.setFunctionBreakpoint(reenter, (frame) => {
+          for (const h of swapped) this.unswap(h, frame)
+        })
+        try {
+          reenter()
+        } finally {
+          this.session.removeBreakpoint(bp)
+        }
+        e.reenter = undefined
+      }
+    } catch {
+      /* never into the program; what could not be put back stays inert */
+    } finally {
+      const hooks = debugHooks()
+      if (hooks.hit === this.onHit) hooks.hit = undefined
+      this.session.release()
+    }
+  }
+}
+
+/** A data property's value, never running a getter or a proxy trap. */
+function dataOf(o: object, key: string): unknown {
+  const d = getOwnDescriptor(o, key)
+  return d !== undefined && 'value' in d ? d.value : undefined
+}

@@ -1,0 +1,335 @@
+/**
+ * Debugger: this thread's inspector session for the binding and breakpoint installers
+ * (binding.ts): its scripts, its breakpoints, its pauses, and the hand-over of objects between
+ * the inspector's ids and the program's values.
+ *
+ * The session is in-process and in this thread (`inspector.Session.connect()`): no port, no
+ * signal, no helper thread. A pause on one of its breakpoints is delivered to its
+ * `Debugger.paused` listener synchronously, inside the pause, where `post` answers synchronously
+ * too; the listener does its work (a binding swap: `Debugger.setVariableValue`) and resumes.
+ * The pause lasts about 1 ms (measured on Node 20 to 26; bench/binding-arm.mjs).
+ *
+ * A pause that is not ours (a `debugger` statement, another debugger's breakpoint) is left
+ * alone: never resumed by us. With no other debugger attached, Node does not hold a thread on a
+ * pause that no session waits on (an in-process session does not keep it paused), so the program
+ * goes on as it would without us; with one attached, that debugger owns the pause.
+ *
+ * The session opens when a trace needs it (the Debugger domain enabled: Node reports every
+ * loaded script) and closes when no trace uses it and nothing is left to restore: the Debugger
+ * domain is enabled only while a trace is armed or has breakpoints.
+ */
+import { fileURLToPath } from 'node:url'
+import type { Session } from 'node:inspector'
+import { openSession } from '../inspector.js'
+import { STATE_KEY, state } from '../state.js'
+
+/** One loaded script, as the Debugger reported it. */
+export interface DebugScript {
+  readonly id: string
+  readonly filename: string
+  readonly module: boolean
+}
+
+/** A call frame of a pause, as the Debugger reports it (the fields used here). */
+export interface PausedFrame {
+  readonly callFrameId: string
+  readonly functionName: string
+  readonly scopeChain: readonly { readonly type: string; readonly object: { readonly objectId?: string } }[]
+}
+
+/** What a breakpoint's condition reaches: `globalThis[Symbol.for(STATE_KEY)].debug`. */
+export const CONDITION_BASE = `globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})].debug`
+
+type Post = (method: string, params?: object) => Record<string, any>
+
+/** Calls the calibration measures: enough for a steady figure, few enough to take about 10 ms. */
+const CALIBRATION_HITS = 48
+
+/** A function of ours the calibration puts a breakpoint on. */
+function calibration(x: number): number {
+  return x + 1
+}
+
+export class DebugSession {
+  private session: Session | undefined
+  private readonly scripts = new Map<string, DebugScript[]>()
+  /** The traces (or restores) that use the session: it closes when none is left. */
+  private users = 0
+  /** Our breakpoints, by id, with what to do when one pauses the thread. */
+  private readonly onPause = new Map<string, (frame: PausedFrame) => void>()
+  /** Depth of our own code inside the Debugger's callbacks (a condition, a pause). */
+  inCallback = 0
+  /** Set when the inspector cannot be used here. */
+  unavailable: string | undefined
+  private cost: number | undefined
+
+  readonly post: Post = (method, params) => {
+    let out: Record<string, any> | undefined
+    let error: Error | undefined
+    this.session!.post(method, params ?? {}, (e: Error | null, r?: object) => {
+      if (e) error = e
+      else out = (r ?? {}) as Record<string, any>
+    })
+    if (error) throw error
+    if (out === undefined) throw new Error(`${method}: no synchronous answer from the inspector`)
+    return out
+  }
+
+  get isOpen(): boolean {
+    return this.session !== undefined
+  }
+
+  /** Take the session (open it, with the Debugger domain, if it is not); false when it cannot be. */
+  acquire(): boolean {
+    if (!this.open()) return false
+    this.users++
+    return true
+  }
+
+  /** Give it back: the session closes when nobody holds it. */
+  release(): void {
+    if (this.users > 0) this.users--
+    if (this.users === 0) this.close()
+  }
+
+  private open(): boolean {
+    if (this.session !== undefined) return true
+    try {
+      const s = openSession()
+      this.session = s
+      this.scripts.clear()
+      s.on(
+        'Debugger.scriptParsed',
+        (m: { params: { scriptId: string; url: string; isModule?: boolean; executionContextAuxData?: { isDefault?: boolean } } }) => {
+          const { scriptId, url, isModule, executionContextAuxData } = m.params
+          // Scripts of other contexts (vm) do not see this realm's globalThis, which the
+          // breakpoints' conditions read.
+          if (executionContextAuxData?.isDefault === false) return
+          let filename: string | undefined
+          if (url.startsWith('file:')) {
+            try {
+              filename = fileURLToPath(url)
+            } catch {
+              filename = undefined
+            }
+          } else if (url.startsWith('/')) filename = url
+          if (filename === undefined) return
+          const list = this.scripts.get(filename)
+          const sc = { id: scriptId, filename, module: isModule === true }
+          if (list === undefined) this.scripts.set(filename, [sc])
+          else list.push(sc)
+        },
+      )
+      s.on('Debugger.paused', (m: { params: { hitBreakpoints?: string[]; callFrames: PausedFrame[] } }) => this.paused(m.params))
+      this.post('Debugger.enable')
+      this.unavailable = undefined
+      return true
+    } catch (err) {
+      this.unavailable = err instanceof Error ? err.message : String(err)
+      this.close()
+      return false
+    }
+  }
+
+  private close(): void {
+    const s = this.session
+    if (s === undefined) return
+    this.onPause.clear()
+    try {
+      this.post('Debugger.disable')
+    } catch {
+      /* closing anyway */
+    }
+    this.session = undefined
+    this.scripts.clear()
+    try {
+      s.disconnect()
+    } catch {
+      /* already gone */
+    }
+  }
+
+  /**
+   * A pause. Ours (one of our breakpoints hit): do what it was set for, then resume. Not ours:
+   * leave it to whoever caused it.
+   */
+  private paused(p: { hitBreakpoints?: string[]; callFrames: PausedFrame[] }): void {
+    let handler: ((frame: PausedFrame) => void) | undefined
+    for (const id of p.hitBreakpoints ?? []) handler ??= this.onPause.get(id)
+    if (handler === undefined) return
+    this.inCallback++
+    try {
+      handler(p.callFrames[0])
+    } catch {
+      /* the handler reports its own failures; the pause must end */
+    } finally {
+      this.inCallback--
+      try {
+        this.post('Debugger.resume')
+      } catch {
+        /* resumed already */
+      }
+    }
+  }
+
+  /** The script that runs `filename` now: the newest one the Debugger reported for it. */
+  scriptOf(filename: string): DebugScript | undefined {
+    const list = this.scripts.get(filename)
+    return list === undefined ? undefined : list[list.length - 1]
+  }
+
+  /** The loaded files `test` accepts. */
+  filesWhere(test: (filename: string) => boolean): string[] {
+    return [...this.scripts.keys()].filter(test)
+  }
+
+  source(script: DebugScript): string {
+    return this.post('Debugger.getScriptSource', { scriptId: script.id }).scriptSource as string
+  }
+
+  /**
+   * A breakpoint at a position of a script, with a condition, and what to do if it pauses.
+   * Returns its id and where V8 put it, or undefined when V8 refused it.
+   */
+  setBreakpoint(
+    script: DebugScript,
+    line: number,
+    column: number,
+    condition: string,
+    onPause: ((frame: PausedFrame) => void) | undefined,
+  ): { id: string; line: number; column: number } | undefined {
+    try {
+      const r = this.post('Debugger.setBreakpoint', { location: { scriptId: script.id, lineNumber: line, columnNumber: column }, condition })
+      const at = r.actualLocation as { lineNumber: number; columnNumber: number }
+      const id = r.breakpointId as string
+      if (onPause !== undefined) this.onPause.set(id, onPause)
+      return { id, line: at.lineNumber, column: at.columnNumber ?? 0 }
+    } catch {
+      return undefined
+    }
+  }
+
+  /** A breakpoint on the next calls of a function value, and what to do when it pauses. */
+  setFunctionBreakpoint(fn: Function, onPause: (frame: PausedFrame) => void): string {
+    const r = this.post('Debugger.setBreakpointOnFunctionCall', { objectId: this.idOf(fn) })
+    const id = r.breakpointId as string
+    this.onPause.set(id, onPause)
+    return id
+  }
+
+  removeBreakpoint(id: string): void {
+    this.onPause.delete(id)
+    try {
+      this.post('Debugger.removeBreakpoint', { breakpointId: id })
+    } catch {
+      /* gone with its script */
+    }
+  }
+
+  /** The program's value an inspector object id stands for. */
+  valueOf(objectId: string): unknown {
+    const st = state
+    st.handoff = undefined
+    this.post('Runtime.callFunctionOn', {
+      objectId,
+      functionDeclaration: `function () { 'use strict'; globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})].handoff = this }`,
+      silent: true,
+      objectGroup: 'recon-trace',
+    })
+    const v = st.handoff
+    st.handoff = undefined
+    return v
+  }
+
+  /** An inspector object id for a value of the program (valid while the session is open). */
+  idOf(value: object): string {
+    const st = state
+    st.handoff = value
+    try {
+      const r = this.post('Runtime.evaluate', {
+        expression: `globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})].handoff`,
+        silent: true,
+        objectGroup: 'recon-trace',
+      })
+      const id = (r.result as { objectId?: string }).objectId
+      if (id === undefined) throw new Error('the inspector gave no object id')
+      return id
+    } finally {
+      st.handoff = undefined
+    }
+  }
+
+  /** Where V8 says a function's code starts (its `[[FunctionLocation]]`), 0-based. */
+  locationOf(fn: Function): { scriptId: string; line: number; column: number } | undefined {
+    const r = this.post('Runtime.getProperties', { objectId: this.idOf(fn), ownProperties: true, objectGroup: 'recon-trace' })
+    const internal = r.internalProperties as { name: string; value?: { value?: { scriptId: string; lineNumber: number; columnNumber: number } } }[] | undefined
+    const loc = internal?.find((p) => p.name === '[[FunctionLocation]]')?.value?.value
+    return loc === undefined ? undefined : { scriptId: loc.scriptId, line: loc.lineNumber, column: loc.columnNumber }
+  }
+
+  /** Evaluate an expression in a paused frame; its object id. */
+  evaluateOn(frame: PausedFrame, expression: string): string {
+    const r = this.post('Debugger.evaluateOnCallFrame', { callFrameId: frame.callFrameId, expression, silent: true, objectGroup: 'recon-trace' })
+    if (r.exceptionDetails !== undefined) throw new Error(`${expression} threw in the paused frame`)
+    const id = (r.result as { objectId?: string }).objectId
+    if (id === undefined) throw new Error(`${expression} is not an object in the paused frame`)
+    return id
+  }
+
+  /** The names a scope of a paused frame binds, with their values' object ids (functions and objects only). */
+  scopeNames(frame: PausedFrame, index: number): Map<string, string | undefined> {
+    const out = new Map<string, string | undefined>()
+    const objectId = frame.scopeChain[index]?.object.objectId
+    if (objectId === undefined) return out
+    const r = this.post('Runtime.getProperties', { objectId, ownProperties: true, objectGroup: 'recon-trace' })
+    for (const p of r.result as { name: string; value?: { objectId?: string } }[]) out.set(p.name, p.value?.objectId)
+    return out
+  }
+
+  /** Set a binding of a paused frame's scope to a value of the program. */
+  setVariable(frame: PausedFrame, index: number, name: string, value: object): void {
+    this.post('Debugger.setVariableValue', { scopeNumber: index, variableName: name, newValue: { objectId: this.idOf(value) }, callFrameId: frame.callFrameId })
+  }
+
+  /**
+   * What one hit of a conditional breakpoint costs this thread, in ms: measured once per thread
+   * on a function of ours (48 calls through a breakpoint whose condition calls a function and
+   * says no), the figure the overhead budget multiplies hits by.
+   */
+  costPerHit(): number {
+    if (this.cost !== undefined) return this.cost
+    const debug = debugHooks()
+    let hits = 0
+    debug.calibrate = () => {
+      hits++
+      return false
+    }
+    const r = this.post('Debugger.setBreakpointOnFunctionCall', { objectId: this.idOf(calibration), condition: `${CONDITION_BASE}.calibrate()` })
+    let sink = 0
+    const t0 = performance.now()
+    for (let i = 0; i < CALIBRATION_HITS; i++) sink += calibration(i)
+    const ms = performance.now() - t0
+    this.post('Debugger.removeBreakpoint', { breakpointId: r.breakpointId })
+    debug.calibrate = undefined
+    // Without hits the breakpoint did not work: assume the slowest figure measured (0.4 ms).
+    this.cost = hits === 0 || sink < 0 ? 0.4 : ms / CALIBRATION_HITS
+    return this.cost
+  }
+}
+
+/** What breakpoint conditions call, by name: the installers set these. */
+export interface DebugHooks {
+  /** A hit of a traced function's entry breakpoint: `hit(trace, file, id, args)`; true pauses. */
+  hit: ((trace: number, file: number, id: number, args: ArrayLike<unknown>) => boolean) | undefined
+  calibrate: (() => boolean) | undefined
+}
+
+/** This thread's hooks object (the conditions' `CONDITION_BASE`). */
+export function debugHooks(): DebugHooks {
+  return (state.debug ??= { hit: undefined, calibrate: undefined }) as DebugHooks
+}
+
+/** This thread's session (one per thread, shared by every build of recon-trace loaded in it). */
+export function debugSession(): DebugSession {
+  return (state.debugSession ??= new DebugSession()) as DebugSession
+}

@@ -1,0 +1,140 @@
+/**
+ * Reach: how each function of a loaded file can be hooked without changing its code, found in
+ * its syntax tree (the text V8 runs, read through the Debugger).
+ *
+ * - Its **holder**: where the program reads the function when it calls it by name. A top-level
+ *   binding (`function fact`, `const helper = () => ...`, `class Queue`, an ES module's own
+ *   bindings, exported or not), or a property of an object such a binding holds (`Queue#push`
+ *   on `Queue.prototype`, `Queue.from` on `Queue`, `api.get` on `api`). The binding installer
+ *   (binding.ts) swaps the holder's value for a wrapper. A function with no holder (nested in
+ *   another function: a new closure at each call; a private method; an anonymous callback) is
+ *   reached by a breakpoint only.
+ * - Its **entry**: the position of its body, where a breakpoint stops before any of its
+ *   statements runs (V8 moves it to the first break location at or after it), and the
+ *   expression a breakpoint condition evaluates there for its arguments: `arguments` in a
+ *   function, the parameters by name in an arrow function (which has no `arguments` of its own).
+ *
+ * Ids are the ones the preload's table gives (instrument.ts with `stableIds`: every function
+ * that could be probed, in source order), so that one table names the functions for every
+ * installer.
+ */
+import { Parser, type Options as AcornOptions } from 'acorn'
+import { Collector, type FnRecord, type N } from '../naming.js'
+
+/** Where the program reads a function when it calls it by name. */
+export type Holder =
+  /** A top-level binding of the file's module, script or CommonJS wrapper scope. */
+  | { readonly kind: 'binding'; readonly name: string }
+  /** A property of the object a top-level binding holds (`path` walked from it first). */
+  | { readonly kind: 'member'; readonly base: string; readonly path: readonly string[]; readonly key: string; readonly slot: 'value' | 'get' | 'set' }
+
+/** One function of a file, as the binding and breakpoint installers reach it. */
+export interface Reach {
+  /** Its id in the file's table. */
+  readonly id: number
+  readonly name: string
+  readonly holder: Holder | undefined
+  /** Where its code starts and ends in the source (`start` .. `end`), and where its body starts. */
+  readonly start: number
+  readonly body: number
+  readonly end: number
+  /** The entry's 0-based line and column in the script, for `Debugger.setBreakpoint`. */
+  readonly line: number
+  readonly column: number
+  /** The function's start, 0-based line and column: V8's `[[FunctionLocation]]` falls between it and the entry. */
+  readonly startLine: number
+  readonly startColumn: number
+  /** What a breakpoint condition at the entry passes as the call's arguments. */
+  readonly args: string
+  /** Whether `args` is the call's own `arguments` (then the arity is exact). */
+  readonly exactArgs: boolean
+}
+
+function parse(source: string, module: boolean): N {
+  const opts: AcornOptions = {
+    ecmaVersion: 'latest',
+    sourceType: module ? 'module' : 'script',
+    allowHashBang: true,
+    allowReturnOutsideFunction: !module,
+    allowAwaitOutsideFunction: module,
+  }
+  return Parser.parse(source, opts) as N
+}
+
+/** The parameters of an arrow function as an array expression: `[a, b, ...rest]`; a pattern is `void 0`. */
+function arrowArgs(params: readonly N[]): string {
+  const parts: string[] = []
+  for (const p of params) {
+    if (p.type === 'Identifier') parts.push(p.name as string)
+    else if (p.type === 'AssignmentPattern' && p.left.type === 'Identifier') parts.push(p.left.name as string)
+    else if (p.type === 'RestElement' && p.argument.type === 'Identifier') parts.push(`...${p.argument.name as string}`)
+    else parts.push('void 0')
+  }
+  return `[${parts.join(', ')}]`
+}
+
+/** The holder of a top-level function record, from its name and the binding it sits under. */
+function holderOf(rec: FnRecord, topLevel: boolean): Holder | undefined {
+  const top = rec.topBinding
+  if (!topLevel || top === undefined || rec.name.includes('##')) return undefined
+  if (rec.name === top) return { kind: 'binding', name: top }
+  if (!rec.name.startsWith(top) || (rec.name[top.length] !== '.' && rec.name[top.length] !== '#')) return undefined
+  // `Queue#push`, `Queue.from`, `api.get`, `api.sub.get`, `Queue#size (get)` is named `Queue#size`.
+  const rest = rec.name.slice(top.length)
+  const parts = rest.split(/(?=[.#])/)
+  const path: string[] = []
+  for (const part of parts.slice(0, -1)) {
+    if (part.startsWith('#')) path.push('prototype')
+    path.push(part.slice(1))
+  }
+  const last = parts[parts.length - 1]
+  if (last.startsWith('#')) path.push('prototype')
+  const key = last.slice(1)
+  if (key === '' || key.startsWith('@')) return undefined
+  if (rec.kind === 'constructor') return { kind: 'binding', name: top }
+  return { kind: 'member', base: top, path, key, slot: rec.kind === 'get' ? 'get' : rec.kind === 'set' ? 'set' : 'value' }
+}
+
+/** Every function of `source` that could be probed, with its holder and entry; ids as the preload's table. */
+export function reachOf(source: string, module: boolean): Reach[] {
+  const ast = parse(source, module)
+  const collector = new Collector(source, module, undefined)
+  collector.program(ast)
+  // A function is top-level when no other function contains it (records come in source order of
+  // their start, and a container starts before what it contains).
+  const out: Reach[] = []
+  const open: FnRecord[] = []
+  let id = 0
+  for (const rec of collector.fns) {
+    while (open.length > 0 && open[open.length - 1].node.end <= rec.node.start) open.pop()
+    const topLevel = open.length === 0
+    open.push(rec)
+    if (rec.unsafe !== undefined) continue
+    const n = rec.node
+    const body = n.body as N
+    const [line, column] = collector.line(body.start)
+    const [startLine, startColumn] = collector.line(n.start)
+    out.push({
+      id: id++,
+      name: rec.name,
+      holder: holderOf(rec, topLevel),
+      start: n.start,
+      body: body.start,
+      end: n.end,
+      line: line - 1,
+      column,
+      startLine: startLine - 1,
+      startColumn,
+      args: rec.isArrow ? arrowArgs(n.params as N[]) : 'arguments',
+      exactArgs: !rec.isArrow,
+    })
+  }
+  return out
+}
+
+/** Whether V8's location of a function (0-based line and column) is this function's: from its start to its entry. */
+export function locatedIn(r: Reach, line: number, column: number): boolean {
+  const after = line > r.startLine || (line === r.startLine && column >= r.startColumn)
+  const before = line < r.line || (line === r.line && column <= r.column)
+  return after && before
+}
