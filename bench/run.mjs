@@ -23,7 +23,7 @@ import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood', 'probe-dormant', 'probe-workload', 'probe-load', 'cli-first-event', 'service-throughput', 'liveedit-cost']
+const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood', 'probe-dormant', 'probe-workload', 'probe-load', 'cli-first-event', 'service-throughput', 'liveedit-cost', 'binding-arm', 'binding-filtered', 'binding-restore', 'binding-breakpoint']
 // Micro-benchmarks of one module each, written with the same conventions (own processes,
 // medians), run when present. bench/snapshot.mjs is left out of the default run: it takes about
 // 6 minutes per runtime here (its util.inspect column of an object of 1e5 keys), over the
@@ -197,6 +197,22 @@ function summary(results) {
     row(`live edit, ${r.cycles} cycles: heapTotal, rss after GC, warm-up -> end`, `${f(r.heap_total_base_mb, 1)} -> ${f(r.heap_total_end_mb, 1)} MB, ${f(r.rss_base_mb, 1)} -> ${f(r.rss_end_mb, 1)} MB`, 'report', undefined)
     row(`live edit, ${r.cycles} cycles: cycles that waited ('waiting to probe')`, `${r.waited_cycles} (${r.waiting_lines} notices, ${r.could_not} gave up)`, 'report', undefined)
     row(`live edit, ${r.cycles} cycles: longest event-loop block`, `${f(r.max_gap_ms, 0)} ms (cycle median ${f(r.cycle_ms, 0)} ms)`, 'report', undefined)
+  }
+  for (const r of results.filter((x) => x.scenario === 'binding-arm')) {
+    const what = `binding swap, ${r.functions} function${r.functions === 1 ? '' : 's'}, heap ${f(r.heap_mb, 0)} MB`
+    row(`${what}: first call into the file (arming pause)`, `${f(r.first_call_ms)} ms, max ${f(r.first_call_max_ms)} (notice ${f(r.paused_ms, 1)} ms)`, '< 10 ms', r.first_call_max_ms < 10)
+    row(`${what}: clear() / calls()`, `${f(r.clear_ms, 1)} ms, max ${f(r.clear_max_ms, 1)} / ${f(r.calls_ms, 1)} ms`, 'report', undefined)
+  }
+  for (const r of results.filter((x) => x.scenario === 'binding-filtered' && x.case.startsWith('(b)'))) {
+    const site = r.case.slice(4)
+    const goal = site === 'by name' ? '< 5 ns' : 'report'
+    row(`binding swap, filtered out by arity, ${site}${r.came_off ? '' : ' (entry breakpoint still ON)'}: added`, `${f(r.added_ns)} ns`, goal, goal === 'report' ? undefined : r.came_off && r.added_ns < 5)
+  }
+  for (const r of results.filter((x) => x.scenario === 'binding-restore' && x.case.includes('(c)'))) {
+    row(`binding swap, after clear(), ${r.case.replace(', (c), ', ', ')}: ratio to the twin (to before)`, `${f(r.ratio)} (${f(r.vs_before)})`, '1.00 within noise', Math.abs(r.ratio - 1) < 0.05)
+  }
+  for (const r of results.filter((x) => x.scenario === 'binding-breakpoint')) {
+    row(`entry breakpoint, ${r.case}: per call`, `${f(r.added_us, 1)} µs`, 'reference 110-190 µs', undefined)
   }
   const w = [0, 0, 0]
   for (const r of rows) for (let i = 0; i < 3; i++) w[i] = Math.max(w[i], r[i].length)

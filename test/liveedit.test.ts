@@ -505,25 +505,33 @@ describe('the runtime gate', () => {
     try { console.error('hooked', calls('${shapes}:hidden', 10, { scope: 'local' })) } catch (e) { console.error(e.message) }
   `
 
-  it('says the truth per runtime by default: gone on V8 14, off where it crashed (V8 13), on before; always with what to do', () => {
+  it('is not used by default: binding swaps serve local scope on every runtime', () => {
     const byDefault = run(program, { env: { RECON_TRACE_LIVE_EDIT: '' } })
-    if (V8_MAJOR >= 14) {
-      expect(byDefault.stderr).toContain(`live edit does not exist on this runtime: V8 ${process.versions.v8} (Node ${process.versions.node}) removed it`)
-      expect(byDefault.stderr).not.toContain('crashed')
-      expect(byDefault.stderr).toContain('Start the program with the preload: node --import recon-trace/register')
-    } else if (V8_MAJOR === 13) {
-      expect(byDefault.stderr).toContain(`live edit is off on this runtime: V8 ${process.versions.v8}`)
-      expect(byDefault.stderr).toContain('RECON_TRACE_LIVE_EDIT=force turns it on anyway')
-      expect(byDefault.stderr).toContain('Start the program with the preload: node --import recon-trace/register')
-    } else expect(byDefault.stderr.trim()).toBe('hooked 1')
+    expect(byDefault.stderr).toContain('hooked 1')
+    expect(byDefault.stderr).toContain('recon-trace: armed: waiting for the first call into shapes to swap its bindings')
   })
 
-  it('RECON_TRACE_LIVE_EDIT=off refuses it anywhere; =force cannot bring it back where V8 removed it', () => {
-    const off = run(program, { env: { RECON_TRACE_LIVE_EDIT: 'off' } })
-    expect(off.stderr).toContain(V8_MAJOR >= 14 ? 'live edit does not exist on this runtime' : 'RECON_TRACE_LIVE_EDIT turns it off')
-    const forced = run(program, { env: { RECON_TRACE_LIVE_EDIT: 'force' } })
-    if (V8_MAJOR >= 14) expect(forced.stderr).toContain('live edit does not exist on this runtime')
-    else expect(forced.stderr.trim()).toBe('hooked 1')
+  const explained = program.replace(`{ scope: 'local' }`, `{ scope: 'local', explain: true, io: (l) => console.error(l) }`)
+
+  it('says the truth per runtime when asked for: gone on V8 14, off where it crashed (V8 13), on before; binding swaps serve the spec where it cannot', () => {
+    const asked = run(explained, { env: { RECON_TRACE_LIVE_EDIT: 'on' } })
+    if (V8_MAJOR >= 14) {
+      expect(asked.stderr).toContain(`live edit was asked for, but live edit does not exist on this runtime: V8 ${process.versions.v8} (Node ${process.versions.node}) removed it`)
+      expect(asked.stderr).toContain('through binding swaps')
+    } else if (V8_MAJOR === 13) {
+      expect(asked.stderr).toContain(`live edit was asked for, but live edit is off on this runtime: V8 ${process.versions.v8}`)
+      expect(asked.stderr).toContain('RECON_TRACE_LIVE_EDIT=force turns it on anyway')
+      expect(asked.stderr).toContain('through binding swaps')
+    } else expect(asked.stderr).toContain('shapes:hidden through live edit (local scope: live edit was asked for (RECON_TRACE_LIVE_EDIT), it probes the running code)')
+  })
+
+  it('RECON_TRACE_LIVE_EDIT=off never uses it; =force cannot bring it back where V8 removed it', () => {
+    const off = run(explained, { env: { RECON_TRACE_LIVE_EDIT: 'off' } })
+    expect(off.stderr).toContain('through binding swaps')
+    expect(off.stderr).not.toContain('through live edit')
+    const forced = run(explained, { env: { RECON_TRACE_LIVE_EDIT: 'force' } })
+    if (V8_MAJOR >= 14) expect(forced.stderr).toContain('live edit was asked for, but live edit does not exist on this runtime')
+    else expect(forced.stderr).toContain('through live edit')
   })
 
   itUnless(V8_MAJOR >= 13 && `live edit is off by default on V8 ${V8_MAJOR}, before the pause limit applies`)('refuses live edit when the pause it would cause (V8 walks the whole heap) exceeds RECON_TRACE_LIVE_EDIT_MAX_PAUSE', () => {

@@ -10,8 +10,11 @@ export const V8_MAJOR = Number(process.versions.v8.split('.')[0])
 /** V8 14 removed live edit (Debugger.setScriptSource); src/liveedit.ts's gate says so. */
 export const NO_LIVE_EDIT: string | false = V8_MAJOR >= 14 && `live edit does not exist on V8 ${V8_MAJOR} (Node ${process.versions.node})`
 
-/** V8 13 crashed after a live edit, so it is off by default there: tests of what it does turn it on. */
-export const LIVE_EDIT_ON: Record<string, string> = V8_MAJOR === 13 ? { RECON_TRACE_LIVE_EDIT: 'force' } : {}
+/**
+ * Live edit is used only when asked for (the binding installer serves local scope by default),
+ * and V8 13 crashed after a live edit, so it needs force there: tests of what it does ask for it.
+ */
+export const LIVE_EDIT_ON: Record<string, string> = { RECON_TRACE_LIVE_EDIT: V8_MAJOR === 13 ? 'force' : 'on' }
 
 /** Whether the runtime has the synchronous module hooks (Node 22.15+, 23.5+). */
 export const HAS_REGISTER_HOOKS = typeof (moduleApi as { registerHooks?: unknown }).registerHooks === 'function'

@@ -315,17 +315,13 @@ describe('modules', () => {
     expect(server.emit).toBe(EventEmitter.prototype.emit)
   })
 
-  it('serves an ES module in global scope through probes: where live edit is off, refuses it and says how to trace it', async () => {
-    // The module is not loaded here: live edit (where it is on) waits for it; where it is off
-    // (V8 13, docs/live-edit.md), the only probes are the preload's, and the error says so.
-    if (Number(process.versions.v8.split('.')[0]) >= 13) expect(() => calls('./fixtures/esm.mjs:esmOnly/1', 1)).toThrow(/--import recon-trace\/register/)
-    else {
-      const c = collector()
-      expect(calls('./fixtures/esm.mjs:esmOnly/1', 1, { io: c.io })).toBe(0)
-      clear()
-      await drain()
-      expect(c.lines).toEqual(['recon-trace: esm is not loaded yet: live edit probes it when it loads'])
-    }
+  it('serves an ES module in global scope without the preload: waits for it to load, saying so', async () => {
+    // The module is not loaded here: the binding installer hooks its functions when it loads.
+    const c = collector()
+    expect(calls('./fixtures/esm.mjs:esmOnly/1', 1, { io: c.io })).toBe(0)
+    clear()
+    await drain()
+    expect(c.lines).toEqual(['recon-trace: esm is not loaded yet: its functions are hooked when it loads'])
   })
 
   it('refuses a module that cannot be resolved', () => {

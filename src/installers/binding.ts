@@ -54,7 +54,7 @@ import { budgetReason } from '../lines.js'
 import { CONDITION_BASE, debugHooks, debugSession, type DebugScript, type PausedFrame } from './debugger.js'
 import type { Installer, InstallerKind, TraceHost } from './installer.js'
 import { selects, type Probes, type ProbeSpec, type ProbeTarget } from './probes.js'
-import { locatedIn, reachOf, type Reach } from './reach.js'
+import { inBody, locatedIn, reachOf, type Reach } from './reach.js'
 import { Target, install as installSite, makeWrapper, uninstall as uninstallSite, type OnMatch, type Site } from './wrapper.js'
 
 const apply = Reflect.apply
@@ -66,6 +66,8 @@ export interface DebugSpecPlan {
   readonly spec: TraceSpec
   readonly selector: ProbeSpec['selector']
   readonly scope: 'local' | 'global'
+  /** Its file is not loaded yet: its functions are hooked when it loads. */
+  waits?: boolean
 }
 
 /** A loaded file the specs name: its script, text, table of functions and their reach. */
@@ -101,6 +103,8 @@ export class DebugFile {
 export interface DebugPlan {
   readonly files: DebugFile[]
   readonly notHere: Set<DebugSpecPlan>
+  /** The names of the files waited for. */
+  readonly waitingFor: string[]
 }
 
 /** Whether a spec's file could still load: the file exists, or the package resolves. */
@@ -115,7 +119,7 @@ function loadable(sel: ProbeSpec['selector']): boolean {
  * thread's Debugger session (held until the trace ends, or released here on a problem).
  */
 export function planDebugger(specs: readonly DebugSpecPlan[], inWorker: boolean, problems: string[]): DebugPlan {
-  const plan: DebugPlan = { files: [], notHere: new Set() }
+  const plan: DebugPlan = { files: [], notHere: new Set(), waitingFor: [] }
   const session = debugSession()
   const before = problems.length
   if (!session.acquire()) {
@@ -130,17 +134,19 @@ export function planDebugger(specs: readonly DebugSpecPlan[], inWorker: boolean,
         plan.notHere.add(p)
         continue
       }
+      if (loadable(p.selector)) {
+        // Not loaded yet, but it can be: its functions are hooked when it loads.
+        p.waits = true
+        plan.waitingFor.push(p.selector.kind === 'file' ? p.selector.label : p.selector.kind === 'package' ? p.selector.name : p.spec.text)
+        continue
+      }
       const what =
         p.selector.kind === 'file'
-          ? loadable(p.selector)
-            ? `${p.selector.label} is not loaded yet`
-            : `${p.selector.filename} does not exist`
+          ? `${p.selector.filename} does not exist`
           : p.selector.kind === 'package'
-            ? loadable(p.selector)
-              ? `no file of the package ${p.selector.name} is loaded yet`
-              : `the package ${p.selector.name} cannot be found from ${process.cwd()}`
+            ? `the package ${p.selector.name} cannot be found from ${process.cwd()}`
             : 'no file is loaded'
-      problems.push(`${p.spec.text}: ${what}; a process started without the preload is traced in the files it has loaded: trace it once it is loaded`)
+      problems.push(`${p.spec.text}: ${what}`)
       continue
     }
     for (const filename of files) {
@@ -223,6 +229,7 @@ export class DebugHooks {
   private windowPause = 0
   private checking = false
   private ended = false
+  private onLoad: ((script: DebugScript) => void) | undefined
   private hooked = 0
   readonly bindings: Installer
   readonly breakpoints: Installer
@@ -272,33 +279,67 @@ export class DebugHooks {
     this.windowStart = performance.now()
     debugHooks().hit = this.onHit
     for (const file of this.plan.files) {
-      const live = this.probes.live.get(file.file)
-      if (live === undefined) continue
-      const entry = new FileEntry(this.entries.length, file)
-      this.entries.push(entry)
-      for (let id = 0; id < live.length; id++) {
-        const probe = live[id]
-        if (probe === undefined) continue
-        const h = new Hooked(entry, probe, file.reach[id])
-        entry.hooked[id] = h
-        this.hooked++
-        const reach = h.reach
-        const condition = `${CONDITION_BASE}.hit(${this.gen}, ${entry.index}, ${id}, ${reach.args})`
-        const bp = this.session.setBreakpoint(file.script, reach.line, reach.column, condition, (frame) => this.arm(entry, frame))
-        if (bp === undefined) {
-          problems.push(`${h.label}: V8 refused a breakpoint at its first line (${reach.line + 1})`)
-          continue
-        }
-        h.breakpoint = bp.id
-        h.marking = 1
-        if (reach.holder !== undefined) entry.arming = true
-      }
+      this.addFile(file, problems)
       if (problems.length > 0) return 0
-      this.swapExports(entry)
-      if (entry.arming) this.host.notice(`armed: waiting for the first call into ${file.label} to swap its bindings`)
     }
+    if (this.plan.waitingFor.length > 0) this.waitForFiles(this.plan.waitingFor)
     this.noticeCallsOnly()
     return this.hooked
+  }
+
+  /** Set the entry breakpoints of a file's selected functions, swap its exports, arm it. */
+  private addFile(file: DebugFile, problems: string[]): void {
+    const live = this.probes.live.get(file.file)
+    if (live === undefined) return
+    const entry = new FileEntry(this.entries.length, file)
+    this.entries.push(entry)
+    for (let id = 0; id < live.length; id++) {
+      const probe = live[id]
+      if (probe === undefined) continue
+      const h = new Hooked(entry, probe, file.reach[id])
+      entry.hooked[id] = h
+      this.hooked++
+      const reach = h.reach
+      const condition = `${CONDITION_BASE}.hit(${this.gen}, ${entry.index}, ${id}, ${reach.args})`
+      const bp = this.session.setBreakpoint(file.script, reach.line, reach.column, condition, (frame) => this.arm(entry, frame))
+      if (bp === undefined || !inBody(reach, bp.line, bp.column)) {
+        if (bp !== undefined) this.session.removeBreakpoint(bp.id)
+        problems.push(`${h.label}: V8 has no place to stop in its body (line ${reach.line + 1}), so it cannot be traced without the preload`)
+        continue
+      }
+      h.breakpoint = bp.id
+      h.marking = 1
+      if (reach.holder !== undefined) entry.arming = true
+    }
+    if (problems.length > 0) return
+    this.swapExports(entry)
+    if (entry.arming) this.host.notice(`armed: waiting for the first call into ${file.label} to swap its bindings`)
+  }
+
+  /** Specs whose file is not loaded yet: say so, and hook each such file when it loads. */
+  private waitForFiles(names: readonly string[]): void {
+    const list = [...new Set(names)]
+    this.host.notice(
+      `${list.join(', ')} ${list.length === 1 ? 'is' : 'are'} not loaded yet: ` +
+        `${list.length === 1 ? 'its' : 'their'} functions are hooked when ${list.length === 1 ? 'it loads' : 'they load'}`,
+    )
+    this.onLoad = (script) => {
+      if (this.ended || !this.host.active || !this.specs.some((p) => p.waits === true && selects(p.selector, script.filename))) return
+      const notices: string[] = []
+      try {
+        const file = new DebugFile(script, this.session.source(script))
+        if (this.probes.addLive(file.file, notices) > 0) {
+          const before = this.hooked
+          this.addFile(file, notices)
+          if (this.hooked > before && notices.length === 0)
+            this.host.notice(`${file.label} loaded: ${this.hooked - before} function${this.hooked - before === 1 ? '' : 's'} hooked`)
+        }
+      } catch (err) {
+        notices.push(`${script.filename} cannot be read: ${err instanceof Error ? err.message : String(err)}`)
+      }
+      for (const n of notices) this.host.notice(n)
+    }
+    this.session.loading.add(this.onLoad)
   }
 
   private readonly onHit = (gen: number, f: number, id: number, args: ArrayLike<unknown>): boolean => this.hit(gen, f, id, args)
@@ -539,6 +580,7 @@ export class DebugHooks {
   restore(): void {
     if (this.ended) return
     this.ended = true
+    if (this.onLoad !== undefined) this.session.loading.delete(this.onLoad)
     for (const e of this.entries)
       for (const h of e.hooked) {
         if (h === undefined) continue

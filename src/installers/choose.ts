@@ -55,7 +55,9 @@ export function chooseInstaller(f: ChoiceFacts): Choice {
   if (inspector === undefined)
     return {
       installer: 'binding',
-      why: `${need}: the preload did not instrument ${f.label}; its bindings are swapped at the first call, and entry breakpoints see calls through other references${asked}`,
+      why:
+        `${need}: the preload did not instrument ${f.label}; its bindings are swapped at the first call, ` +
+        `and entry breakpoints see calls through other references${asked}`,
     }
   return { refused: `${need} without the preload needs the inspector, which cannot be used here (${inspector})${asked}` }
 }

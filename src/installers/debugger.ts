@@ -59,6 +59,9 @@ export class DebugSession {
   private readonly onPause = new Map<string, (frame: PausedFrame) => void>()
   /** Depth of our own code inside the Debugger's callbacks (a condition, a pause). */
   inCallback = 0
+  /** Traces waiting for files to load: told of each script compiled after they started, at the next turn (its module has run by then). */
+  readonly loading = new Set<(script: DebugScript) => void>()
+  private loaded: DebugScript[] = []
   /** Set when the inspector cannot be used here. */
   unavailable: string | undefined
   private cost: number | undefined
@@ -118,6 +121,14 @@ export class DebugSession {
           const sc = { id: scriptId, filename, module: isModule === true }
           if (list === undefined) this.scripts.set(filename, [sc])
           else list.push(sc)
+          if (this.loading.size > 0 && list === undefined) {
+            this.loaded.push(sc)
+            if (this.loaded.length === 1)
+              setImmediate(() => {
+                const batch = this.loaded.splice(0)
+                for (const l of [...this.loading]) for (const b of batch) l(b)
+              }).unref()
+          }
         },
       )
       s.on('Debugger.paused', (m: { params: { hitBreakpoints?: string[]; callFrames: PausedFrame[] } }) => this.paused(m.params))
@@ -135,6 +146,8 @@ export class DebugSession {
     const s = this.session
     if (s === undefined) return
     this.onPause.clear()
+    this.loading.clear()
+    this.loaded = []
     try {
       this.post('Debugger.disable')
     } catch {

@@ -44,6 +44,9 @@ export interface Reach {
   /** The function's start, 0-based line and column: V8's `[[FunctionLocation]]` falls between it and the entry. */
   readonly startLine: number
   readonly startColumn: number
+  /** Its last character's 0-based line and column: a breakpoint V8 moved past it is another function's. */
+  readonly endLine: number
+  readonly endColumn: number
   /** What a breakpoint condition at the entry passes as the call's arguments. */
   readonly args: string
   /** Whether `args` is the call's own `arguments` (then the arity is exact). */
@@ -114,6 +117,7 @@ export function reachOf(source: string, module: boolean): Reach[] {
     const body = n.body as N
     const [line, column] = collector.line(body.start)
     const [startLine, startColumn] = collector.line(n.start)
+    const [endLine, endColumn] = collector.line(Math.max(n.start, n.end - 1))
     out.push({
       id: id++,
       name: rec.name,
@@ -125,6 +129,8 @@ export function reachOf(source: string, module: boolean): Reach[] {
       column,
       startLine: startLine - 1,
       startColumn,
+      endLine: endLine - 1,
+      endColumn,
       args: rec.isArrow ? arrowArgs(n.params as N[]) : 'arguments',
       exactArgs: !rec.isArrow,
     })
@@ -136,5 +142,12 @@ export function reachOf(source: string, module: boolean): Reach[] {
 export function locatedIn(r: Reach, line: number, column: number): boolean {
   const after = line > r.startLine || (line === r.startLine && column >= r.startColumn)
   const before = line < r.line || (line === r.line && column <= r.column)
+  return after && before
+}
+
+/** Whether a position (0-based line and column) is inside the function's body: where its entry breakpoint may land. */
+export function inBody(r: Reach, line: number, column: number): boolean {
+  const after = line > r.line || (line === r.line && column >= r.column)
+  const before = line < r.endLine || (line === r.endLine && column <= r.endColumn)
   return after && before
 }

@@ -1,0 +1,119 @@
+// Binding swap, after the restore: does a function whose binding was swapped for a wrapper and
+// put back by clear() cost what it cost before the trace? Process started WITHOUT the preload.
+//
+//   npm run build && node bench/binding-restore.mjs [case...]
+//
+// bench/fixtures/bound.cjs: three functions of the module call `f(i)` by name in a loop, each
+// its own call site: `loop` (warmed up to optimized code before the trace, and called while
+// traced), `loopIdle` (warmed up before, never called while traced), `loopLater` (first called
+// after clear()). bench/fixtures/bound-twin.cjs is the same code, never traced: the baseline,
+// timed in the same interleaved rounds (median of ROUNDS, 7). Phases, in one process:
+//   (a) before   no trace yet (loop and loopIdle hot and optimized)
+//   trace        calls('./bench/fixtures/bound.cjs:f/3', 10_000_000, { scope: 'local', io, ... })
+//                (every call filtered out), then clear(). Cases (each its own process):
+//                  brief  the first call arms the file (loop(1): the pause swaps f's binding),
+//                         loop(100) more calls (wrapper + entry breakpoint), then clear()
+//                  hot    budget 1: loop(50) and a turn of the event loop until the entry
+//                         breakpoint comes off, then 2 x 10^7 calls of loop (V8 optimizes it
+//                         around the wrapper), then clear()
+//   (c) after    the same loops again, and loopLater. Checked: the binding (current()) and
+//                the export are the original f, the Debugger session closed.
+// Goal (the issue): ratio 1.00 after the restore. 'ratio' is bound over the twin in the same
+// rounds (the same code, never traced: 1.00 in (a)); 'vs (a)' is that ratio after over the
+// ratio before (through the twin, so that the machine's drift between the phases cancels; it
+// carries the noise of both phases, a few % at 0.4 ns per call).
+import { calls, clear } from 'recon-trace'
+import { require, calibrate, rounds, compare, header, result, sink, printSink, fmt, pad, lpad, tick, runCases, CASE, INNER } from './common.mjs'
+
+const R = Number(process.env.ROUNDS ?? 7)
+const SPEC = './bench/fixtures/bound.cjs:f/3'
+const CASES = ['brief', 'hot']
+const state = () => globalThis[Symbol.for('recon-trace.state')]
+
+if (CASE === undefined) {
+  header(`binding-restore: ns per call of f(i) by name, before a binding swap and after clear() put it back; median of ${R} interleaved rounds`)
+  console.log(`${pad('case', 7)}${pad('phase', 26)}${pad('caller', 36)}${lpad('twin ns', 9)}${lpad('bound ns', 10)}${lpad('added', 8)}${lpad('ratio', 8)}${lpad('vs (a)', 8)}`)
+  runCases(import.meta.url, CASES, process.argv.slice(2))
+} else {
+  if (state()?.registry) throw new Error('run without the preload: this measures the binding installer')
+  const bound = require('./fixtures/bound.cjs')
+  const twin = require('./fixtures/bound-twin.cjs')
+  const original = bound.f
+
+  // One driver closure per (caller, module): each has its own feedback.
+  const drivers = {
+    'loop base': (o) => o.loop(INNER),
+    'loop prog': (o) => o.loop(INNER),
+    'loopIdle base': (o) => o.loopIdle(INNER),
+    'loopIdle prog': (o) => o.loopIdle(INNER),
+    'loopLater base': (o) => o.loopLater(INNER),
+    'loopLater prog': (o) => o.loopLater(INNER),
+  }
+  const entry = (k) => {
+    const obj = k.endsWith('base') ? twin : bound
+    return [drivers[k], obj, calibrate(drivers[k], obj)]
+  }
+  const entries = {}
+  for (const k of ['loop base', 'loop prog', 'loopIdle base', 'loopIdle prog']) entries[k] = entry(k)
+
+  // (a) before any trace.
+  rounds(entries, 2)
+  const before = rounds(entries, R)
+
+  // The trace, then clear().
+  const lines = []
+  const hooked = calls(SPEC, 10_000_000, { scope: 'local', io: (l) => lines.push(l), budget: CASE === 'hot' ? 1 : 100 })
+  if (hooked !== 1) throw new Error(`calls() selected ${hooked} functions`)
+  sink(bound.loop(1)) // arms the file: the pause swaps f's binding
+  await tick()
+  if (!lines.some((l) => l.includes('swapped the bindings of bound:f'))) throw new Error(`f was not swapped: ${lines.join(' | ')}`)
+  if (bound.current() === original) throw new Error('the binding is not the wrapper')
+  let note = ''
+  if (CASE === 'brief') sink(bound.loop(100))
+  else {
+    const t0 = performance.now()
+    let off = false
+    while (!off && performance.now() - t0 < 5000) {
+      sink(bound.loop(50))
+      await tick()
+      off = lines.some((l) => l.includes('the entry breakpoint came off'))
+    }
+    note = off ? `the entry breakpoint came off after ${fmt(performance.now() - t0, 0)} ms` : 'the entry breakpoint did NOT come off within 5 s'
+    for (let k = 0; k < 2e4; k++) sink(bound.loop(INNER))
+    if (state()?.active === undefined) throw new Error(`the trace ended: ${lines.at(-1)}`)
+  }
+  clear()
+  await tick()
+  if (bound.current() !== original) throw new Error('after clear(), the binding is not the original f')
+  if (bound.f !== original) throw new Error('after clear(), the export is not the original f')
+  if (state()?.debugSession?.isOpen) throw new Error('after clear(), the Debugger session is still open')
+  if (lines.some((l) => !l.startsWith('recon-trace: '))) throw new Error(`a call was traced: ${lines.find((l) => !l.startsWith('recon-trace: '))}`)
+
+  // (c) after the restore: the same loops, and loopLater (first called now).
+  for (const k of ['loopLater base', 'loopLater prog']) entries[k] = entry(k)
+  rounds(entries, 2)
+  const after = rounds(entries, R)
+
+  const CALLERS = {
+    loop: CASE === 'hot' ? 'loop: hot before and while traced' : 'loop: hot before, 101 calls traced',
+    loopIdle: 'loopIdle: hot before, idle while traced',
+    loopLater: 'loopLater: first called after clear()',
+  }
+  const rows = [
+    ['(a) before any trace', before, ['loop', 'loopIdle']],
+    ['(c) after clear()', after, ['loop', 'loopIdle', 'loopLater']],
+  ]
+  for (const [phase, data, callers] of rows) {
+    for (const c of callers) {
+      const r = compare(data[`${c} base`], data[`${c} prog`])
+      // Against (a): the ratio to the twin now over the ratio before, same caller (loopLater:
+      // against loopIdle's). Through the twin, so that the machine's drift between phases cancels.
+      const a = c === 'loopLater' ? 'loopIdle' : c
+      const vsA = r.ratio / compare(before[`${a} base`], before[`${a} prog`]).ratio
+      console.log(`${pad(CASE, 7)}${pad(phase, 26)}${pad(CALLERS[c], 36)}${lpad(fmt(r.base), 9)}${lpad(fmt(r.variant), 10)}${lpad(fmt(r.added), 8)}${lpad(fmt(r.ratio), 8)}${lpad(fmt(vsA), 8)}`)
+      result({ scenario: 'binding-restore', case: `${CASE}, ${phase.slice(0, 3)}, ${c}`, base_ns: r.base, ns: r.variant, added_ns: r.added, ratio: r.ratio, vs_before: vsA })
+    }
+  }
+  if (note) console.log(`${pad(CASE, 7)}(${note})`)
+  printSink()
+}
