@@ -165,7 +165,7 @@ if (CASE === undefined) {
       const med = (k) => median(rs.map((x) => x[k]))
       const max = (k) => Math.max(...rs.map((x) => x[k]))
       const cell = (k, d = 2) => `${fmt(med(k), d)} (${fmt(max(k), d)})`
-      const firstCol = mod === mods[0] ? `N=${first.n}: ${fmt(first.callsMs, 1)} / ${fmt(first.firstMs)} (notice ${fmt(first.paused, 1)}) / ${fmt(first.clearMs)}` : ''
+      const firstCol = mod === mods[0] ? `N=${first.n}: ${fmt(first.callsMs, 1)} (enable ${fmt(first.enableMs, 1)}) / ${fmt(first.firstMs)} (notice ${fmt(first.paused, 1)}) / ${fmt(first.clearMs)}` : ''
       console.log(
         `${pad(fmt(heapMb, 0), 8)}${lpad(mod.n, 4)}  ${lpad(fmt(med('callsMs'), 1), 9)}${lpad(fmt(med('enableMs'), 1), 8)}${lpad(cell('firstMs'), 16)}${lpad(cell('paused', 1), 14)}${lpad(fmt(med('nextMs'), 3), 11)}${lpad(cell('clearMs', 1), 18)}${lpad(fmt(med('propsMs'), 1), 10)}  ${firstCol}`,
       )

@@ -8,23 +8,31 @@
 // bench/fixtures/bound.cjs. Cases (each its own process; the cost of a hit drifts with the
 // number of hits in a process, docs/benchmarks.md §2):
 //   stored-filtered  `handler`, a top-level function the module stored in a table at load;
-//   stored-matched   called as handlers[0](i) from bound.dispatch(i). Its binding is swapped
-//                    at the first call (nothing calls it by name), the table keeps the original:
-//                    every call is a breakpoint hit. Specs '…/bound.cjs:handler/3' (called with
+//   stored-matched   called as handlers[0](i) from bound.dispatch(i). The file arms at the
+//                    first call (a pause; no closure refers to `handler`, so only its export
+//                    gets the wrapper), the table keeps the original: every call is a
+//                    breakpoint hit. Specs '…/bound.cjs:handler/3' (called with
 //                    1 argument: filtered out) and '…/bound.cjs:handler' (every call matched)
 //   nested-filtered  `makeNested.nested`, a function nested in another (no binding holds it: a
 //   nested-matched   breakpoint is the only way in), called from bound.callNested(i)
 //   name-filtered    `f`, its binding swapped, called by name from bound.loop (the wrapper marks
 //                    the call, the breakpoint's condition sees the mark and says no), while its
 //                    entry breakpoint is still on: spec '…/bound.cjs:f/3'
-// Each case first measures, for reference, a plain conditional breakpoint with condition
+//   budget           the overhead budget: `makeNested.nested/3` traced with { budget: 5 } (5 % of a
+//                    core, the default); the program makes, every 10 ms, as many calls as the
+//                    installer's own cost per hit (DebugSession.costPerHit, measured once per
+//                    thread) says take 4 % of the time, for BUDGET_MS (5000) ms. Reported: the
+//                    real share of the time spent in those calls, per second and overall, the
+//                    real µs per call, and whether the budget ended the trace. Goal: the real
+//                    share stays within the budget, or the trace ends.
+// Each other case first measures, for reference, a plain conditional breakpoint with condition
 // 'false' on the same line (our own inspector.Session, Debugger.setBreakpointByUrl, then the
 // breakpoint removed, the Debugger disabled, the session closed), then the trace: calls(spec,
 // 10_000_000, { scope: 'local', io, budget: 100 }) (budget 100: the trace is not ended for its
 // cost). Each round times the untraced twin (bound-twin.cjs, same code) over a calibrated
 // number of calls, then HITS (2000) calls of the traced one, then yields a turn of the event
-// loop, and more until the round's matched lines are written (the queue never fills); ROUNDS (5) rounds after
-// one of warm-up (the first call of the file's arming pause is in it); medians. 'on the call'
+// loop, and more until the round's matched lines are written (the queue never fills); ROUNDS
+// (5) rounds after one of warm-up (the first call of the file's arming pause is in it); medians. 'on the call'
 // is the time of the call itself; the matched lines' formatting and writing happen after, at
 // the next turns (bench/traced.mjs measures that: under 1 µs per line).
 // Checked: matched, one line per call; filtered, no line; the trace still on at the end.
@@ -46,16 +54,60 @@ const CASES = {
   'name-filtered': { spec: `${FILE}:f/3`, call: 'obj.loop(1)', line: 'function f(a) {', matched: false },
 }
 const state = () => globalThis[Symbol.for('recon-trace.state')]
+const BUDGET_MS = Number(process.env.BUDGET_MS ?? 5000)
+
+/** The budget case: a steady rate of calls the installer thinks cost 4 % of the time, under a 5 % budget. */
+async function budgetCase(bound) {
+  const lines = []
+  const spec = `${FILE}:makeNested.nested/3`
+  if (calls(spec, 10_000_000, { scope: 'local', io: (l) => lines.push(l), budget: 5 }) !== 1) throw new Error('not hooked')
+  const cost = state().debugSession.cost // ms per hit, as the installer measured it
+  const per = Math.max(1, Math.floor((0.04 * 10) / cost))
+  const ended = () => lines.some((l) => l.includes('overhead budget'))
+  let spent = 0
+  let hits = 0
+  let sliceStart = performance.now()
+  let sliceSpent = 0
+  const slices = []
+  const t0 = performance.now()
+  while (performance.now() - t0 < BUDGET_MS && !ended()) {
+    const t = performance.now()
+    for (let i = 0; i < per; i++) bound.callNested(i)
+    const d = performance.now() - t
+    spent += d
+    sliceSpent += d
+    hits += per
+    if (performance.now() - sliceStart >= 1000) {
+      slices.push((100 * sliceSpent) / (performance.now() - sliceStart))
+      sliceStart = performance.now()
+      sliceSpent = 0
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  const elapsed = performance.now() - t0
+  const share = (100 * spent) / elapsed
+  const stopped = ended()
+  clear()
+  console.log(
+    `${pad(CASE, 17)}budget 5 %: ${per} calls per 10 ms, ${hits} calls in ${fmt(elapsed / 1000, 1)} s; the installer's cost per hit ${fmt(cost * 1000, 0)} µs, real ${fmt((1000 * spent) / hits, 0)} µs; ` +
+      `real share of the time ${fmt(share, 1)} % (per second: ${slices.map((x) => fmt(x, 0)).join(', ')} %); ended by the budget: ${stopped ? 'yes' : 'no'}`,
+  )
+  result({ scenario: 'binding-breakpoint', case: 'budget', budget_pct: 5, share_pct: share, max_second_pct: Math.max(...slices), calibrated_us: cost * 1000, real_us: (1000 * spent) / hits, ended: stopped })
+}
 
 if (CASE === undefined) {
   header(`binding-breakpoint: µs per call seen by an entry breakpoint (no preload); median of ${R} rounds of ${HITS} calls`)
   console.log(`${pad('case', 17)}${pad('what', 44)}${lpad('base ns', 9)}${lpad('µs/call', 10)}${lpad('added µs', 10)}  rounds (added µs, in order)`)
-  runCases(import.meta.url, Object.keys(CASES), process.argv.slice(2))
+  runCases(import.meta.url, [...Object.keys(CASES), 'budget'], process.argv.slice(2))
   console.log('reference (the issue): a conditional breakpoint, 110-190 µs per hit')
 } else {
   if (state()?.registry) throw new Error('run without the preload: this measures the binding installer')
-  const c = CASES[CASE]
   const bound = require('./fixtures/bound.cjs')
+  if (CASE === 'budget') {
+    await budgetCase(bound)
+    process.exit(0)
+  }
+  const c = CASES[CASE]
   const twin = require('./fixtures/bound-twin.cjs')
   const file = require.resolve('./fixtures/bound.cjs')
   // The body's first line (0-based): the line after the function's head.

@@ -16,6 +16,8 @@
 //                  hot    budget 1: loop(50) and a turn of the event loop until the entry
 //                         breakpoint comes off, then 2 x 10^7 calls of loop (V8 optimizes it
 //                         around the wrapper), then clear()
+// A fourth caller, outside the module: a loop calling bound.f(i) through the exports (which the
+// installer swaps too, at calls()), hot before the trace, and in case hot while traced too.
 //   (c) after    the same loops again, and loopLater. Checked: the binding (current()) and
 //                the export are the original f, the Debugger session closed.
 // Goal (the issue): ratio 1.00 after the restore. 'ratio' is bound over the twin in the same
@@ -23,7 +25,7 @@
 // ratio before (through the twin, so that the machine's drift between the phases cancels; it
 // carries the noise of both phases, a few % at 0.4 ns per call).
 import { calls, clear } from 'recon-trace'
-import { require, calibrate, rounds, compare, header, result, sink, printSink, fmt, pad, lpad, tick, runCases, CASE, INNER } from './common.mjs'
+import { require, makeLoop, drive, calibrate, rounds, compare, header, result, sink, printSink, fmt, pad, lpad, tick, runCases, CASE, INNER } from './common.mjs'
 
 const R = Number(process.env.ROUNDS ?? 7)
 const SPEC = './bench/fixtures/bound.cjs:f/3'
@@ -32,7 +34,7 @@ const state = () => globalThis[Symbol.for('recon-trace.state')]
 
 if (CASE === undefined) {
   header(`binding-restore: ns per call of f(i) by name, before a binding swap and after clear() put it back; median of ${R} interleaved rounds`)
-  console.log(`${pad('case', 7)}${pad('phase', 26)}${pad('caller', 36)}${lpad('twin ns', 9)}${lpad('bound ns', 10)}${lpad('added', 8)}${lpad('ratio', 8)}${lpad('vs (a)', 8)}`)
+  console.log(`${pad('case', 7)}${pad('phase', 26)}${pad('caller', 42)}${lpad('twin ns', 9)}${lpad('bound ns', 10)}${lpad('added', 8)}${lpad('ratio', 8)}${lpad('vs (a)', 8)}`)
   runCases(import.meta.url, CASES, process.argv.slice(2))
 } else {
   if (state()?.registry) throw new Error('run without the preload: this measures the binding installer')
@@ -48,13 +50,15 @@ if (CASE === undefined) {
     'loopIdle prog': (o) => o.loopIdle(INNER),
     'loopLater base': (o) => o.loopLater(INNER),
     'loopLater prog': (o) => o.loopLater(INNER),
+    'exports base': makeLoop('bound-twin.f through the exports', 'obj.f(i)'),
+    'exports prog': makeLoop('bound.f through the exports', 'obj.f(i)'),
   }
   const entry = (k) => {
     const obj = k.endsWith('base') ? twin : bound
     return [drivers[k], obj, calibrate(drivers[k], obj)]
   }
   const entries = {}
-  for (const k of ['loop base', 'loop prog', 'loopIdle base', 'loopIdle prog']) entries[k] = entry(k)
+  for (const k of ['loop base', 'loop prog', 'loopIdle base', 'loopIdle prog', 'exports base', 'exports prog']) entries[k] = entry(k)
 
   // (a) before any trace.
   rounds(entries, 2)
@@ -80,6 +84,7 @@ if (CASE === undefined) {
     }
     note = off ? `the entry breakpoint came off after ${fmt(performance.now() - t0, 0)} ms` : 'the entry breakpoint did NOT come off within 5 s'
     for (let k = 0; k < 2e4; k++) sink(bound.loop(INNER))
+    sink(drive(drivers['exports prog'], bound, 2e7))
     if (state()?.active === undefined) throw new Error(`the trace ended: ${lines.at(-1)}`)
   }
   clear()
@@ -98,10 +103,11 @@ if (CASE === undefined) {
     loop: CASE === 'hot' ? 'loop: hot before and while traced' : 'loop: hot before, 101 calls traced',
     loopIdle: 'loopIdle: hot before, idle while traced',
     loopLater: 'loopLater: first called after clear()',
+    exports: CASE === 'hot' ? 'exports: hot before and while traced' : 'exports: hot before, idle while traced',
   }
   const rows = [
-    ['(a) before any trace', before, ['loop', 'loopIdle']],
-    ['(c) after clear()', after, ['loop', 'loopIdle', 'loopLater']],
+    ['(a) before any trace', before, ['loop', 'loopIdle', 'exports']],
+    ['(c) after clear()', after, ['loop', 'loopIdle', 'loopLater', 'exports']],
   ]
   for (const [phase, data, callers] of rows) {
     for (const c of callers) {
@@ -110,7 +116,7 @@ if (CASE === undefined) {
       // against loopIdle's). Through the twin, so that the machine's drift between phases cancels.
       const a = c === 'loopLater' ? 'loopIdle' : c
       const vsA = r.ratio / compare(before[`${a} base`], before[`${a} prog`]).ratio
-      console.log(`${pad(CASE, 7)}${pad(phase, 26)}${pad(CALLERS[c], 36)}${lpad(fmt(r.base), 9)}${lpad(fmt(r.variant), 10)}${lpad(fmt(r.added), 8)}${lpad(fmt(r.ratio), 8)}${lpad(fmt(vsA), 8)}`)
+      console.log(`${pad(CASE, 7)}${pad(phase, 26)}${pad(CALLERS[c], 42)}${lpad(fmt(r.base), 9)}${lpad(fmt(r.variant), 10)}${lpad(fmt(r.added), 8)}${lpad(fmt(r.ratio), 8)}${lpad(fmt(vsA), 8)}`)
       result({ scenario: 'binding-restore', case: `${CASE}, ${phase.slice(0, 3)}, ${c}`, base_ns: r.base, ns: r.variant, added_ns: r.added, ratio: r.ratio, vs_before: vsA })
     }
   }

@@ -211,9 +211,17 @@ function summary(results) {
   for (const r of results.filter((x) => x.scenario === 'binding-restore' && x.case.includes('(c)'))) {
     row(`binding swap, after clear(), ${r.case.replace(', (c), ', ', ')}: ratio to the twin (to before)`, `${f(r.ratio)} (${f(r.vs_before)})`, '1.00 within noise', Math.abs(r.ratio - 1) < 0.05)
   }
-  for (const r of results.filter((x) => x.scenario === 'binding-breakpoint')) {
+  for (const r of results.filter((x) => x.scenario === 'binding-breakpoint' && x.case !== 'budget')) {
     row(`entry breakpoint, ${r.case}: per call`, `${f(r.added_us, 1)} µs`, 'reference 110-190 µs', undefined)
   }
+  const bb = find(results, 'binding-breakpoint', (c) => c === 'budget')
+  if (bb)
+    row(
+      'entry breakpoints under a 5 % budget: real share of the time',
+      `${f(bb.share_pct, 1)} % (worst second ${f(bb.max_second_pct, 0)} %; ${f(bb.real_us, 0)} µs/hit, counted at ${f(bb.calibrated_us, 0)}; ended: ${bb.ended ? 'yes' : 'no'})`,
+      '<= 5 %, or the trace ends',
+      bb.ended || bb.share_pct <= 5,
+    )
   const w = [0, 0, 0]
   for (const r of rows) for (let i = 0; i < 3; i++) w[i] = Math.max(w[i], r[i].length)
   for (const r of rows) console.log(`  ${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padEnd(w[2])}  ${r[3]}`)
