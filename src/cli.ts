@@ -24,9 +24,10 @@ export const USAGE = `Usage: recon-trace <pid>[,<pid>...] <spec>... [options]
        recon-trace --run "node app.js" <spec>... [options]
        recon-trace list
 
-Trace calls in a running Node.js process started with the preload
-(node --import recon-trace/register app.js). Each matching call prints one line; tracing
-stops by itself when the limit trips or the time runs out, and when recon-trace exits.
+Trace calls in a running Node.js process: one started with the preload
+(node --import recon-trace/register app.js), or any other, reached through its inspector
+(SIGUSR1). Each matching call prints one line; tracing stops by itself when the limit trips,
+the time runs out or the overhead budget is spent, and when recon-trace exits.
 
 Specs: module:function[/arity | (patterns)] [when guard] [-> return, stack]
        (a path module is relative to the traced process's working directory)
@@ -35,6 +36,8 @@ Options:
   --rate N/ms       stop when more than N messages come within ms milliseconds
   --time 30s        stop after this long (ms, s or m; default 60s when no limit is given)
   --scope local     every call, internal ones too (default: global)
+  --budget 5        the share of one core, in percent, that breakpoints may cost the
+                    program before the trace stops (default 5)
   --pid SPEC        threads: all, new, existing, <4242.3>, a threadId or worker name
   --args arity      print queue:in/2 instead of the arguments
   --timestamp trace stamp each message on the call itself
@@ -116,6 +119,14 @@ export function parseArgs(argv: readonly string[]): Parsed {
       case '--scope':
         options.scope = value(i++, a)
         break
+      case '--budget': {
+        const v = value(i++, a)
+        const pct = Number(v.endsWith('%') ? v.slice(0, -1) : v)
+        if (!/^\d+(\.\d+)?%?$/.test(v) || !(pct > 0 && pct <= 100))
+          throw new UsageError(`--budget takes a percentage of one core above 0 and up to 100, such as 5, not ${v}`)
+        options.budget = pct
+        break
+      }
       case '--pid':
         options.pid = value(i++, a)
           .split(',')

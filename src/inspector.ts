@@ -22,6 +22,15 @@ export function inspectorRefusal(): string | undefined {
   }
 }
 
+/** The URL of this process's inspector server when one is open (a debugger may be attached there), else undefined. */
+export function inspectorUrl(): string | undefined {
+  try {
+    return (createRequire(`${process.cwd()}/[recon-trace]`)('node:inspector') as typeof import('node:inspector')).url()
+  } catch {
+    return undefined
+  }
+}
+
 /** Open a session connected to this thread; throws when the runtime has no inspector. */
 export function openSession(): Session {
   const inspector = createRequire(`${process.cwd()}/[recon-trace]`)('node:inspector') as typeof import('node:inspector')

@@ -93,13 +93,13 @@ export interface Run {
  * Run `program` with `node -e` (an ES module with `esm`) from the repository root, with `flags`
  * before it and `env` over this process's environment (NODE_OPTIONS emptied).
  */
-export function runProgram(program: string, opts: { esm?: boolean; flags?: readonly string[]; env?: Record<string, string> } = {}): Run {
+export function runProgram(program: string, opts: { esm?: boolean; flags?: readonly string[]; env?: Record<string, string>; timeout?: number } = {}): Run {
   const flags = [...(opts.flags ?? [])]
   if (opts.esm) flags.push('--input-type=module')
   const r = spawnSync(process.execPath, [...flags, '-e', program], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout: opts.timeout ?? 30_000,
     env: { ...process.env, NODE_OPTIONS: '', ...opts.env },
   })
   const lines = r.stdout

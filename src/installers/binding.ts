@@ -31,9 +31,10 @@
  *   budget, it comes off for that function, with a notice.
  *
  * The overhead budget: every hit of a breakpoint (and every pause) is counted against the
- * thread's time, at the cost per hit measured once per thread (`DebugSession.costPerHit`), in
- * windows of a second. Over the budget (default 5 % of a core) the trace ends with its own
- * line, before the program slows further.
+ * thread's time, in windows of a second, at the cost per hit measured when the trace starts and
+ * again after every second with hits (`DebugSession.measureHit`). Over the budget (default 5 %
+ * of a core) the trace ends with its own line, before the program slows further. A function hot
+ * through its name loses its entry breakpoint at its next call through the wrapper, on the spot.
  *
  * Restoring: every wrapper goes inert at once (straight through to its original); properties
  * get their exact descriptors back; breakpoints come off; bindings get their originals back at
@@ -53,6 +54,7 @@ import type { TraceSpec } from '../spec.js'
 import { budgetReason } from '../lines.js'
 import { CONDITION_BASE, debugHooks, debugSession, type DebugScript, type PausedFrame } from './debugger.js'
 import type { Installer, InstallerKind, TraceHost } from './installer.js'
+import { inspectorUrl } from '../inspector.js'
 import { selects, type Probes, type ProbeSpec, type ProbeTarget } from './probes.js'
 import { inBody, locatedIn, reachOf, type Reach } from './reach.js'
 import { Target, install as installSite, makeWrapper, uninstall as uninstallSite, type OnMatch, type Site } from './wrapper.js'
@@ -97,6 +99,18 @@ export class DebugFile {
   get label(): string {
     return labelOfFile(this.script.filename)
   }
+}
+
+/** A script's file, read once per thread (a script's text never changes under its id). */
+function debugFile(script: DebugScript): DebugFile {
+  const session = debugSession()
+  const key = `${script.id} ${script.filename}`
+  let f = session.files.get(key) as DebugFile | undefined
+  if (f === undefined) {
+    f = new DebugFile(script, session.source(script))
+    session.files.set(key, f)
+  }
+  return f
 }
 
 /** What planning found: the loaded files, the specs with nothing loaded here. */
@@ -153,7 +167,7 @@ export function planDebugger(specs: readonly DebugSpecPlan[], inWorker: boolean,
       if (seen.has(filename)) continue
       const script = session.scriptOf(filename)!
       try {
-        const f = new DebugFile(script, session.source(script))
+        const f = debugFile(script)
         seen.set(filename, f)
         plan.files.push(f)
       } catch (err) {
@@ -170,6 +184,9 @@ interface BindingSwap {
   readonly name: string
   readonly original: Function
   readonly wrapper: Function
+  /** Read and write the binding: closures made in its scope by a breakpoint's condition; undefined for a `const` (set at a pause). */
+  readonly get: (() => unknown) | undefined
+  readonly set: ((v: unknown) => void) | undefined
 }
 
 /** One selected function: its probe (names, matcher), its reach, its breakpoint and wrapper. */
@@ -183,6 +200,10 @@ class Hooked {
   target: Target | undefined
   readonly sites: Site[] = []
   binding: BindingSwap | undefined
+  /** Its holder has been dealt with: swapped, or found out of reach. */
+  armed = false
+  /** A `const` binding: only a pause can change it. */
+  constPending = false
   constructor(
     readonly entry: FileEntry,
     readonly probe: ProbeTarget,
@@ -196,9 +217,11 @@ class Hooked {
 /** A file of the trace: its hooked functions by id, and its arming. */
 class FileEntry {
   readonly hooked: (Hooked | undefined)[]
-  /** Swaps waiting for the first hit: true until the arming pause. */
+  /** Swaps waiting for a hit: true until every holder of the file was dealt with. */
   arming = false
-  /** A function made in the file's top-level scope at the arming pause: the restore pauses in it. */
+  /** Hits that armed (each may reach only the names its function does not shadow): bounded. */
+  armHits = 0
+  /** A function made in the file's top-level scope at the arming pause: the restore of `const` bindings pauses in it. */
   reenter: Function | undefined
   constructor(
     readonly index: number,
@@ -207,6 +230,19 @@ class FileEntry {
     this.hooked = new Array<Hooked | undefined>(file.reach.length).fill(undefined)
   }
 }
+
+/** A top-level binding's name, as a condition can name it. */
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
+
+/** What a condition hands over for a binding: its name, and closures that read and write it. */
+type Access = readonly [name: string, get: () => unknown, set: (v: unknown) => void]
+
+/** Hits after which a file that still has holders to swap stops trying (their names are shadowed wherever it was called). */
+const MAX_ARM_HITS = 64
+
+/** Hits timed to measure what one costs, when a trace starts, and after each second with hits. */
+const CALIBRATION_HITS = 24
+const RECALIBRATION_HITS = 8
 
 /** A budget window: one second of the thread's time. */
 const WINDOW_MS = 1000
@@ -228,6 +264,7 @@ export class DebugHooks {
   private windowHits = 0
   private windowPause = 0
   private checking = false
+  private measuring = false
   private ended = false
   private onLoad: ((script: DebugScript) => void) | undefined
   private hooked = 0
@@ -275,9 +312,11 @@ export class DebugHooks {
   install(problems: string[]): number {
     this.probes.install(problems)
     if (problems.length > 0) return 0
-    this.cost = this.session.costPerHit()
+    this.cost = this.session.recentHitCost() ?? this.session.measureHit(CALIBRATION_HITS)
     this.windowStart = performance.now()
-    debugHooks().hit = this.onHit
+    const hooks = debugHooks()
+    hooks.hit = this.onHit
+    hooks.arm = this.onArm
     for (const file of this.plan.files) {
       this.addFile(file, problems)
       if (problems.length > 0) return 0
@@ -296,12 +335,25 @@ export class DebugHooks {
     for (let id = 0; id < live.length; id++) {
       const probe = live[id]
       if (probe === undefined) continue
-      const h = new Hooked(entry, probe, file.reach[id])
-      entry.hooked[id] = h
+      entry.hooked[id] = new Hooked(entry, probe, file.reach[id])
       this.hooked++
+    }
+    const holders = new Set<string>()
+    for (const h of entry.hooked) {
+      const holder = h?.reach.holder
+      if (holder !== undefined) holders.add(holder.kind === 'binding' ? holder.name : holder.base)
+    }
+    for (const h of entry.hooked) {
+      if (h === undefined) continue
       const reach = h.reach
-      const condition = `${CONDITION_BASE}.hit(${this.gen}, ${entry.index}, ${id}, ${reach.args})`
-      const bp = this.session.setBreakpoint(file.script, reach.line, reach.column, condition, (frame) => this.arm(entry, frame))
+      const id = reach.id
+      // The condition reports the call, and while the file is arming, swaps the bindings its
+      // function can see (its own names shadow the others) through closures made right there.
+      const names = [...holders].filter((n) => !reach.shadows.has(n) && IDENTIFIER.test(n))
+      const access = names.map((n) => `[${JSON.stringify(n)}, () => ${n}, (v) => { ${n} = v }]`).join(', ')
+      const hit = `${CONDITION_BASE}.hit(${this.gen}, ${entry.index}, ${id}, ${reach.args})`
+      const condition = names.length > 0 ? `${hit} && ${CONDITION_BASE}.arm(${this.gen}, ${entry.index}, [${access}])` : `${hit} && false`
+      const bp = this.session.setBreakpoint(file.script, reach.line, reach.column, condition, (frame) => this.armConsts(entry, frame))
       if (bp === undefined || !inBody(reach, bp.line, bp.column)) {
         if (bp !== undefined) this.session.removeBreakpoint(bp.id)
         problems.push(`${h.label}: V8 has no place to stop in its body (line ${reach.line + 1}), so it cannot be traced without the preload`)
@@ -313,6 +365,7 @@ export class DebugHooks {
     }
     if (problems.length > 0) return
     this.swapExports(entry)
+    this.session.releaseObjects()
     if (entry.arming) this.host.notice(`armed: waiting for the first call into ${file.label} to swap its bindings`)
   }
 
@@ -327,7 +380,7 @@ export class DebugHooks {
       if (this.ended || !this.host.active || !this.specs.some((p) => p.waits === true && selects(p.selector, script.filename))) return
       const notices: string[] = []
       try {
-        const file = new DebugFile(script, this.session.source(script))
+        const file = debugFile(script)
         if (this.probes.addLive(file.file, notices) > 0) {
           const before = this.hooked
           this.addFile(file, notices)
@@ -343,6 +396,7 @@ export class DebugHooks {
   }
 
   private readonly onHit = (gen: number, f: number, id: number, args: ArrayLike<unknown>): boolean => this.hit(gen, f, id, args)
+  private readonly onArm = (gen: number, f: number, access: readonly Access[]): boolean => this.arm(gen, f, access)
 
   /** Functions whose returns a spec asks for but only a breakpoint reaches: said once. */
   private noticeCallsOnly(): void {
@@ -398,12 +452,38 @@ export class DebugHooks {
       this.windowHits = 0
       this.windowPause = 0
       for (const e of this.entries) for (const x of e.hooked) if (x !== undefined) x.nameHits = x.refHits = 0
+      if (!this.measuring) {
+        // Measure the cost of a hit again, outside the Debugger's callbacks.
+        this.measuring = true
+        setImmediate(() => {
+          this.measuring = false
+          if (!this.ended) this.cost = this.session.measureHit(RECALIBRATION_HITS)
+        }).unref()
+      }
     }
     this.windowHits++
     if (!this.checking && this.windowHits * this.cost + this.windowPause > this.budget * WINDOW_MS) {
       this.checking = true
+      // Functions hot through their names lose their breakpoint at their next call through the
+      // wrapper (outside any Debugger callback), before this turn ends.
+      for (const e of this.entries)
+        for (const h of e.hooked) if (h !== undefined && h.marking === 1 && h.target !== undefined && h.nameHits > 0 && h.nameHits >= h.refHits) h.marking = 2
       setImmediate(() => this.overBudget())
     }
+  }
+
+  /** A call through the name of a function whose breakpoint must come off: take it off now, if outside the Debugger's callbacks. */
+  private dropFromWrapper(h: Hooked): boolean {
+    if (this.session.inCallback > 0 || this.ended || h.breakpoint === undefined) return false
+    this.session.removeBreakpoint(h.breakpoint)
+    h.breakpoint = undefined
+    h.marking = 0
+    this.windowHits -= h.nameHits
+    this.host.notice(
+      `${h.label} (${h.nameHits} calls through its name): the entry breakpoint came off (it cost more than the budget allows; ` +
+        `those calls are traced through the binding), so calls through references taken before the trace are no longer seen`,
+    )
+    return true
   }
 
   /**
@@ -418,6 +498,7 @@ export class DebugHooks {
     for (const e of this.entries)
       for (const h of e.hooked) {
         if (h === undefined || h.breakpoint === undefined || h.target === undefined || h.nameHits === 0 || h.nameHits < h.refHits) continue
+        if (h.marking === 2 && this.dropFromWrapper(h)) continue
         this.session.removeBreakpoint(h.breakpoint)
         h.breakpoint = undefined
         h.marking = 0
@@ -434,61 +515,156 @@ export class DebugHooks {
     if (spent > this.budget * WINDOW_MS) this.host.end(budgetReason(this.budget, this.windowHits, this.cost, spent / Math.max(elapsed, WINDOW_MS)))
   }
 
-  /** The arming pause, inside the file's function that was called first: swap every selected binding of the file. */
-  private arm(entry: FileEntry, frame: PausedFrame): void {
-    if (!entry.arming || this.ended) return
-    entry.arming = false
+  /**
+   * Arm a file, inside the condition of a breakpoint hit in one of its functions: swap every
+   * binding that function can see, through the closures the condition made in its scope. A
+   * `const` refuses the write: those wait for a pause (true: pause now), where the Debugger can
+   * set them; with a debugger possibly attached, no pause is taken (it could wait for that
+   * debugger) and they keep their breakpoint only. Never throws.
+   */
+  private arm(gen: number, f: number, access: readonly Access[]): boolean {
+    const entry = this.entries[f]
+    if (gen !== this.gen || this.ended || entry === undefined || !entry.arming) return false
+    this.session.inCallback++
     const t0 = performance.now()
-    const done: Hooked[] = []
+    const swapped: Hooked[] = []
+    const unreached: Hooked[] = []
     try {
-      entry.reenter = this.session.valueOf(this.session.evaluateOn(frame, '(function () {})')) as Function
-      const scopes = this.topScopes(frame)
+      entry.armHits++
+      const byName = new Map<string, Access>()
+      for (const a of access) byName.set(a[0], a)
       for (const h of entry.hooked) {
-        if (h === undefined || h.reach.holder === undefined) continue
-        const holder = h.reach.holder
-        const where = scopes.find((s) => s.names.has(holder.kind === 'binding' ? holder.name : holder.base))
-        if (where === undefined) {
-          // Not context-allocated (no closure refers to it): only the exports and the breakpoint reach it.
-          continue
+        const holder = h?.reach.holder
+        if (h === undefined || holder === undefined || h.armed || h.constPending) continue
+        const a = byName.get(holder.kind === 'binding' ? holder.name : holder.base)
+        if (a === undefined) continue // shadowed where this hit happened: a hit elsewhere arms it
+        let value: unknown
+        try {
+          value = a[1]()
+        } catch {
+          value = undefined // not reachable from here (no closure refers to it)
         }
         if (holder.kind === 'binding') {
-          const id = where.names.get(holder.name)
-          const original = id === undefined ? undefined : this.session.valueOf(id)
-          if (typeof original !== 'function') continue
-          const t = this.targetOf(h, original)
-          this.session.setVariable(frame, where.index, holder.name, t.wrapper)
-          h.binding = { name: holder.name, original, wrapper: t.wrapper }
-        } else {
-          const id = where.names.get(holder.base)
-          let owner = id === undefined ? undefined : this.session.valueOf(id)
-          for (const step of holder.path) owner = owner !== null && (typeof owner === 'object' || typeof owner === 'function') ? dataOf(owner, step) : undefined
-          if (owner === null || (typeof owner !== 'object' && typeof owner !== 'function')) continue
-          const d = getOwnDescriptor(owner, holder.key)
-          const fn = d === undefined ? undefined : (d as Record<string, unknown>)[holder.slot]
-          if (typeof fn !== 'function') continue
-          if (h.target !== undefined && fn === h.target.wrapper) continue // swapped through the exports already
-          const t = this.targetOf(h, fn)
-          const site: Site = { owner, key: holder.key, slot: holder.slot, before: d }
-          if (installSite(site, t.wrapper)) h.sites.push(site)
+          if (typeof value !== 'function' || (h.target !== undefined && h.target.original !== value)) {
+            h.armed = true
+            if (h.target === undefined) unreached.push(h)
+            continue
+          }
+          const t = this.targetOf(h, value)
+          try {
+            a[2](t.wrapper)
+            h.binding = { name: holder.name, original: value, wrapper: t.wrapper, get: a[1], set: a[2] }
+            h.armed = true
+            swapped.push(h)
+          } catch {
+            h.constPending = true
+          }
+          continue
         }
-        done.push(h)
+        h.armed = true
+        let owner = value
+        for (const step of holder.path) owner = isObject(owner) ? dataOf(owner, step) : undefined
+        if (!isObject(owner)) {
+          if (h.target === undefined) unreached.push(h)
+          continue
+        }
+        const d = getOwnDescriptor(owner, holder.key)
+        const fn = d === undefined ? undefined : (d as Record<string, unknown>)[holder.slot]
+        if (typeof fn !== 'function') {
+          if (h.target === undefined) unreached.push(h)
+          continue
+        }
+        if (h.target !== undefined && (fn === h.target.wrapper || h.target.original !== fn)) continue // swapped through the exports already
+        const t = this.targetOf(h, fn)
+        const site: Site = { owner, key: holder.key, slot: holder.slot, before: d }
+        if (installSite(site, t.wrapper)) {
+          h.sites.push(site)
+          swapped.push(h)
+        }
       }
-      const swapped = done.map((h) => h.label)
-      const unreached = entry.hooked.filter((h): h is Hooked => h !== undefined && h.reach.holder !== undefined && h.target === undefined).map((h) => h.label)
-      const ms = Math.round((performance.now() - t0) * 10) / 10
-      if (swapped.length > 0) this.host.notice(`swapped the bindings of ${swapped.join(', ')} (the thread paused ${ms} ms)`)
-      if (unreached.length > 0)
+      const consts = entry.hooked.filter((h): h is Hooked => h?.constPending === true)
+      const pause = consts.length > 0 && this.canPause()
+      if (consts.length > 0 && !pause) {
+        for (const h of consts) {
+          h.constPending = false
+          h.armed = true
+        }
         this.host.notice(
-          `${unreached.join(', ')}: no closure refers to ${unreached.length === 1 ? 'its binding' : 'their bindings'}, so V8 keeps no place to swap; ` +
-            `calls only, through ${unreached.length === 1 ? 'its' : 'their'} entry breakpoint`,
+          `${consts.map((h) => h.label).join(', ')}: ${consts.length === 1 ? 'its binding is a const' : 'their bindings are consts'}, which only a pause can change, ` +
+            `and a debugger may be attached (the inspector is open at ${inspectorUrl()}): no pause is taken; calls only, through the entry breakpoint`,
         )
-    } catch (err) {
-      // All of the file's swaps or none.
-      for (const h of done) this.unswap(h, frame)
-      this.host.end(`could not swap the bindings of ${entry.file.label}: ${err instanceof Error ? err.message : String(err)}`)
+      }
+      entry.arming = entry.hooked.some((h) => h?.reach.holder !== undefined && !h.armed && !h.constPending)
+      if (entry.arming && entry.armHits >= MAX_ARM_HITS) {
+        entry.arming = false
+        const left = entry.hooked.filter((h): h is Hooked => h?.reach.holder !== undefined && !h.armed && !h.constPending)
+        for (const h of left) h.armed = true
+        unreached.push(...left)
+      }
+      this.noticeArmed(swapped, unreached, performance.now() - t0, false)
+      return pause
+    } catch {
+      return false
     } finally {
+      this.session.inCallback--
       this.windowPause += performance.now() - t0
     }
+  }
+
+  /** Say what an arming swapped, and which holders stayed out of reach. */
+  private noticeArmed(swapped: readonly Hooked[], unreached: readonly Hooked[], ms: number, paused: boolean): void {
+    if (swapped.length > 0)
+      this.host.notice(
+        `swapped the bindings of ${swapped.map((h) => h.label).join(', ')} ` + (paused ? `(the thread paused ${Math.round(ms * 10) / 10} ms)` : `(no pause)`),
+      )
+    if (unreached.length > 0)
+      this.host.notice(
+        `${unreached.map((h) => h.label).join(', ')}: no closure refers to ${unreached.length === 1 ? 'its binding' : 'their bindings'}, so V8 keeps no place to swap; ` +
+          `calls only, through ${unreached.length === 1 ? 'its' : 'their'} entry breakpoint`,
+      )
+  }
+
+  /** Whether this thread may pause for a swap: not while an inspector server is open (a debugger there would hold the pause). */
+  private canPause(): boolean {
+    return inspectorUrl() === undefined
+  }
+
+  /** The arming pause, for the file's `const` bindings: set them at the Debugger, and keep a function made in their scope for the restore. */
+  private armConsts(entry: FileEntry, frame: PausedFrame): void {
+    const consts = entry.hooked.filter((h): h is Hooked => h?.constPending === true)
+    if (consts.length === 0 || this.ended) return
+    const t0 = performance.now()
+    const swapped: Hooked[] = []
+    const unreached: Hooked[] = []
+    try {
+      entry.reenter ??= this.session.valueOf(this.session.evaluateOn(frame, '(function () {})')) as Function
+      const scopes = this.topScopes(frame)
+      for (const h of consts) {
+        h.constPending = false
+        h.armed = true
+        const name = (h.reach.holder as { name: string }).name
+        const where = scopes.find((sc) => sc.names.has(name))
+        const id = where?.names.get(name)
+        const original = id === undefined ? undefined : this.session.valueOf(id)
+        if (where === undefined || typeof original !== 'function') {
+          unreached.push(h)
+          continue
+        }
+        const t = this.targetOf(h, original)
+        this.session.setVariable(frame, where.index, name, t.wrapper)
+        h.binding = { name, original, wrapper: t.wrapper, get: undefined, set: undefined }
+        swapped.push(h)
+      }
+    } catch (err) {
+      // All of the file's const swaps or none.
+      for (const h of swapped) this.unswap(h, frame)
+      this.host.end(`could not swap the bindings of ${entry.file.label}: ${err instanceof Error ? err.message : String(err)}`)
+      return
+    } finally {
+      this.session.releaseObjects()
+      this.windowPause += performance.now() - t0
+    }
+    this.noticeArmed(swapped, unreached, performance.now() - t0, true)
   }
 
   /** The frame's scopes that can hold a top-level binding, outermost first, with their names. */
@@ -509,11 +685,13 @@ export class DebugHooks {
     t.min = h.probe.min
     t.max = h.probe.max
     const via = this.via
+    const self = this
     const generator = h.probe.info.generator
     // The wrapper calls the original through this mark: its entry breakpoint then knows the
     // call came through the name (a generator's body starts at its first next(): never marked).
     const mark = function (this: unknown) {
-      if (h.marking === 1 && !generator) via[0] = 1
+      const m = h.marking
+      if (m !== 0 && !generator && (m === 1 || !self.dropFromWrapper(h))) via[0] = 1
       return new.target === undefined ? apply(original, this, arguments) : construct(original, arguments, new.target)
     }
     t.call = mark
@@ -559,18 +737,28 @@ export class DebugHooks {
     }
   }
 
-  /** Undo one function's swaps (at a pause in its scope). */
-  private unswap(h: Hooked, frame: PausedFrame | undefined): void {
+  /** Undo one function's swaps: its properties, and its binding (a `const` needs a pause in its scope: `frame`). */
+  private unswap(h: Hooked, frame: PausedFrame | undefined, scopes = frame === undefined ? [] : this.topScopes(frame)): void {
     if (h.target !== undefined) h.target.on = 0
     for (let i = h.sites.length - 1; i >= 0; i--) uninstallSite(h.sites[i], h.target!.wrapper)
     h.sites.length = 0
     const b = h.binding
-    if (b === undefined || frame === undefined) return
-    for (const s of this.topScopes(frame)) {
-      if (!s.names.has(b.name)) continue
-      const id = s.names.get(b.name)
+    if (b === undefined) return
+    if (b.set !== undefined) {
       // A binding the program changed since is left as it is.
-      if (id !== undefined && this.session.valueOf(id) === b.wrapper) this.session.setVariable(frame, s.index, b.name, b.original)
+      try {
+        if (b.get!() === b.wrapper) b.set(b.original)
+      } catch {
+        /* out of reach now: the wrapper stays, inert */
+      }
+      h.binding = undefined
+      return
+    }
+    if (frame === undefined) return
+    for (const sc of scopes) {
+      if (!sc.names.has(b.name)) continue
+      const id = sc.names.get(b.name)
+      if (id !== undefined && this.session.valueOf(id) === b.wrapper) this.session.setVariable(frame, sc.index, b.name, b.original)
       break
     }
     h.binding = undefined
@@ -594,7 +782,7 @@ export class DebugHooks {
     else this.finish()
   }
 
-  /** Breakpoints off, bindings back (a pause in each file's scope), the session released. */
+  /** Breakpoints off, bindings back (a `const` at a pause in its file's scope), the session released. */
   private finish(): void {
     try {
       for (const e of this.entries)
@@ -604,28 +792,34 @@ export class DebugHooks {
             h.breakpoint = undefined
           }
       for (const e of this.entries) {
-        const swapped = e.hooked.filter((h): h is Hooked => h?.binding !== undefined)
-        if (swapped.length === 0 || e.reenter === undefined) continue
+        for (const h of e.hooked) if (h?.binding?.set !== undefined) this.unswap(h, undefined)
+        const consts = e.hooked.filter((h): h is Hooked => h?.binding !== undefined)
         const reenter = e.reenter
+        e.reenter = undefined
+        if (consts.length === 0 || reenter === undefined || !this.canPause()) continue
         const bp = this.session.setFunctionBreakpoint(reenter, (frame) => {
-          for (const h of swapped) this.unswap(h, frame)
+          const scopes = this.topScopes(frame)
+          for (const h of consts) this.unswap(h, frame, scopes)
         })
         try {
           reenter()
         } finally {
           this.session.removeBreakpoint(bp)
         }
-        e.reenter = undefined
       }
     } catch {
       /* never into the program; what could not be put back stays inert */
     } finally {
+      this.session.releaseObjects()
       const hooks = debugHooks()
       if (hooks.hit === this.onHit) hooks.hit = undefined
+      if (hooks.arm === this.onArm) hooks.arm = undefined
       this.session.release()
     }
   }
 }
+
+const isObject = (v: unknown): v is object => (typeof v === 'object' && v !== null) || typeof v === 'function'
 
 /** A data property's value, never running a getter or a proxy trap. */
 function dataOf(o: object, key: string): unknown {

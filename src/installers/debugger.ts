@@ -42,12 +42,9 @@ export const CONDITION_BASE = `globalThis[Symbol.for(${JSON.stringify(STATE_KEY)
 
 type Post = (method: string, params?: object) => Record<string, any>
 
-/** Calls the calibration measures: enough for a steady figure, few enough to take about 10 ms. */
-const CALIBRATION_HITS = 48
-
 /** A function of ours the calibration puts a breakpoint on. */
-function calibration(x: number): number {
-  return x + 1
+function calibration(x: number, y: number): number {
+  return x + y
 }
 
 export class DebugSession {
@@ -64,7 +61,6 @@ export class DebugSession {
   private loaded: DebugScript[] = []
   /** Set when the inspector cannot be used here. */
   unavailable: string | undefined
-  private cost: number | undefined
 
   readonly post: Post = (method, params) => {
     let out: Record<string, any> | undefined
@@ -84,16 +80,33 @@ export class DebugSession {
 
   /** Take the session (open it, with the Debugger domain, if it is not); false when it cannot be. */
   acquire(): boolean {
+    if (this.closing !== undefined) {
+      clearImmediate(this.closing)
+      this.closing = undefined
+    }
     if (!this.open()) return false
     this.users++
     return true
   }
 
-  /** Give it back: the session closes when nobody holds it. */
+  /**
+   * Give it back: the session closes when nobody holds it, at the end of this turn of the event
+   * loop (a trace that replaces another at once keeps it: enabling the Debugger domain costs
+   * about 9 ms, Node reporting every loaded script).
+   */
   release(): void {
     if (this.users > 0) this.users--
-    if (this.users === 0) this.close()
+    if (this.users > 0 || this.closing !== undefined) return
+    this.closing = setImmediate(() => {
+      this.closing = undefined
+      if (this.users === 0) this.close()
+    })
+    this.closing.unref()
   }
+  private closing: NodeJS.Immediate | undefined
+
+  /** What the installers read of a script, kept for the life of the thread's isolate (a script id is never reused). */
+  readonly files = new Map<string, unknown>()
 
   private open(): boolean {
     if (this.session !== undefined) return true
@@ -274,10 +287,28 @@ export class DebugSession {
 
   /** Where V8 says a function's code starts (its `[[FunctionLocation]]`), 0-based. */
   locationOf(fn: Function): { scriptId: string; line: number; column: number } | undefined {
+    if (this.locations.has(fn)) return this.locations.get(fn)
+    const loc = this.readLocation(fn)
+    this.locations.set(fn, loc)
+    return loc
+  }
+  /** Where functions start, as read once: a function's code never moves. */
+  private readonly locations = new WeakMap<Function, { scriptId: string; line: number; column: number } | undefined>()
+
+  private readLocation(fn: Function): { scriptId: string; line: number; column: number } | undefined {
     const r = this.post('Runtime.getProperties', { objectId: this.idOf(fn), ownProperties: true, objectGroup: 'recon-trace' })
     const internal = r.internalProperties as { name: string; value?: { value?: { scriptId: string; lineNumber: number; columnNumber: number } } }[] | undefined
     const loc = internal?.find((p) => p.name === '[[FunctionLocation]]')?.value?.value
     return loc === undefined ? undefined : { scriptId: loc.scriptId, line: loc.lineNumber, column: loc.columnNumber }
+  }
+
+  /** Let go of every object id handed out so far (the inspector keeps their objects alive until then). */
+  releaseObjects(): void {
+    try {
+      this.post('Runtime.releaseObjectGroup', { objectGroup: 'recon-trace' })
+    } catch {
+      /* closed */
+    }
   }
 
   /** Evaluate an expression in a paused frame; its object id. */
@@ -305,41 +336,64 @@ export class DebugSession {
   }
 
   /**
-   * What one hit of a conditional breakpoint costs this thread, in ms: measured once per thread
-   * on a function of ours (48 calls through a breakpoint whose condition calls a function and
-   * says no), the figure the overhead budget multiplies hits by.
+   * What one hit of an entry breakpoint costs this thread now, in ms: `hits` calls of a function
+   * of ours through a breakpoint whose condition has the shape of the installers' (a call of a
+   * hook with numbers and the function's `arguments`, which says no), timed. The overhead budget
+   * multiplies hits by this figure; the installers measure it again every second while their
+   * breakpoints are hit, since it grows with what the Debugger holds (measured 67 to 190 µs
+   * within one process; bench/binding-breakpoint.mjs). Never inside a Debugger callback.
    */
-  costPerHit(): number {
-    if (this.cost !== undefined) return this.cost
+  measureHit(hits: number): number {
     const debug = debugHooks()
-    let hits = 0
-    debug.calibrate = () => {
-      hits++
+    let seen = 0
+    debug.calibrate = (_a: number, _b: number, _c: number, args: ArrayLike<unknown>) => {
+      if (args.length > 0) seen++
       return false
     }
-    const r = this.post('Debugger.setBreakpointOnFunctionCall', { objectId: this.idOf(calibration), condition: `${CONDITION_BASE}.calibrate()` })
     let sink = 0
-    const t0 = performance.now()
-    for (let i = 0; i < CALIBRATION_HITS; i++) sink += calibration(i)
-    const ms = performance.now() - t0
-    this.post('Debugger.removeBreakpoint', { breakpointId: r.breakpointId })
-    debug.calibrate = undefined
-    // Without hits the breakpoint did not work: assume the slowest figure measured (0.4 ms).
-    this.cost = hits === 0 || sink < 0 ? 0.4 : ms / CALIBRATION_HITS
-    return this.cost
+    let ms = 0
+    try {
+      const r = this.post('Debugger.setBreakpointOnFunctionCall', {
+        objectId: this.idOf(calibration),
+        condition: `${CONDITION_BASE}.calibrate(0, 0, 0, arguments) && false`,
+      })
+      const t0 = performance.now()
+      for (let i = 0; i < hits; i++) sink += calibration(i, 1)
+      ms = performance.now() - t0
+      this.post('Debugger.removeBreakpoint', { breakpointId: r.breakpointId })
+      this.releaseObjects()
+    } catch {
+      ms = 0
+    } finally {
+      debug.calibrate = undefined
+    }
+    // Without hits the breakpoint did not work: assume the slowest figure measured (0.2 ms).
+    const cost = seen === 0 || sink < 0 ? 0.2 : ms / hits
+    this.lastCost = { cost, at: performance.now() }
+    return cost
+  }
+
+  private lastCost: { cost: number; at: number } | undefined
+
+  /** The cost per hit measured in the last second, if any (a trace that follows another reuses it). */
+  recentHitCost(): number | undefined {
+    const last = this.lastCost
+    return last !== undefined && performance.now() - last.at < 1000 ? last.cost : undefined
   }
 }
 
 /** What breakpoint conditions call, by name: the installers set these. */
 export interface DebugHooks {
-  /** A hit of a traced function's entry breakpoint: `hit(trace, file, id, args)`; true pauses. */
+  /** A hit of a traced function's entry breakpoint: `hit(trace, file, id, args)`; true when its file is arming. */
   hit: ((trace: number, file: number, id: number, args: ArrayLike<unknown>) => boolean) | undefined
-  calibrate: (() => boolean) | undefined
+  /** Arm a file with closures that read and write its bindings: `arm(trace, file, [[name, get, set]...])`; true pauses. */
+  arm: ((trace: number, file: number, access: readonly (readonly [string, () => unknown, (v: unknown) => void])[]) => boolean) | undefined
+  calibrate: ((a: number, b: number, c: number, args: ArrayLike<unknown>) => boolean) | undefined
 }
 
 /** This thread's hooks object (the conditions' `CONDITION_BASE`). */
 export function debugHooks(): DebugHooks {
-  return (state.debug ??= { hit: undefined, calibrate: undefined }) as DebugHooks
+  return (state.debug ??= { hit: undefined, arm: undefined, calibrate: undefined }) as DebugHooks
 }
 
 /** This thread's session (one per thread, shared by every build of recon-trace loaded in it). */

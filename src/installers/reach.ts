@@ -19,7 +19,7 @@
  * installer.
  */
 import { Parser, type Options as AcornOptions } from 'acorn'
-import { Collector, type FnRecord, type N } from '../naming.js'
+import { Collector, boundNames, type FnRecord, type N } from '../naming.js'
 
 /** Where the program reads a function when it calls it by name. */
 export type Holder =
@@ -51,6 +51,48 @@ export interface Reach {
   readonly args: string
   /** Whether `args` is the call's own `arguments` (then the arity is exact). */
   readonly exactArgs: boolean
+  /**
+   * The names in scope at its entry that are not the file's top-level bindings: its parameters
+   * and declarations, and those of the functions around it. A condition evaluated there cannot
+   * reach a top-level binding of one of these names.
+   */
+  readonly shadows: ReadonlySet<string>
+}
+
+const isFunction = (n: N) => n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression'
+
+/** The names a function binds in its own scope at its entry: parameters, its own name (an expression's), var and function declarations, and its body's top-level let, const and class. */
+function ownNames(fn: N): Set<string> {
+  const names = new Set<string>()
+  for (const p of fn.params as N[]) for (const b of boundNames(p, [])) names.add(b)
+  if (fn.type === 'FunctionExpression' && fn.id) names.add(fn.id.name as string)
+  if (!fn.expression && fn.type !== 'ArrowFunctionExpression') names.add('arguments')
+  const body = fn.body as N
+  if (body.type !== 'BlockStatement') return names
+  for (const st of body.body as N[]) {
+    if (st.type === 'VariableDeclaration' && st.kind !== 'var') for (const d of st.declarations as N[]) for (const b of boundNames(d.id, [])) names.add(b)
+    if (st.type === 'ClassDeclaration' && st.id) names.add(st.id.name as string)
+  }
+  // var and function declarations anywhere in the body, outside nested functions (hoisted).
+  const stack: unknown[] = [body]
+  while (stack.length > 0) {
+    const n = stack.pop()
+    if (n === null || typeof n !== 'object') continue
+    if (Array.isArray(n)) {
+      for (const x of n) stack.push(x)
+      continue
+    }
+    const node = n as N
+    if (typeof node.type !== 'string') continue
+    if (node.type === 'FunctionDeclaration') {
+      if (node.id) names.add(node.id.name as string)
+      continue
+    }
+    if (isFunction(node) || node.type === 'ClassExpression' || node.type === 'ClassDeclaration') continue
+    if (node.type === 'VariableDeclaration' && node.kind === 'var') for (const d of node.declarations as N[]) for (const b of boundNames(d.id, [])) names.add(b)
+    for (const key in node) if (key !== 'type' && key !== 'start' && key !== 'end' && key !== 'loc') stack.push(node[key])
+  }
+  return names
 }
 
 function parse(source: string, module: boolean): N {
@@ -106,12 +148,14 @@ export function reachOf(source: string, module: boolean): Reach[] {
   // A function is top-level when no other function contains it (records come in source order of
   // their start, and a container starts before what it contains).
   const out: Reach[] = []
-  const open: FnRecord[] = []
+  const open: { rec: FnRecord; shadows: Set<string> }[] = []
   let id = 0
   for (const rec of collector.fns) {
-    while (open.length > 0 && open[open.length - 1].node.end <= rec.node.start) open.pop()
+    while (open.length > 0 && open[open.length - 1].rec.node.end <= rec.node.start) open.pop()
     const topLevel = open.length === 0
-    open.push(rec)
+    const shadows = new Set(open.length > 0 ? open[open.length - 1].shadows : [])
+    for (const name of ownNames(rec.node)) shadows.add(name)
+    open.push({ rec, shadows })
     if (rec.unsafe !== undefined) continue
     const n = rec.node
     const body = n.body as N
@@ -133,6 +177,7 @@ export function reachOf(source: string, module: boolean): Reach[] {
       endColumn,
       args: rec.isArrow ? arrowArgs(n.params as N[]) : 'arguments',
       exactArgs: !rec.isArrow,
+      shadows,
     })
   }
   return out
