@@ -590,7 +590,8 @@ export class DebugHooks {
           h.armed = true
         }
         this.host.notice(
-          `${consts.map((h) => h.label).join(', ')}: ${consts.length === 1 ? 'its binding is a const' : 'their bindings are consts'}, which only a pause can change, ` +
+          `${consts.map((h) => h.label).join(', ')}: ` +
+            `${consts.length === 1 ? 'its binding is a const' : 'their bindings are consts'}, which only a pause can change, ` +
             `and a debugger may be attached (the inspector is open at ${inspectorUrl()}): no pause is taken; calls only, through the entry breakpoint`,
         )
       }
@@ -619,7 +620,8 @@ export class DebugHooks {
       )
     if (unreached.length > 0)
       this.host.notice(
-        `${unreached.map((h) => h.label).join(', ')}: no closure refers to ${unreached.length === 1 ? 'its binding' : 'their bindings'}, so V8 keeps no place to swap; ` +
+        `${unreached.map((h) => h.label).join(', ')}: ` +
+          `no closure refers to ${unreached.length === 1 ? 'its binding' : 'their bindings'}, so V8 keeps no place to swap; ` +
           `calls only, through ${unreached.length === 1 ? 'its' : 'their'} entry breakpoint`,
       )
   }

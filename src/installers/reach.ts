@@ -61,7 +61,10 @@ export interface Reach {
 
 const isFunction = (n: N) => n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression'
 
-/** The names a function binds in its own scope at its entry: parameters, its own name (an expression's), var and function declarations, and its body's top-level let, const and class. */
+/**
+ * The names a function binds in its own scope at its entry: parameters, its own name (an
+ * expression's), var and function declarations, and its body's top-level let, const and class.
+ */
 function ownNames(fn: N): Set<string> {
   const names = new Set<string>()
   for (const p of fn.params as N[]) for (const b of boundNames(p, [])) names.add(b)
