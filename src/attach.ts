@@ -8,10 +8,12 @@
  *    that the process on the port is the one asked for (its pid), then loads this installation's
  *    agent (`dist/cjs/agent.js`, by absolute path) into it and starts it: from then on the CLI
  *    talks to its socket as to a preloaded process's: runtime wrappers in global scope, and
- *    live edit (liveedit.ts, in-process in the agent) for local scope and ES modules. The agent
- *    also starts its thread part in each worker thread, now and later (`reachWorkers`).
+ *    binding swaps with entry breakpoints (installers/binding.ts, in-process in the agent) for
+ *    local scope and ES modules. The agent also starts its thread part in each worker thread,
+ *    now and later (`reachWorkers`).
  * 3. If recon-trace opened the inspector, it closes it again (100 ms after it disconnects),
- *    leaving no port open. The agent stays, idle: an unref'd socket in the owner-only directory.
+ *    leaving no port open, and the trace starts once it is closed. The agent stays, idle: an
+ *    unref'd socket in the owner-only directory.
  *
  * What it costs and risks (see docs/live.md): while the inspector is open (a few hundred ms), any
  * local process that can reach 127.0.0.1:9229 could connect to it, as with any SIGUSR1; the
@@ -167,12 +169,16 @@ export async function attach(pid: number): Promise<string | undefined> {
         )
       if (typeof started !== 'string')
         return `the agent did not start in process ${pid} (its socket directory is not safe?): start the process with the preload instead`
-      return undefined
     } catch (err) {
       return `attaching to process ${pid} through its inspector failed: ${err instanceof Error ? err.message : String(err)}`
     } finally {
       s.close()
     }
+    // The trace starts once the inspector recon-trace opened is closed again: while it is open, a
+    // debugger could be attached there, and the binding installer takes no pause (a const binding
+    // would keep its breakpoint only; installers/binding.ts).
+    if (opened) for (let i = 0; i < 60 && (await list(300)) !== undefined; i++) await new Promise((r) => setTimeout(r, 50))
+    return undefined
   }
   return `the inspector on ${HOST}:${PORT} belongs to another process, not ${pid}: close it there, or start ${pid} with the preload`
 }

@@ -7,7 +7,7 @@ import { request } from 'node:http'
 import * as workerThreadsModule from 'node:worker_threads'
 import { join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
-import { LIVE_EDIT_ON, NO_LIVE_EDIT, V8_MAJOR, itUnless } from './runtime.js'
+import { LIVE_EDIT_ON, NO_LIVE_EDIT, itUnless } from './runtime.js'
 import { publicCopy } from './helpers.js'
 import { PROTOCOL } from '../src/protocol.js'
 
@@ -385,7 +385,15 @@ describe('attach without the preload, through the inspector', () => {
     expect(r.lines).toEqual(["<0> work:greet('plain')", "<0> work:greet('plain')", 'recon-trace: rate limit tripped after 2 messages; tracing stopped.'])
   }, 45_000)
 
-  itUnless(NO_LIVE_EDIT)('reaches the worker threads of such a process too: each probes its own copy of the module by live edit', async () => {
+  it('reaches the worker threads of such a process too: each swaps the bindings of its own copy of the module', async () => {
+    const s = forkService('plain-threads.cjs', false)
+    const worker = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
+    const r = await traceUntilSeen([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local'], [0, worker])
+    expect(r.code, r.err).toBe(0)
+    expect(r.seen).toEqual([0, worker])
+  })
+
+  itUnless(NO_LIVE_EDIT)('reaches the worker threads of such a process by live edit when it is asked for: each probes its own copy of the module', async () => {
     const s = forkService('plain-threads.cjs', false, LIVE_EDIT_ON)
     const worker = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
     const r = await traceUntilSeen([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local'], [0, worker])
@@ -393,7 +401,7 @@ describe('attach without the preload, through the inspector', () => {
     expect(r.seen).toEqual([0, worker])
   })
 
-  itUnless(NO_LIVE_EDIT)('traces such a process in local scope through live edit, and leaves its module text exactly as it was', async () => {
+  itUnless(NO_LIVE_EDIT)('traces such a process in local scope through live edit when asked for, and leaves its module text exactly as it was', async () => {
     // Live edit is off by default on V8 13 (Node 24; test/liveedit.test.ts says why).
     const s = forkService('plain.cjs', false, LIVE_EDIT_ON)
     await new Promise((ok) => s.stdout!.once('data', ok))
@@ -406,13 +414,19 @@ describe('attach without the preload, through the inspector', () => {
     expect(seen).toEqual({ same: true, bindings: [] })
   })
 
-  itUnless(!NO_LIVE_EDIT && `live edit exists on V8 ${V8_MAJOR}: the test above traces such a process`)('on V8 14 and later, refuses a local spec on such a process: exit 1, saying live edit does not exist there and how to start the program', async () => {
+  it('traces such a process in local scope on every runtime through binding swaps: returns, the limit exact, its module text untouched', async () => {
     const s = forkService('plain.cjs', false)
     await new Promise((ok) => s.stdout!.once('data', ok))
-    const r = cli([String(s.pid), `${work}:add`, '-n', '2', '--scope', 'local'])
-    expect(r.code).toBe(1)
-    expect(r.err).toContain(`live edit does not exist on this runtime: V8 ${process.versions.v8}`)
-    expect(r.err).toContain('Start the program with the preload: node --import recon-trace/register')
+    const r = cli([String(s.pid), `${work}:add -> return`, '-n', '4', '--scope', 'local'])
+    expect(r.code, r.err).toBe(0)
+    expect(r.err).toContain('work:add through binding swaps (local scope: the preload did not instrument work')
+    const msgs = r.lines.filter((l) => l.startsWith('<0>'))
+    expect(msgs).toHaveLength(4)
+    expect(msgs.filter((l) => /^<0> work:add\/2 --> \d+$/.test(l)).length).toBeGreaterThanOrEqual(1)
+    expect(r.lines.at(-1)).toBe('recon-trace: rate limit tripped after 4 messages; tracing stopped.')
+    s.send('source')
+    const seen = await new Promise<{ same: boolean; bindings: string[] }>((ok) => s.on('message', (m: { same?: boolean }) => m.same !== undefined && ok(m as { same: boolean; bindings: string[] })))
+    expect(seen).toEqual({ same: true, bindings: [] })
   })
 })
 
