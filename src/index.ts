@@ -58,22 +58,42 @@
  * the same from code, for modules loaded after it. See register.ts, instrument.ts and
  * installers/probes.ts.
  *
- * ## Local scope without the preload: live edit
+ * ## Local scope without the preload: binding swaps and entry breakpoints
  *
- * In a program started with plain `node`, the same specs on a file it has loaded are served by
- * V8's live edit: an in-process inspector session puts the probe into the selected functions
- * only (checked first with a port of V8's text diff, all edits or none), and the original text
- * goes back at the next turn after the trace ends. A function that is running is retried for
- * 2 s, then the trace ends saying which and why. Off by default on V8 13 (Node 24), where V8
- * crashed a process after such an edit (RECON_TRACE_LIVE_EDIT=force|off), and gone from V8 14
- * (Node 26), which removed it. See installers/liveedit-installer.ts and docs/live-edit.md.
+ * In a program started with plain `node` (or a file the preload left out), the same specs on a
+ * file it has loaded work on every Node line, and no line of its code changes. Each selected
+ * function gets a conditional breakpoint at its entry, through an in-process inspector session;
+ * the condition reports the call and says no, so the thread never stops. At the first call into
+ * the file, the condition also swaps the file's top-level bindings that hold selected functions
+ * (`function fact`, `let`, classes' methods, objects' methods, a CommonJS module's exports, an
+ * ES module's own bindings, which importers see) for faithful wrappers: from then on a call
+ * through the name costs a few nanoseconds and reports its return, exception or promise. A
+ * `const` can only be set at a pause (about 1 ms), taken only while no inspector server is open.
+ *
+ *     > calls('./lib/math.js:fact/1 -> return', 5, { scope: 'local' })
+ *     1
+ *     recon-trace: armed: waiting for the first call into math to swap its bindings
+ *     13:16:02.118337 <4242.0> math:fact(7)
+ *     recon-trace: swapped the bindings of math:fact (no pause)
+ *     13:16:02.118391 <4242.0> math:fact(6)
+ *     ...
+ *
+ * The call that armed the file, calls through references taken before the trace (a route
+ * handler a router holds, a listener) and functions no binding holds (nested, anonymous) are
+ * seen by their entry breakpoint: their calls, not their returns, at 50-150 µs each. The
+ * overhead budget (`budget`, 5 % of a core by default) ends a trace whose breakpoints cost more;
+ * a function hot through its name loses its breakpoint instead, saying so. Ending the trace puts
+ * every binding and property back, and turns the Debugger off. See installers/binding.ts and
+ * docs/local-scope.md. Live edit (docs/live-edit.md) is used only when
+ * `RECON_TRACE_LIVE_EDIT=on` asks for it, on Node 20 and 22.
  *
  * ## Which way of hooking serves a spec
  *
  * recon-trace chooses per spec (installers/choose.ts): runtime wrappers for global scope on
  * CommonJS modules, builtins and objects; the preload's probes for local scope and ES modules in
- * the files it instrumented; live edit for the others, where the runtime has it. With
- * `{ explain: true }` a notice says which serves which function, and why; the CLI always says it.
+ * the files it instrumented; binding swaps and entry breakpoints for the others, decided per
+ * function. With `{ explain: true }` a notice says which serves which function, and why; the
+ * CLI always says it.
  *
  * ## Limits
  *

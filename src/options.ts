@@ -75,7 +75,8 @@ export interface TraceOptions {
   queue?: number
   /**
    * Say, in a notice at the start, which way of hooking serves which functions, and why
-   * (runtime wrappers, the preload's probes, live edit). Default false; the CLI always says it.
+   * (runtime wrappers, the preload's probes, binding swaps, entry breakpoints, live edit).
+   * Default false; the CLI always says it.
    */
   explain?: boolean
 }

@@ -15,13 +15,21 @@
  *   instrumented, in every thread. Selects by the rewrite's names (`fact`, `outer.inner`,
  *   `Queue#push`), glob and arity. Installs and restores a slot write per function. Costs one
  *   load and branch per call while dormant.
- * - `live edit` (liveedit-installer.ts, with liveedit.ts). Reaches local scope and ES modules
- *   in a loaded file the preload did not instrument, on Node 20 and 22 (off on 24, gone from
- *   26). Selects by the same names. Installs the selected functions' text through V8's live
- *   edit; restores the original text, checked byte for byte. Costs nothing before or after; a
- *   pause of 40 ms + ~4 ms per MB of heap at each edit.
+ * - `binding` and `breakpoint` (binding.ts, with debugger.ts and reach.ts). Reach local scope
+ *   and ES modules in a loaded file the preload did not instrument, on every Node line, through
+ *   an in-process inspector session. Select by the preload's names. Install a conditional entry
+ *   breakpoint per function (its calls, through any reference: 50-150 µs a hit), and at the
+ *   first call into the file swap the top-level bindings and properties that hold the selected
+ *   functions for wrappers (full events, a few ns a call). Restore the originals exactly, and
+ *   turn the Debugger off. One piece of work with two faces: each function is reported under the
+ *   one that serves its calls through its name.
+ * - `live edit` (liveedit-installer.ts, with liveedit.ts). Only when RECON_TRACE_LIVE_EDIT=on
+ *   asks for it, on Node 20 and 22 (off on 24, gone from 26): full probes in nested functions,
+ *   which breakpoints cannot give. Installs the selected functions' text through V8's live
+ *   edit; restores the original text, checked byte for byte. A pause of 40 ms + ~4 ms per MB of
+ *   heap at each edit.
  *
- * The figures: docs/benchmarks.md (§1-3 wrappers, §6 probes, §8 live edit).
+ * The figures: docs/benchmarks.md (§1-3 wrappers, §6 probes, §8 live edit, §9 binding swaps).
  *
  * Every installer reports through the trace it serves (`TraceHost`): notices as they happen
  * (a file that loads later, a function that stays busy), and an end when it cannot go on.

@@ -279,7 +279,7 @@ export class Probes implements Installer {
 /**
  * Resolve the module of a spec for probes: a path (relative to `cwd`) or a package name, never
  * requiring anything. Pushes a problem when the module is one the preload does not instrument.
- * Without `reg`: for live edit, which probes any loaded file.
+ * Without `reg`: for the binding installer and live edit, which reach any loaded file.
  */
 export function probeSelector(
   module: TraceSpec['module'],
@@ -291,7 +291,7 @@ export function probeSelector(
   if (module === '_') {
     if (reg !== undefined) return { kind: 'any' }
     problems.push(
-      `${where}: live edit probes the functions of a module you name (a path or a package), ` +
+      `${where}: without the preload, local scope reaches the functions of a module you name (a path or a package), ` +
         `not of every module; name one, or start the program with the preload to probe any: ${preloadLine()}`,
     )
     return undefined
@@ -333,7 +333,7 @@ export function probeSelector(
   return { kind: 'file', filename, label: labelOfFile(filename) }
 }
 
-/** Whether the preload's probes serve this module (else live edit does). */
+/** Whether the preload's probes serve this module (else binding swaps, or live edit, do). */
 export function preloadCovers(module: TraceSpec['module'], reg: Registry | undefined, cwd = process.cwd()): boolean {
   if (reg === undefined) return false
   if (module === '_' || typeof module !== 'string' || isBuiltin(module)) return true // probeSelector explains the last two
