@@ -326,6 +326,31 @@ describe('binding swaps, ES modules', () => {
   })
 })
 
+describe('binding swaps, names', () => {
+  it('an anonymous default export has no name to swap: its entry breakpoint reports its calls, saying so', () => {
+    const r = run(
+      `
+      import { calls, clear } from 'recon-trace'
+      import dflt, { visible } from './fixtures/binding/shapes.mjs'
+      calls(['./fixtures/binding/shapes.mjs:default -> return', './fixtures/binding/shapes.mjs:visible'], 10, { scope: 'local', ${IO} })
+      console.log(dflt(), dflt(1), visible(1))
+      clear()
+    `,
+      { esm: true },
+    )
+    expect(r.status).toBe(0)
+    expect(r.lines).toContain('default default 4')
+    expect(traced(r)).toEqual(
+      expect.arrayContaining([
+        'recon-trace: shapes:default: no binding holds it (nested or anonymous), so a breakpoint reports its calls only, not returns or exceptions',
+        '<0> shapes:default()',
+        '<0> shapes:default(1)',
+        '<0> shapes:visible(1)',
+      ]),
+    )
+  })
+})
+
 describe('the overhead budget', () => {
   it('ends a trace whose breakpoint hits cost more than its share of a core, with its own line, everything restored', () => {
     const r = run(`${BEFORE}

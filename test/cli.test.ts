@@ -547,6 +547,14 @@ describe('errors, each with what to do', () => {
     expect(r.err).toContain('Usage: recon-trace <pid>[,<pid>...] <spec>...')
   })
 
+  it('--budget takes a share of one core in percent, passed to the trace as the budget option', async () => {
+    const { parseArgs } = await import('../src/cli.js')
+    expect(parseArgs(['4242', 'work:add', '--budget', '2.5']).options.budget).toBe(2.5)
+    expect(parseArgs(['4242', 'work:add', '--budget', '10%']).options.budget).toBe(10)
+    for (const bad of ['0', '150', 'lots'])
+      expect(() => parseArgs(['4242', 'work:add', '--budget', bad])).toThrow(`--budget takes a percentage of one core above 0 and up to 100, such as 5, not ${bad}`)
+  })
+
   it("--help shows the book's examples, exit 0", () => {
     const r = cli(['--help'])
     expect(r.code).toBe(0)

@@ -44,6 +44,7 @@
  * session closes if no trace holds it: the Debugger domain is off again.
  */
 import { existsSync } from 'node:fs'
+import { Parser } from 'acorn'
 import Module from 'node:module'
 import { labelOfFile, resolvesFromCwd } from '../modules.js'
 import { encodeTable, ProbeFile, type ProbeHandler } from '../registry.js'
@@ -234,6 +235,25 @@ class FileEntry {
 /** A top-level binding's name, as a condition can name it. */
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 
+/** Words a condition cannot read or assign as a binding's name. */
+const RESERVED = new Set(
+  (
+    'arguments await break case catch class const continue debugger default delete do else enum eval export extends false finally for ' +
+    'function if implements import in instanceof interface let new null package private protected public return static super switch ' +
+    'this throw true try typeof var void while with yield'
+  ).split(' '),
+)
+
+/** Whether a condition's text parses as an expression (else the Debugger would ignore the breakpoint for good). */
+function parses(condition: string): boolean {
+  try {
+    Parser.parseExpressionAt(condition, 0, { ecmaVersion: 'latest' })
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** What a condition hands over for a binding: its name, and closures that read and write it. */
 type Access = readonly [name: string, get: () => unknown, set: (v: unknown) => void]
 
@@ -349,10 +369,12 @@ export class DebugHooks {
       const id = reach.id
       // The condition reports the call, and while the file is arming, swaps the bindings its
       // function can see (its own names shadow the others) through closures made right there.
-      const names = [...holders].filter((n) => !reach.shadows.has(n) && IDENTIFIER.test(n))
+      const names = [...holders].filter((n) => !reach.shadows.has(n) && IDENTIFIER.test(n) && !RESERVED.has(n))
       const access = names.map((n) => `[${JSON.stringify(n)}, () => ${n}, (v) => { ${n} = v }]`).join(', ')
       const hit = `${CONDITION_BASE}.hit(${this.gen}, ${entry.index}, ${id}, ${reach.args})`
-      const condition = names.length > 0 ? `${hit} && ${CONDITION_BASE}.arm(${this.gen}, ${entry.index}, [${access}])` : `${hit} && false`
+      let condition = names.length > 0 ? `${hit} && ${CONDITION_BASE}.arm(${this.gen}, ${entry.index}, [${access}])` : `${hit} && false`
+      // A condition that does not parse would be ignored silently: fall back to the call alone.
+      if (!parses(condition)) condition = `${CONDITION_BASE}.hit(${this.gen}, ${entry.index}, ${id}, []) && false`
       const bp = this.session.setBreakpoint(file.script, reach.line, reach.column, condition, (frame) => this.armConsts(entry, frame))
       if (bp === undefined || !inBody(reach, bp.line, bp.column)) {
         if (bp !== undefined) this.session.removeBreakpoint(bp.id)
@@ -541,7 +563,9 @@ export class DebugHooks {
         let value: unknown
         try {
           value = a[1]()
-        } catch {
+        } catch (err) {
+          // Not initialized yet (a let, const or class read before its line ran): a later hit arms it.
+          if (err instanceof ReferenceError && String(err.message).includes('before initialization')) continue
           value = undefined // not reachable from here (no closure refers to it)
         }
         if (holder.kind === 'binding') {

@@ -124,7 +124,8 @@ function arrowArgs(params: readonly N[]): string {
 /** The holder of a top-level function record, from its name and the binding it sits under. */
 function holderOf(rec: FnRecord, topLevel: boolean): Holder | undefined {
   const top = rec.topBinding
-  if (!topLevel || top === undefined || rec.name.includes('##')) return undefined
+  // An anonymous default export has no name the program can read: only its breakpoint reaches it.
+  if (!topLevel || top === undefined || top === 'default' || !/^[A-Za-z_$][\w$]*$/.test(top) || rec.name.includes('##')) return undefined
   if (rec.name === top) return { kind: 'binding', name: top }
   if (!rec.name.startsWith(top) || (rec.name[top.length] !== '.' && rec.name[top.length] !== '#')) return undefined
   // `Queue#push`, `Queue.from`, `api.get`, `api.sub.get`, `Queue#size (get)` is named `Queue#size`.
