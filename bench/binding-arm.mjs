@@ -1,33 +1,48 @@
-// Binding swap, the pauses: how long the thread stops when the binding installer arms a file
-// (the first call into it pauses the thread and swaps its top-level bindings for wrappers), and
-// when clear() puts the original bindings back, in a process started WITHOUT the preload.
+// Binding swap, the stops: how long the thread is held when the binding installer arms a file
+// (the first call into it swaps its top-level bindings for wrappers), when clear() puts them
+// back, and when calls() itself runs, in a process started WITHOUT the preload.
 //
 //   npm run build && node bench/binding-arm.mjs [case...]
 //
-// The file: a generated CommonJS module (in a temp dir) with N top-level functions fn0..fnN-1
-// (N = 1, 10, 100), each referenced by `table()` (which returns them all, so V8 keeps every
-// binding in the module's context, where Debugger.setVariableValue can change it), `enter(x)`
-// calling fn0 by name, and `module.exports` of all of them. The trace:
-//   calls('./<file>:fn*', 10_000_000, { scope: 'local', io, budget: 100 })
-// selects every fnK. Cases heap-5, heap-100, heap-400 (each its own process, run with
-// --expose-gc): the process first allocates and keeps arrays of small objects until heapUsed is
-// about that many MB, then, per N, ROUNDS (5) rounds of:
-//   calls()     its own wall time (opens the Debugger session, reads and tables the file, sets
-//               N entry breakpoints, swaps the exports: no pause of the thread by a breakpoint)
-//   first call  the wall time of the first m.enter(1) (its fn0 call hits the entry breakpoint,
-//               which pauses the thread and swaps the N bindings) minus the median of the same
-//               call untraced (before calls()); and the pause the installer reports in its
-//               notice ('swapped the bindings of ... (the thread paused N ms)')
-//   next call   m.enter(1) again: through the wrapper, and the entry breakpoint is still on
-//   clear()     its wall time: wrappers inert, exports back, breakpoints off, and the bindings
-//               back at a pause in the file's scope; then the Debugger domain off
+// Two kinds of file, each a generated CommonJS module (in a temp dir) with N top-level functions
+// fn0..fnN-1 (N = 1, 10, 100), each referenced by `table()` (which returns them all, so V8 keeps
+// every binding in the module's context), `enter(x)` calling fn0 by name, and `module.exports`
+// of all of them:
+//   decl   `function fnK(a) { return a + K }`: the installer swaps the bindings INSIDE the entry
+//          breakpoint's condition, through closures the condition makes in the binding's scope:
+//          no pause (its notice says '(no pause)')
+//   const  `const fnK = (a) => a + K`: a const refuses the closure's write, so the condition asks
+//          for a pause, where Debugger.setVariableValue sets them ('(the thread paused N ms)')
+// The trace: calls('./<file>:fn*', 10_000_000, { scope: 'local', io, budget: 100 }) selects every
+// fnK. Cases heap-5, heap-100, heap-400 (each its own process, run with --expose-gc): the
+// process first keeps arrays of small objects until heapUsed is about that many MB, then, per
+// kind and N, one cold round (after COLD_MS, 1100 ms, of idle: the Debugger session closed and
+// the cost per hit older than a second, so calls() enables the Debugger and measures that cost
+// again) and ROUNDS (5) warm rounds (each right after the previous one's turn: the session closed
+// at the end of that turn, the cost per hit reused). A round:
+//   calls()     its wall time; of which Debugger.enable (the session opens: V8 reports every
+//               script) and the cost-per-hit calibration (DebugSession.measureHit, 24 hits of a
+//               breakpoint on a function of ours; only when none was measured in the last second)
+//   1st call    the wall time of the first m.enter(1) (its fn0 call hits the entry breakpoint,
+//               whose condition arms the file: swaps the N bindings; const: and pauses) minus the
+//               median of the same call untraced; the pauses it took (Debugger.resume calls of
+//               the installer) and the pause the notice reports
+//   next call   m.enter(1) again: through the wrapper, the entry breakpoint still on (a hit)
+//   clear()     its wall time: wrappers inert, exports back, breakpoints off, the bindings back
+//               (decl: through the closures; const: at one pause per file); its pauses, and
+//               Runtime.getProperties within it (the const restore lists the module's scopes)
+//   end of turn the Debugger domain off (Debugger.disable) at the end of the turn: the session
+//               lingers so that a trace that follows at once reuses it
+//   again       calls() then clear() once more in the same turn as clear(), before the session
+//               closes: calls() reusing the open session and the recent cost per hit
 // Where the time goes: Node's inspector Session.prototype.post is wrapped (in this process) to
-// sum the time of each protocol method: 'enable' is Debugger.enable within calls(), 'getProps'
-// Runtime.getProperties within clear() (the restore lists the module's scope).
-// Checked every round, outside timing: the notice lists N functions, after clear() every
-// binding (table()) and export is the original function again, and the session is closed.
-// Goal (the issue): the arming pause under 10 ms whatever the heap (live edit: about 40 ms plus
-// 4 ms per MB, docs/benchmarks.md §8).
+// sum the time of each protocol method, and DebugSession.prototype.measureHit to time it.
+// Checked every round, outside timing: the notice lists N functions, with '(no pause)' for decl
+// and '(the thread paused' for const, and as many pauses happened (0 / 1); after clear() every
+// binding (table()) and export is the original function again; after the turn, the session is
+// closed.
+// Goal (the issue): arm + swap under 10 ms whatever the heap (1, 10, 100 functions; heaps 5, 100,
+// 400 MB), against live edit's about 40 ms plus 4 ms per MB (docs/benchmarks.md §8).
 import { calls, clear } from 'recon-trace'
 import inspector from 'node:inspector'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -36,16 +51,18 @@ import { join, relative } from 'node:path'
 import { header, result, median, fmt, pad, lpad, runCases, CASE, require, tick } from './common.mjs'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
+const COLD_MS = Number(process.env.COLD_MS ?? 1100)
 const COUNTS = [1, 10, 100]
+const KINDS = ['decl', 'const']
 const CASES = ['heap-5', 'heap-100', 'heap-400']
 const MB = 2 ** 20
 const GOAL_MS = 10
 
-/** A module of n top-level functions, all held in the module's context by table(). */
-function generate(file, n) {
+/** A module of n top-level functions of a kind, all held in the module's context by table(). */
+function generate(file, kind, n) {
   const names = Array.from({ length: n }, (_, i) => `fn${i}`)
-  const lines = [`'use strict'`, `// generated by bench/binding-arm.mjs`]
-  for (let i = 0; i < n; i++) lines.push(`function fn${i}(a) {\n  return a + ${i}\n}`)
+  const lines = [`'use strict'`, `// generated by bench/binding-arm.mjs (${kind})`]
+  for (let i = 0; i < n; i++) lines.push(kind === 'decl' ? `function fn${i}(a) {\n  return a + ${i}\n}` : `const fn${i} = (a) => a + ${i}`)
   lines.push(`function table() {\n  return [${names.join(', ')}]\n}`)
   lines.push(`function enter(x) {\n  return fn0(x)\n}`)
   lines.push(`module.exports = { ${[...names, 'table', 'enter'].join(', ')} }`)
@@ -55,25 +72,31 @@ function generate(file, n) {
 const state = () => globalThis[Symbol.for('recon-trace.state')]
 
 if (CASE === undefined) {
-  header(`binding-arm: pauses of the binding installer (no preload), ms; ${ROUNDS} rounds per N; medians (max)`)
+  header(`binding-arm: stops of the binding installer (no preload), ms; per kind and N: 1 cold round, ${ROUNDS} warm rounds; medians (max)`)
   console.log(
-    `${pad('heap MB', 8)}${lpad('N', 4)}  ${lpad('calls()', 9)}${lpad('enable', 8)}${lpad('1st call', 16)}${lpad('notice', 14)}${lpad('next call', 11)}${lpad('clear()', 18)}${lpad('getProps', 10)}  first of the process: calls() / 1st call / clear()`,
+    `${pad('kind', 6)}${pad('heap MB', 8)}${lpad('N', 4)}  ${lpad('calls() cold', 22)}${lpad('calls() warm', 20)}${lpad('again', 7)}${lpad('1st call', 15)}${lpad('pauses', 7)}${lpad('notice', 8)}${lpad('next', 7)}${lpad('clear()', 16)}${lpad('pauses', 7)}${lpad('getProps', 9)}${lpad('disable', 8)}`,
   )
   runCases(import.meta.url, CASES, process.argv.slice(2), ['--expose-gc'])
   console.log(
-    `columns: calls() = its wall time (enable: Debugger.enable within it); 1st call = the first call into the file (pause and swap) minus the same call untraced; notice = the pause the installer reports; next call = the same call after the swap (wrapper + entry breakpoint hit); clear() = its wall time (restore pause, Debugger off; getProps: Runtime.getProperties within it). Goal: the arming pause < ${GOAL_MS} ms`,
+    'columns: calls() cold = its wall time after 1.1 s idle (enable: Debugger.enable, cal: the cost-per-hit calibration, within it); calls() warm = the same in the warm rounds (enable); ' +
+      'again = calls() in the same turn as the previous clear() (the session still open); 1st call = the first call into the file (the arming: hit, swaps, const: pause) minus the same call untraced; ' +
+      'pauses = Debugger pauses it took; notice = the pause the installer reports (const); next = the next call (wrapper + entry breakpoint hit); clear() = its wall time; pauses, getProps: ' +
+      `Runtime.getProperties within it; disable = Debugger.disable at the end of the turn. Goal: the first call (arm + swap) < ${GOAL_MS} ms`,
   )
+  console.log('first round of the process (the first trace: loads the rewriter, reads the file, enables the Debugger, calibrates): see `first of the process` lines')
 } else {
   if (state()?.registry) throw new Error('run without the preload: this measures the binding installer')
   const dir = mkdtempSync(join(tmpdir(), 'recon-trace-binding-arm-'))
   try {
-    const mods = COUNTS.map((n) => {
-      const file = join(dir, `mod${n}.cjs`)
-      generate(file, n)
-      const m = require(file)
-      const rel = relative(process.cwd(), file)
-      return { n, file, m, spec: `${rel.startsWith('.') ? rel : `./${rel}`}:fn*`, originals: m.table() }
-    })
+    const mods = []
+    for (const kind of KINDS)
+      for (const n of COUNTS) {
+        const file = join(dir, `${kind}${n}.cjs`)
+        generate(file, kind, n)
+        const m = require(file)
+        const rel = relative(process.cwd(), file)
+        mods.push({ kind, n, file, m, spec: `${rel.startsWith('.') ? rel : `./${rel}`}:fn*`, originals: m.table() })
+      }
     // Live objects: small records (about 80 bytes each) in arrays of 100 000.
     const keep = []
     const target = Number(CASE.slice(5)) * MB
@@ -86,8 +109,9 @@ if (CASE === undefined) {
     globalThis.gc?.()
     const heapMb = process.memoryUsage().heapUsed / MB
 
-    // Time of each inspector method, summed.
+    // Time and count of each inspector method, summed; and the cost-per-hit calibration.
     const spent = new Map()
+    const count = new Map()
     const post = inspector.Session.prototype.post
     inspector.Session.prototype.post = function (method, ...rest) {
       const t = performance.now()
@@ -95,12 +119,29 @@ if (CASE === undefined) {
         return post.call(this, method, ...rest)
       } finally {
         spent.set(method, (spent.get(method) ?? 0) + performance.now() - t)
+        count.set(method, (count.get(method) ?? 0) + 1)
       }
     }
-    const take = (method) => {
-      const v = spent.get(method) ?? 0
+    const { DebugSession } = await import(new URL('../dist/esm/installers/debugger.js', import.meta.url))
+    const measureHit = DebugSession.prototype.measureHit
+    let calibrated = 0
+    DebugSession.prototype.measureHit = function (...args) {
+      const t = performance.now()
+      try {
+        return measureHit.apply(this, args)
+      } finally {
+        calibrated += performance.now() - t
+      }
+    }
+    const reset = () => {
       spent.clear()
-      return v
+      count.clear()
+      calibrated = 0
+    }
+    const take = () => {
+      const out = { spent: new Map(spent), count: new Map(count), calibrated }
+      reset()
+      return out
     }
 
     const lines = []
@@ -108,7 +149,7 @@ if (CASE === undefined) {
     const ms = (t) => performance.now() - t
     let sink = 0
 
-    async function round({ n, m, spec, originals }) {
+    async function round({ kind, n, m, spec, originals }) {
       // The same call, untraced (warm: the median of a few).
       const plain = []
       for (let i = 0; i < 7; i++) {
@@ -117,76 +158,120 @@ if (CASE === undefined) {
         plain.push(ms(t))
       }
       lines.length = 0
-      spent.clear()
+      reset()
       let t = performance.now()
       const hooked = calls(spec, 10_000_000, { scope: 'local', io, budget: 100 })
       const callsMs = ms(t)
-      const enableMs = take('Debugger.enable')
-      if (hooked !== n) throw new Error(`calls() selected ${hooked} functions, not ${n}`)
+      const c = take()
+      if (hooked !== n) throw new Error(`calls() selected ${hooked} functions, not ${n}: ${lines.join(' | ')}`)
       t = performance.now()
       sink += m.enter(1)
       const firstMs = ms(t)
+      const f = take()
       t = performance.now()
       sink += m.enter(1)
       const nextMs = ms(t)
       await tick() // notices and lines are written at the next turn
       const notice = lines.find((l) => l.includes('swapped the bindings of'))
-      const paused = Number(/the thread paused ([\d.]+) ms/.exec(notice ?? '')?.[1])
       if (notice === undefined) throw new Error(`no swap notice: ${lines.filter((l) => l.startsWith('recon-trace')).join(' | ')}`)
-      const swapped = notice.split('swapped the bindings of ')[1].split(' (the thread')[0].split(', ').length
+      const paused = Number(/the thread paused ([\d.]+) ms/.exec(notice)?.[1])
+      const swapped = notice.split('swapped the bindings of ')[1].split(' (')[0].split(', ').length
       if (swapped !== n) throw new Error(`the notice lists ${swapped} functions, not ${n}: ${notice}`)
+      const firstPauses = f.count.get('Debugger.resume') ?? 0
+      if (kind === 'decl' && (!notice.endsWith('(no pause)') || firstPauses !== 0)) throw new Error(`decl: a pause (${firstPauses}): ${notice}`)
+      if (kind === 'const' && (!Number.isFinite(paused) || firstPauses !== 1)) throw new Error(`const: ${firstPauses} pauses: ${notice}`)
       if (m.table()[0] === originals[0]) throw new Error('fn0 is not swapped')
+      for (let i = 0; i < n; i++) if (m[`fn${i}`] === originals[i]) throw new Error(`fn${i}: the export is not swapped`)
+      reset()
       t = performance.now()
       clear()
       const clearMs = ms(t)
-      const propsMs = take('Runtime.getProperties')
+      const r = take()
       const now = m.table()
       for (let i = 0; i < n; i++) {
         if (now[i] !== originals[i]) throw new Error(`fn${i}: the binding is not the original after clear()`)
         if (m[`fn${i}`] !== originals[i]) throw new Error(`fn${i}: the export is not the original after clear()`)
       }
-      if (state()?.debugSession?.isOpen) throw new Error('the Debugger session is still open after clear()')
-      return { callsMs, enableMs, firstMs: firstMs - median(plain), nextMs: nextMs - median(plain), paused, clearMs, propsMs }
+      // calls() again in the same turn: the session still open, the cost per hit recent.
+      t = performance.now()
+      if (calls(spec, 10_000_000, { scope: 'local', io, budget: 100 }) !== n) throw new Error('calls() again: not hooked')
+      const againMs = ms(t)
+      const a = take()
+      clear()
+      reset()
+      await tick() // the session closes at the end of the turn
+      const d = take()
+      if (state()?.debugSession?.isOpen) throw new Error('the Debugger session is still open after the turn that cleared')
+      return {
+        callsMs,
+        enableMs: c.spent.get('Debugger.enable') ?? 0,
+        calibrationMs: c.calibrated,
+        againMs,
+        againEnableMs: a.spent.get('Debugger.enable') ?? 0,
+        firstMs: firstMs - median(plain),
+        firstPauses,
+        paused,
+        nextMs: nextMs - median(plain),
+        clearMs,
+        clearPauses: r.count.get('Debugger.resume') ?? 0,
+        propsMs: r.spent.get('Runtime.getProperties') ?? 0,
+        disableMs: d.spent.get('Debugger.disable') ?? 0,
+      }
     }
 
-    const out = { heapMb, counts: {} }
     let first
+    const results = []
     for (const mod of mods) {
+      await new Promise((resolve) => setTimeout(resolve, COLD_MS))
+      const cold = await round(mod)
+      if (first === undefined) first = { kind: mod.kind, n: mod.n, ...cold }
       const rs = []
-      for (let r = 0; r < ROUNDS; r++) {
-        const x = await round(mod)
-        if (first === undefined) first = { n: mod.n, ...x }
-        else rs.push(x)
-      }
-      out.counts[mod.n] = rs
+      for (let r = 0; r < ROUNDS; r++) rs.push(await round(mod))
+      results.push({ mod, cold, rs })
     }
-    for (const mod of mods) {
-      const rs = out.counts[mod.n]
+    for (const { mod, cold, rs } of results) {
       const med = (k) => median(rs.map((x) => x[k]))
       const max = (k) => Math.max(...rs.map((x) => x[k]))
       const cell = (k, d = 2) => `${fmt(med(k), d)} (${fmt(max(k), d)})`
-      const firstCol = mod === mods[0] ? `N=${first.n}: ${fmt(first.callsMs, 1)} (enable ${fmt(first.enableMs, 1)}) / ${fmt(first.firstMs)} (notice ${fmt(first.paused, 1)}) / ${fmt(first.clearMs)}` : ''
+      // The cold round counts among the first calls and the clears (its arming is no different).
+      const firsts = [cold.firstMs, ...rs.map((x) => x.firstMs)]
+      const clears = [cold.clearMs, ...rs.map((x) => x.clearMs)]
       console.log(
-        `${pad(fmt(heapMb, 0), 8)}${lpad(mod.n, 4)}  ${lpad(fmt(med('callsMs'), 1), 9)}${lpad(fmt(med('enableMs'), 1), 8)}${lpad(cell('firstMs'), 16)}${lpad(cell('paused', 1), 14)}${lpad(fmt(med('nextMs'), 3), 11)}${lpad(cell('clearMs', 1), 18)}${lpad(fmt(med('propsMs'), 1), 10)}  ${firstCol}`,
+        `${pad(mod.kind, 6)}${pad(fmt(heapMb, 0), 8)}${lpad(mod.n, 4)}  ${lpad(`${fmt(cold.callsMs, 1)} (en ${fmt(cold.enableMs, 1)}, cal ${fmt(cold.calibrationMs, 1)})`, 22)}` +
+          `${lpad(`${fmt(med('callsMs'), 1)} (en ${fmt(med('enableMs'), 1)})`, 20)}${lpad(fmt(med('againMs'), 2), 7)}` +
+          `${lpad(`${fmt(median(firsts), 2)} (${fmt(Math.max(...firsts), 2)})`, 15)}${lpad(med('firstPauses'), 7)}${lpad(Number.isFinite(med('paused')) ? fmt(med('paused'), 1) : '-', 8)}${lpad(fmt(med('nextMs'), 2), 7)}` +
+          `${lpad(`${fmt(median(clears), 2)} (${fmt(Math.max(...clears), 2)})`, 16)}${lpad(med('clearPauses'), 7)}${lpad(fmt(med('propsMs'), 2), 9)}${lpad(fmt(med('disableMs'), 1), 8)}`,
       )
       result({
         scenario: 'binding-arm',
-        case: `${CASE}, ${mod.n}`,
+        case: `${CASE}, ${mod.kind}, ${mod.n}`,
+        kind: mod.kind,
         heap_mb: heapMb,
         functions: mod.n,
+        calls_cold_ms: cold.callsMs,
+        calls_cold_enable_ms: cold.enableMs,
+        calls_cold_calibration_ms: cold.calibrationMs,
         calls_ms: med('callsMs'),
+        calls_max_ms: max('callsMs'),
         enable_ms: med('enableMs'),
-        first_call_ms: med('firstMs'),
-        first_call_max_ms: max('firstMs'),
+        calls_again_ms: med('againMs'),
+        first_call_ms: median(firsts),
+        first_call_max_ms: Math.max(...firsts),
+        first_call_pauses: med('firstPauses'),
         paused_ms: med('paused'),
         paused_max_ms: max('paused'),
         next_call_ms: med('nextMs'),
-        clear_ms: med('clearMs'),
-        clear_max_ms: max('clearMs'),
+        clear_ms: median(clears),
+        clear_max_ms: Math.max(...clears),
+        clear_pauses: med('clearPauses'),
         clear_getproperties_ms: med('propsMs'),
-        first_of_process: mod === mods[0] ? first : undefined,
+        disable_ms: med('disableMs'),
       })
     }
+    console.log(
+      `first of the process (heap ${fmt(heapMb, 0)} MB, ${first.kind}, N=${first.n}): calls() ${fmt(first.callsMs, 1)} ms (enable ${fmt(first.enableMs, 1)}, calibration ${fmt(first.calibrationMs, 1)}), 1st call ${fmt(first.firstMs)}, clear() ${fmt(first.clearMs)}`,
+    )
+    result({ scenario: 'binding-arm', case: `${CASE}, first of the process`, heap_mb: heapMb, first_of_process: first })
     console.log(`(sink ${sink}, kept ${keep.length} arrays)`)
   } finally {
     rmSync(dir, { recursive: true, force: true })
