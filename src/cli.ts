@@ -221,6 +221,11 @@ export class StatusLine {
   threads = 0
   private shown = false
   private readonly startedAt = Date.now()
+  /** Functions per installer, as the traces reported them: `binding swaps 3, entry breakpoints 1`. */
+  private readonly byInstaller = new Map<string, number>()
+  served(installer: string, functions: number): void {
+    this.byInstaller.set(installer, (this.byInstaller.get(installer) ?? 0) + functions)
+  }
   constructor(
     private readonly err: NodeJS.WritableStream,
     private readonly limit: number | [number, number],
@@ -235,9 +240,10 @@ export class StatusLine {
         : `${this.messages} messages (at most ${this.limit[0]} per ${this.limit[1]} ms)`
     const left = this.time === undefined ? '' : `, ${Math.max(0, Math.ceil((this.time - (now - this.startedAt)) / 1000))} s left`
     const threads = this.threads > 1 ? ` in ${this.threads} threads` : ''
+    const by = this.byInstaller.size > 0 ? ` (${[...this.byInstaller].map(([name, n]) => `${name} ${n}`).join(', ')})` : ''
     return (
       `recon-trace: ${String(this.pid).includes(',') ? 'processes' : 'process'} ${this.pid}, ` +
-      `${this.hooked} function${this.hooked === 1 ? '' : 's'} hooked${threads}, ${lim}${left}; Ctrl-C to stop`
+      `${this.hooked} function${this.hooked === 1 ? '' : 's'} hooked${threads}${by}, ${lim}${left}; Ctrl-C to stop`
     )
   }
   draw(): void {
@@ -369,13 +375,19 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
       out.write(`${line}\n`)
       status?.draw()
     }
-    // Which way of hooking serves which functions, on stderr, once per process and text.
+    // Which way of hooking serves which functions, once per process and text: on stderr, or with
+    // --json as objects in the stream, `{"type":"installer","pid":..,"installer":"binding",...}`.
     const explained = new Set<string>()
     const explain = (pid: number, reports: readonly InstallerReport[] | undefined) => {
       for (const r of reports ?? []) {
         const line = `${PREFIX}${multi ? `process ${pid}: ` : ''}${explainLine(r)}`
         if (explained.has(line)) continue
         explained.add(line)
+        status?.served(r.name, r.functions.length)
+        if (p.options.json === true) {
+          print(JSON.stringify({ type: 'installer', pid, installer: r.installer, name: r.name, functions: r.functions, why: r.why }))
+          continue
+        }
         status?.erase()
         err.write(`${line}\n`)
         status?.draw()

@@ -118,11 +118,20 @@ describe('recon-trace <pid> <spec>', () => {
     const s = await service()
     const r = cli([String(s.pid), `${work}:greet`, '-n', '2', '--scope', 'local', '--json'])
     const events = r.out.trim().split('\n').map((l) => JSON.parse(l))
-    expect(events.slice(0, 2).map((e) => [e.type, e.function, e.pid])).toEqual([
+    // Which installer serves which function comes first, as an object of the stream.
+    expect(events[0]).toEqual({
+      type: 'installer',
+      pid: s.pid,
+      installer: 'preload',
+      name: "the preload's probes",
+      functions: ['work:greet'],
+      why: ['local scope: the preload instrumented work, its probes see every call'],
+    })
+    expect(events.slice(1, 3).map((e) => [e.type, e.function, e.pid])).toEqual([
       ['call', 'greet', s.pid],
       ['call', 'greet', s.pid],
     ])
-    expect(events[2]).toEqual({ type: 'end', message: 'rate limit tripped after 2 messages; tracing stopped.' })
+    expect(events[3]).toEqual({ type: 'end', message: 'rate limit tripped after 2 messages; tracing stopped.' })
   })
 
   it('leaves the service untraced within a second when the CLI is killed mid-trace', async () => {
@@ -304,6 +313,16 @@ describe('the status line', () => {
     line.draw()
     line.erase()
     expect(written).toBe(`\r\x1b[K${line.text()}\r\x1b[K`)
+  })
+
+  it('says which installer serves how many functions', async () => {
+    const { StatusLine } = await import('../src/cli.js')
+    const line = new StatusLine({ write: () => true } as unknown as NodeJS.WritableStream, 10, undefined, 4242)
+    line.hooked = 3
+    line.threads = 1
+    line.served('binding swaps', 2)
+    line.served('entry breakpoints', 1)
+    expect(line.text()).toBe('recon-trace: process 4242, 3 functions hooked (binding swaps 2, entry breakpoints 1), 0/10 messages; Ctrl-C to stop')
   })
 
   it('is not drawn when stderr is not a terminal', async () => {
