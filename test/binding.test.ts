@@ -300,6 +300,28 @@ describe('binding swaps, CommonJS', () => {
   })
 })
 
+describe('binding swaps in a preloaded program', () => {
+  it('a file the preload left out is served by binding swaps, the preload\'s files by its probes, in one trace', () => {
+    const r = run(
+      `${BEFORE}
+      const work = require('./fixtures/service/work.cjs')
+      const { calls, clear } = require('recon-trace')
+      calls(['${shapes}:fact -> return', './fixtures/service/work.cjs:add -> return'], 20, { scope: 'local', explain: true, ${IO} })
+      m.fact(2); work.add(1, 2)
+      clear()
+      console.log('changed', JSON.stringify(changed()))
+    `,
+      { flags: ['--require', 'recon-trace/register'], env: { RECON_TRACE_EXCLUDE: 'fixtures/binding/**', RECON_TRACE_CACHE: '0' } },
+    )
+    expect(r.status).toBe(0)
+    const lines = traced(r)
+    expect(lines).toContainEqual(expect.stringMatching(/^recon-trace: work:add through the preload's probes/))
+    expect(lines).toContainEqual(expect.stringMatching(/^recon-trace: shapes:fact through binding swaps \(local scope: the preload did not instrument shapes/))
+    expect(lines).toEqual(expect.arrayContaining(['<0> shapes:fact(2)', '<0> shapes:fact/1 --> 1', '<0> work:add(1, 2)', '<0> work:add/2 --> 3']))
+    expect(r.lines).toContain('changed []')
+  })
+})
+
 describe('binding swaps, ES modules', () => {
   it('an internal function and an export: importers see the wrapper through the live binding, then the original', async () => {
     const r = run(

@@ -83,6 +83,7 @@ describe('an Express service started with plain node', () => {
       `${users}:getUser`,
       `${users}:loadUser -> return`,
       `${users}:normalize -> return`,
+      `${users}:depth(n) when n === 0 -> return`,
       `${users}:Cache#get -> return`,
       `${render}:pad -> return`,
       `${render}:render -> return`,
@@ -113,9 +114,11 @@ describe('an Express service started with plain node', () => {
     expect(msgs).toContain('<0> users:loadUser/1 ~> { id: \'bob0\', depth: 3 }')
     expect(msgs).toContain("<0> users:normalize/1 --> 'bob0'")
     expect(msgs).toContain('<0> users:Cache#get/1 --> undefined')
+    // The recursive function's innermost call, picked by a guard.
+    expect(msgs).toContain('<0> users:depth/1 --> 0')
     expect(msgs).toContain("<0> render:pad/1 --> '[x]'")
     expect(msgs.filter((l) => l.startsWith('<0> render:render/1 '))).toEqual([])
-    expect(c.err()).toMatch(/users:normalize, users:loadUser.* through binding swaps/)
+    expect(c.err()).toMatch(/users:normalize, .*users:loadUser.* through binding swaps/)
     await new Promise((ok) => setTimeout(ok, 100))
     expect(await bindings(s)).toEqual({ changed: [], active: false })
     // The app still answers as before.
