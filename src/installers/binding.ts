@@ -2,11 +2,11 @@
  * Binding and breakpoint installers: local scope in any running process, on every Node line,
  * without changing a line of its code.
  *
- * Planning (`planDebugger`, before anything changes): open this thread's Debugger session
- * (debugger.ts), find the loaded scripts of the files the specs name, read each one's text and
- * table of functions (the preload's names: `fact`, `outer.inner`, `Queue#push`), and where each
- * function can be reached (reach.ts). The specs select functions in those tables as they do in
- * the preload's (probes.ts).
+ * Planning (`planDebugger`, binding-plan.ts, before anything changes): open this thread's
+ * Debugger session (debugger.ts), find the loaded scripts of the files the specs name, read each
+ * one's text and table of functions (the preload's names: `fact`, `outer.inner`, `Queue#push`),
+ * and where each function can be reached (reach.ts). The specs select functions in those tables
+ * as they do in the preload's (probes.ts).
  *
  * Installing, per selected function:
  * - **An entry breakpoint** (the breakpoint installer). A conditional breakpoint at the start of
@@ -30,11 +30,10 @@
  *   sets (`state.via`). When calls through the name make the breakpoint cost more than half the
  *   budget, it comes off for that function, with a notice.
  *
- * The overhead budget: every hit of a breakpoint (and every pause) is counted against the
- * thread's time, in windows of a second, at the cost per hit measured when the trace starts and
- * again after every second with hits (`DebugSession.measureHit`). Over the budget (default 5 %
- * of a core) the trace ends with its own line, before the program slows further. A function hot
- * through its name loses its entry breakpoint at its next call through the wrapper, on the spot.
+ * The overhead budget (budget.ts): every hit of a breakpoint (and every pause) is counted
+ * against the thread's time, in windows of a second. Over the budget (default 5 % of a core) a
+ * function hot through its name loses its entry breakpoint at its next call through the wrapper,
+ * on the spot; if the rest still costs more, the trace ends with its own line.
  *
  * Restoring: every wrapper goes inert at once (straight through to its original); properties
  * get their exact descriptors back; breakpoints come off; bindings get their originals back at
@@ -43,142 +42,23 @@
  * condition or a pause. A binding the program itself changed since is left as it is. Then the
  * session closes if no trace holds it: the Debugger domain is off again.
  */
-import { existsSync } from 'node:fs'
 import { Parser } from 'acorn'
 import Module from 'node:module'
-import { labelOfFile, resolvesFromCwd } from '../modules.js'
-import { encodeTable, ProbeFile, type ProbeHandler } from '../registry.js'
-import { rewriterModule } from '../register.js'
+import type { ProbeHandler } from '../registry.js'
 import { RETURN, type Matcher } from '../match.js'
 import { isBusy, state } from '../state.js'
-import type { TraceSpec } from '../spec.js'
-import { budgetReason } from '../lines.js'
 import { CONDITION_BASE, debugHooks, debugSession, type DebugScript, type PausedFrame } from './debugger.js'
 import type { Installer, InstallerKind, TraceHost } from './installer.js'
 import { inspectorUrl } from '../inspector.js'
-import { selects, type Probes, type ProbeSpec, type ProbeTarget } from './probes.js'
-import { inBody, locatedIn, reachOf, type Reach } from './reach.js'
+import { selects, type Probes, type ProbeTarget } from './probes.js'
+import { inBody, locatedIn, type Reach } from './reach.js'
+import { debugFile, DebugFile, type DebugPlan, type DebugSpecPlan } from './binding-plan.js'
+import { OverheadBudget } from './budget.js'
 import { Target, install as installSite, makeWrapper, uninstall as uninstallSite, type OnMatch, type Site } from './wrapper.js'
 
 const apply = Reflect.apply
 const construct = Reflect.construct
 const getOwnDescriptor = Reflect.getOwnPropertyDescriptor
-
-/** A spec the debugger installers serve, before its functions are selected. */
-export interface DebugSpecPlan {
-  readonly spec: TraceSpec
-  readonly selector: ProbeSpec['selector']
-  readonly scope: 'local' | 'global'
-  /** Its file is not loaded yet: its functions are hooked when it loads. */
-  waits?: boolean
-}
-
-/** A loaded file the specs name: its script, text, table of functions and their reach. */
-export class DebugFile {
-  readonly file: ProbeFile
-  readonly reach: readonly Reach[]
-  constructor(
-    readonly script: DebugScript,
-    source: string,
-  ) {
-    const { instrument } = rewriterModule()
-    const r = instrument(source, {
-      filename: script.filename,
-      format: script.module ? 'module' : 'commonjs',
-      map: false,
-      stableIds: true,
-      tableOnly: true,
-    })
-    this.file = new ProbeFile(script.filename, r.probes.length, encodeTable(r.probes, r.skipped), undefined)
-    this.reach = reachOf(source, script.module)
-    if (this.reach.length !== r.probes.length || this.reach.some((x, i) => x.name !== r.probes[i].name))
-      throw new Error('its functions could not be numbered the way the preload numbers them')
-  }
-  get filename(): string {
-    return this.script.filename
-  }
-  get label(): string {
-    return labelOfFile(this.script.filename)
-  }
-}
-
-/** A script's file, read once per thread (a script's text never changes under its id). */
-function debugFile(script: DebugScript): DebugFile {
-  const session = debugSession()
-  const key = `${script.id} ${script.filename}`
-  let f = session.files.get(key) as DebugFile | undefined
-  if (f === undefined) {
-    f = new DebugFile(script, session.source(script))
-    session.files.set(key, f)
-  }
-  return f
-}
-
-/** What planning found: the loaded files, the specs with nothing loaded here. */
-export interface DebugPlan {
-  readonly files: DebugFile[]
-  readonly notHere: Set<DebugSpecPlan>
-  /** The names of the files waited for. */
-  readonly waitingFor: string[]
-}
-
-/** Whether a spec's file could still load: the file exists, or the package resolves. */
-function loadable(sel: ProbeSpec['selector']): boolean {
-  if (sel.kind === 'file') return existsSync(sel.filename)
-  if (sel.kind === 'package') return resolvesFromCwd(sel.name)
-  return false
-}
-
-/**
- * Plan the debugger installers for `specs`: the loaded files they name, read through this
- * thread's Debugger session (held until the trace ends, or released here on a problem).
- */
-export function planDebugger(specs: readonly DebugSpecPlan[], inWorker: boolean, problems: string[]): DebugPlan {
-  const plan: DebugPlan = { files: [], notHere: new Set(), waitingFor: [] }
-  const session = debugSession()
-  const before = problems.length
-  if (!session.acquire()) {
-    for (const p of specs) problems.push(`${p.spec.text}: local scope without the preload needs the inspector, which failed here (${session.unavailable})`)
-    return plan
-  }
-  const seen = new Map<string, DebugFile>()
-  for (const p of specs) {
-    const files = session.filesWhere((f) => selects(p.selector, f))
-    if (files.length === 0) {
-      if (inWorker) {
-        plan.notHere.add(p)
-        continue
-      }
-      if (loadable(p.selector)) {
-        // Not loaded yet, but it can be: its functions are hooked when it loads.
-        p.waits = true
-        plan.waitingFor.push(p.selector.kind === 'file' ? p.selector.label : p.selector.kind === 'package' ? p.selector.name : p.spec.text)
-        continue
-      }
-      const what =
-        p.selector.kind === 'file'
-          ? `${p.selector.filename} does not exist`
-          : p.selector.kind === 'package'
-            ? `the package ${p.selector.name} cannot be found from ${process.cwd()}`
-            : 'no file is loaded'
-      problems.push(`${p.spec.text}: ${what}`)
-      continue
-    }
-    for (const filename of files) {
-      if (seen.has(filename)) continue
-      const script = session.scriptOf(filename)!
-      try {
-        const f = debugFile(script)
-        seen.set(filename, f)
-        plan.files.push(f)
-      } catch (err) {
-        problems.push(`${p.spec.text}: ${labelOfFile(filename)} cannot be read: ${err instanceof Error ? err.message : String(err)}`)
-      }
-    }
-  }
-  if (problems.length > before) session.release()
-  return plan
-}
 
 /** Where the wrapper of a binding sits, and what to put back. */
 interface BindingSwap {
@@ -264,9 +144,6 @@ const MAX_ARM_HITS = 64
 const CALIBRATION_HITS = 24
 const RECALIBRATION_HITS = 8
 
-/** A budget window: one second of the thread's time. */
-const WINDOW_MS = 1000
-
 /** The generation of traces in this thread: a condition left by an ended trace answers no. */
 let generation = 0
 
@@ -279,12 +156,7 @@ export class DebugHooks {
   private readonly gen = ++generation
   private readonly session = debugSession()
   private readonly via = state.via
-  private cost = 0.1
-  private windowStart = 0
-  private windowHits = 0
-  private windowPause = 0
-  private checking = false
-  private measuring = false
+  private budget: OverheadBudget | undefined
   private ended = false
   private onLoad: ((script: DebugScript) => void) | undefined
   private hooked = 0
@@ -297,7 +169,7 @@ export class DebugHooks {
     private readonly plan: DebugPlan,
     private readonly onMatch: OnMatch,
     /** The overhead budget: the share of one core the trace may cost (0.05: 5 %). */
-    private readonly budget: number,
+    private readonly share: number,
     /** The specs, by the index the probes know them by (`ProbeTarget.specs`). */
     private readonly specs: readonly DebugSpecPlan[],
   ) {
@@ -332,8 +204,15 @@ export class DebugHooks {
   install(problems: string[]): number {
     this.probes.install(problems)
     if (problems.length > 0) return 0
-    this.cost = this.session.recentHitCost() ?? this.session.measureHit(CALIBRATION_HITS)
-    this.windowStart = performance.now()
+    this.budget = new OverheadBudget(
+      this.share,
+      () => this.session.measureHit(RECALIBRATION_HITS),
+      this.session.recentHitCost() ?? this.session.measureHit(CALIBRATION_HITS),
+      () => {
+        for (const e of this.entries) for (const x of e.hooked) if (x !== undefined) x.nameHits = x.refHits = 0
+      },
+      (now) => (now ? this.markHotNames() : this.overBudget()),
+    )
     const hooks = debugHooks()
     hooks.hit = this.onHit
     hooks.arm = this.onArm
@@ -442,7 +321,7 @@ export class DebugHooks {
     if (gen !== this.gen || this.ended) return false
     const h = this.entries[f]?.hooked[id]
     if (h === undefined) return false
-    this.count()
+    this.budget?.hit()
     if (this.via[0] === 1) {
       // The call came through our wrapper, which reports it.
       this.via[0] = 0
@@ -466,32 +345,13 @@ export class DebugHooks {
     return h.entry.arming && !this.ended
   }
 
-  /** Count a hit against the budget window; over it, decide at the next turn. */
-  private count(): void {
-    const now = performance.now()
-    if (now - this.windowStart >= WINDOW_MS) {
-      this.windowStart = now
-      this.windowHits = 0
-      this.windowPause = 0
-      for (const e of this.entries) for (const x of e.hooked) if (x !== undefined) x.nameHits = x.refHits = 0
-      if (!this.measuring) {
-        // Measure the cost of a hit again, outside the Debugger's callbacks.
-        this.measuring = true
-        setImmediate(() => {
-          this.measuring = false
-          if (!this.ended) this.cost = this.session.measureHit(RECALIBRATION_HITS)
-        }).unref()
-      }
-    }
-    this.windowHits++
-    if (!this.checking && this.windowHits * this.cost + this.windowPause > this.budget * WINDOW_MS) {
-      this.checking = true
-      // Functions hot through their names lose their breakpoint at their next call through the
-      // wrapper (outside any Debugger callback), before this turn ends.
-      for (const e of this.entries)
-        for (const h of e.hooked) if (h !== undefined && h.marking === 1 && h.target !== undefined && h.nameHits > 0 && h.nameHits >= h.refHits) h.marking = 2
-      setImmediate(() => this.overBudget())
-    }
+  /**
+   * The window just went over: functions hot through their names lose their breakpoint at their
+   * next call through the wrapper (outside any Debugger callback), before this turn ends.
+   */
+  private markHotNames(): void {
+    for (const e of this.entries)
+      for (const h of e.hooked) if (h !== undefined && h.marking === 1 && h.target !== undefined && h.nameHits > 0 && h.nameHits >= h.refHits) h.marking = 2
   }
 
   /** A call through the name of a function whose breakpoint must come off: take it off now, if outside the Debugger's callbacks. */
@@ -500,7 +360,7 @@ export class DebugHooks {
     this.session.removeBreakpoint(h.breakpoint)
     h.breakpoint = undefined
     h.marking = 0
-    this.windowHits -= h.nameHits
+    this.budget?.forget(h.nameHits)
     this.host.notice(
       `${h.label} (${h.nameHits} calls through its name): the entry breakpoint came off (it cost more than the budget allows; ` +
         `those calls are traced through the binding), so calls through references taken before the trace are no longer seen`,
@@ -514,7 +374,6 @@ export class DebugHooks {
    * the budget, the trace ends.
    */
   private overBudget(): void {
-    this.checking = false
     if (this.ended || !this.host.active) return
     const dropped: string[] = []
     for (const e of this.entries)
@@ -524,7 +383,7 @@ export class DebugHooks {
         this.session.removeBreakpoint(h.breakpoint)
         h.breakpoint = undefined
         h.marking = 0
-        this.windowHits -= h.nameHits
+        this.budget?.forget(h.nameHits)
         dropped.push(`${h.label} (${h.nameHits} calls through its name)`)
       }
     if (dropped.length > 0)
@@ -532,9 +391,7 @@ export class DebugHooks {
         `${dropped.join(', ')}: the entry breakpoint came off (it cost more than the budget allows; those calls are traced through the binding), ` +
           `so calls through references taken before the trace are no longer seen`,
       )
-    const spent = this.windowHits * this.cost + this.windowPause
-    const elapsed = Math.max(performance.now() - this.windowStart, 1)
-    if (spent > this.budget * WINDOW_MS) this.host.end(budgetReason(this.budget, this.windowHits, this.cost, spent / Math.max(elapsed, WINDOW_MS)))
+    if (this.budget?.over() === true) this.host.end(this.budget.reason())
   }
 
   /**
@@ -632,7 +489,7 @@ export class DebugHooks {
       return false
     } finally {
       this.session.inCallback--
-      this.windowPause += performance.now() - t0
+      this.budget?.pause(performance.now() - t0)
     }
   }
 
@@ -688,7 +545,7 @@ export class DebugHooks {
       return
     } finally {
       this.session.releaseObjects()
-      this.windowPause += performance.now() - t0
+      this.budget?.pause(performance.now() - t0)
     }
     this.noticeArmed(swapped, unreached, performance.now() - t0, true)
   }
@@ -794,6 +651,7 @@ export class DebugHooks {
   restore(): void {
     if (this.ended) return
     this.ended = true
+    this.budget?.stop()
     if (this.onLoad !== undefined) this.session.loading.delete(this.onLoad)
     for (const e of this.entries)
       for (const h of e.hooked) {
