@@ -72,6 +72,22 @@ describe('binding swaps, CommonJS', () => {
     expect(r.lines).toContain('changed [] exports true')
   })
 
+  it('swaps through closures in the condition where code from strings is not allowed (--disallow-code-generation-from-strings)', () => {
+    const r = run(
+      `${BEFORE}
+      const { calls, clear } = require('recon-trace')
+      calls(['${shapes}:fact -> return', '${shapes}:double -> return', '${shapes}:api.get'], 20, { scope: 'local', ${IO} })
+      m.run(2)
+      clear()
+      console.log('changed', JSON.stringify(changed()))
+    `,
+      { flags: ['--disallow-code-generation-from-strings'] },
+    )
+    expect(r.status).toBe(0)
+    expect(traced(r)).toEqual(expect.arrayContaining(['<0> shapes:fact/1 --> 1', '<0> shapes:double/1 --> 4', "<0> shapes:api.get('2')".replace("'2'", '2')]))
+    expect(r.lines).toContain('changed []')
+  })
+
   it('a nested function is reached by its entry breakpoint: its calls, and a notice that its returns are not seen', () => {
     const r = run(`${BEFORE}
       const { calls, clear } = require('recon-trace')

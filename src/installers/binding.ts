@@ -46,7 +46,7 @@ import { Parser } from 'acorn'
 import Module from 'node:module'
 import type { ProbeHandler } from '../registry.js'
 import { RETURN, type Matcher } from '../match.js'
-import { isBusy, state } from '../state.js'
+import { STATE_KEY, isBusy, state } from '../state.js'
 import { CONDITION_BASE, debugHooks, debugSession, type DebugScript, type PausedFrame } from './debugger.js'
 import type { Installer, InstallerKind, TraceHost } from './installer.js'
 import { inspectorUrl } from '../inspector.js'
@@ -100,6 +100,8 @@ class FileEntry {
   readonly hooked: (Hooked | undefined)[]
   /** Swaps waiting for a hit: true until every holder of the file was dealt with. */
   arming = false
+  /** The names of the file's top-level bindings that hold selected functions. */
+  holders: string[] = []
   /** Hits that armed (each may reach only the names its function does not shadow): bounded. */
   armHits = 0
   /** A function made in the file's top-level scope at the arming pause: the restore of `const` bindings pauses in it. */
@@ -132,6 +134,19 @@ function parses(condition: string): boolean {
   } catch {
     return false
   }
+}
+
+/** Whether this realm may compile code from strings (`--disallow-code-generation-from-strings` says no). */
+let codeGeneration: boolean | undefined
+function codeFromStrings(): boolean {
+  if (codeGeneration === undefined) {
+    try {
+      codeGeneration = new Function('return 1')() === 1
+    } catch {
+      codeGeneration = false
+    }
+  }
+  return codeGeneration
 }
 
 /** What a condition hands over for a binding: its name, and closures that read and write it. */
@@ -216,6 +231,7 @@ export class DebugHooks {
     const hooks = debugHooks()
     hooks.hit = this.onHit
     hooks.arm = this.onArm
+    hooks.armEval = this.onArmEval
     for (const file of this.plan.files) {
       this.addFile(file, problems)
       if (problems.length > 0) return 0
@@ -242,18 +258,25 @@ export class DebugHooks {
       const holder = h?.reach.holder
       if (holder !== undefined) holders.add(holder.kind === 'binding' ? holder.name : holder.base)
     }
+    entry.holders = [...holders].filter((n) => IDENTIFIER.test(n) && !RESERVED.has(n))
+    const evaluates = codeFromStrings()
     for (const h of entry.hooked) {
       if (h === undefined) continue
       const reach = h.reach
       const id = reach.id
-      // The condition reports the call, and while the file is arming, swaps the bindings its
-      // function can see (its own names shadow the others) through closures made right there.
-      const names = [...holders].filter((n) => !reach.shadows.has(n) && IDENTIFIER.test(n) && !RESERVED.has(n))
-      const access = names.map((n) => `[${JSON.stringify(n)}, () => ${n}, (v) => { ${n} = v }]`).join(', ')
-      const hit = `${CONDITION_BASE}.hit(${this.gen}, ${entry.index}, ${id}, ${reach.args})`
-      let condition = names.length > 0 ? `${hit} && ${CONDITION_BASE}.arm(${this.gen}, ${entry.index}, [${access}])` : `${hit} && false`
-      // A condition that does not parse would be ignored silently: fall back to the call alone.
-      if (!parses(condition)) condition = `${CONDITION_BASE}.hit(${this.gen}, ${entry.index}, ${id}, []) && false`
+      // The condition reports the call; while the file is arming, it also hands over a way to
+      // read and write the bindings its function can see (its own names shadow the others),
+      // made right there: a function that evaluates in that scope, or (where code from strings
+      // is not allowed) a pair of closures per binding, which makes the condition longer.
+      const args = parses(`f(${reach.args})`) ? reach.args : '[]'
+      const hit = `${CONDITION_BASE}.hit(${this.gen}, ${entry.index}, ${id}, ${args})`
+      const names = entry.holders.filter((n) => !reach.shadows.has(n))
+      let condition = `${hit} && false`
+      if (names.length > 0 && evaluates) condition = `${hit} && ${CONDITION_BASE}.armEval(${this.gen}, ${entry.index}, ${id}, (c) => eval(c))`
+      else if (names.length > 0)
+        condition =
+          `${hit} && ${CONDITION_BASE}.arm(${this.gen}, ${entry.index}, ` +
+          `[${names.map((n) => `[${JSON.stringify(n)}, () => ${n}, (v) => { ${n} = v }]`).join(', ')}])`
       const bp = this.session.setBreakpoint(file.script, reach.line, reach.column, condition, (frame) => this.armConsts(entry, frame))
       if (bp === undefined || !inBody(reach, bp.line, bp.column)) {
         if (bp !== undefined) this.session.removeBreakpoint(bp.id)
@@ -298,6 +321,34 @@ export class DebugHooks {
 
   private readonly onHit = (gen: number, f: number, id: number, args: ArrayLike<unknown>): boolean => this.hit(gen, f, id, args)
   private readonly onArm = (gen: number, f: number, access: readonly Access[]): boolean => this.arm(gen, f, access)
+  private readonly onArmEval = (gen: number, f: number, id: number, evaluate: (code: string) => unknown): boolean =>
+    this.arm(gen, f, this.accessThrough(f, id, evaluate))
+
+  /**
+   * Read and write the bindings a function of a file can see, through a function that evaluates
+   * code in its scope (made by its breakpoint's condition): `() => evaluate('fact')`, and a write
+   * that hands the value over through the process-wide state. Never throws.
+   */
+  private accessThrough(f: number, id: number, evaluate: (code: string) => unknown): Access[] {
+    const entry = this.entries[f]
+    const reach = entry?.file.reach[id]
+    if (entry === undefined || reach === undefined) return []
+    const slot = `globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})].handoff`
+    return entry.holders
+      .filter((n) => !reach.shadows.has(n))
+      .map((n): Access => [
+        n,
+        () => evaluate(n),
+        (v) => {
+          state.handoff = v
+          try {
+            evaluate(`${n} = ${slot}`)
+          } finally {
+            state.handoff = undefined
+          }
+        },
+      ])
+  }
 
   /** Functions whose returns a spec asks for but only a breakpoint reaches: said once. */
   private noticeCallsOnly(): void {
@@ -428,7 +479,7 @@ export class DebugHooks {
         if (holder.kind === 'binding') {
           if (typeof value !== 'function' || (h.target !== undefined && h.target.original !== value)) {
             h.armed = true
-            if (h.target === undefined) unreached.push(h)
+            unreached.push(h)
             continue
           }
           const t = this.targetOf(h, value)
@@ -446,13 +497,13 @@ export class DebugHooks {
         let owner = value
         for (const step of holder.path) owner = isObject(owner) ? dataOf(owner, step) : undefined
         if (!isObject(owner)) {
-          if (h.target === undefined) unreached.push(h)
+          unreached.push(h)
           continue
         }
         const d = getOwnDescriptor(owner, holder.key)
         const fn = d === undefined ? undefined : (d as Record<string, unknown>)[holder.slot]
         if (typeof fn !== 'function') {
-          if (h.target === undefined) unreached.push(h)
+          unreached.push(h)
           continue
         }
         if (h.target !== undefined && (fn === h.target.wrapper || h.target.original !== fn)) continue // swapped through the exports already
@@ -499,12 +550,22 @@ export class DebugHooks {
       this.host.notice(
         `swapped the bindings of ${swapped.map((h) => h.label).join(', ')} ` + (paused ? `(the thread paused ${Math.round(ms * 10) / 10} ms)` : `(no pause)`),
       )
-    if (unreached.length > 0)
+    // Out of reach: calls only through the entry breakpoint, but in full through the module's
+    // exports when they hold the function (swapped when the trace started).
+    for (const [list, exported] of [
+      [unreached.filter((h) => h.target === undefined), false],
+      [unreached.filter((h) => h.target !== undefined), true],
+    ] as const) {
+      if (list.length === 0) continue
+      const one = list.length === 1
       this.host.notice(
-        `${unreached.map((h) => h.label).join(', ')}: ` +
-          `no closure refers to ${unreached.length === 1 ? 'its binding' : 'their bindings'}, so V8 keeps no place to swap; ` +
-          `calls only, through ${unreached.length === 1 ? 'its' : 'their'} entry breakpoint`,
+        `${list.map((h) => h.label).join(', ')}: ` +
+          `no closure refers to ${one ? 'its binding' : 'their bindings'}, so V8 keeps no place to swap; ` +
+          (exported
+            ? `calls through the module's exports are traced in full, other calls only through ${one ? 'its' : 'their'} entry breakpoint (calls only)`
+            : `calls only, through ${one ? 'its' : 'their'} entry breakpoint`),
       )
+    }
   }
 
   /** Whether this thread may pause for a swap: not while an inspector server is open (a debugger there would hold the pause). */
@@ -698,6 +759,7 @@ export class DebugHooks {
       const hooks = debugHooks()
       if (hooks.hit === this.onHit) hooks.hit = undefined
       if (hooks.arm === this.onArm) hooks.arm = undefined
+      if (hooks.armEval === this.onArmEval) hooks.armEval = undefined
       this.session.release()
     }
   }

@@ -5,10 +5,11 @@
  * paused frame's scope; bench/binding-breakpoint.mjs), and a `const` swap a pause of about 1 ms.
  * The budget counts both in windows of one second of wall time: hits times the cost of one hit,
  * plus the pauses. The cost of a hit is measured with a breakpoint of the installers' shape on a
- * function of ours (`DebugSession.measureHit`) when a trace starts (or taken from a measure of
- * the last second), and again after every window that had hits, outside the Debugger's
- * callbacks: it grows with what the Debugger holds. The figure is an estimate, not a reading of
- * the program's own time; docs/benchmarks.md §9 compares it with the share measured from outside.
+ * function of ours (`DebugSession.measureHit`: a burst's median, doubled, for the colder hits of
+ * a running program) when a trace starts (or taken from a measure of the last second), and again
+ * after every window that had hits, outside the Debugger's callbacks: it grows with what the
+ * Debugger holds. The figure is an estimate, not a reading of the program's own time;
+ * docs/benchmarks.md §9 compares it with the share measured from outside.
  *
  * When a window goes over, the owner hears it twice: at once (`onOver(true)`, inside the hit:
  * mark what can be dropped without a Debugger call), and at the next turn (`onOver(false)`:
@@ -91,7 +92,7 @@ export class OverheadBudget {
   reason(): string {
     const spent = this.hits * this.cost + this.pauses
     const elapsed = Math.max(performance.now() - this.windowStart, WINDOW_MS)
-    return budgetReason(this.share, this.hits, this.cost, spent / elapsed)
+    return budgetReason(this.share, this.hits, this.cost, Math.min(1, spent / elapsed))
   }
 
   stop(): void {
