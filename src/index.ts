@@ -61,7 +61,8 @@
  * ## Local scope without the preload: binding swaps and entry breakpoints
  *
  * In a program started with plain `node` (or a file the preload left out), the same specs on a
- * file it has loaded work on every Node line, and no line of its code changes. Each selected
+ * file it has loaded work on Node 22, 24 and 26 (Node 20: live edit, or RECON_TRACE_BINDING=force),
+ * and no line of its code changes. Each selected
  * function gets a conditional breakpoint at its entry, through an in-process inspector session;
  * the condition reports the call and says no, so the thread never stops. At the first call into
  * the file, the condition also swaps the file's top-level bindings that hold selected functions

@@ -32,8 +32,7 @@ import { registry, type LiveProbe, type ProbeFile, type ProbeHandler } from './r
 import { liveEditAsked, liveEditRefusal, liveEditor } from './installers/liveedit.js'
 import { DebugHooks } from './installers/binding.js'
 import { planDebugger, type DebugPlan, type DebugSpecPlan } from './installers/binding-plan.js'
-import { debugSession } from './installers/debugger.js'
-import { inspectorRefusal } from './inspector.js'
+import { bindingRefusal, debugSession } from './installers/debugger.js'
 import { LiveEdit, planLiveEdit, type LivePlan, type LiveSpecPlan } from './installers/liveedit-installer.js'
 import { chooseInstaller } from './installers/choose.js'
 import { INSTALLER_NAMES, type Installer, type InstallerKind, type InstallerReport, type TraceHost } from './installers/installer.js'
@@ -429,7 +428,8 @@ export function startTrace(
   let refusal: { value: string | undefined } | undefined
   const liveEditFacts = () => (refusal ??= { value: liveEditRefusal() }).value
   const asked = liveEditAsked()
-  const inspectorFacts = () => inspectorRefusal()
+  let binding: { value: string | undefined } | undefined
+  const bindingFacts = () => (binding ??= { value: bindingRefusal() }).value
   for (const spec of parsed) {
     const label =
       typeof spec.module === 'string' ? (spec.module.startsWith('.') || spec.module.startsWith('/') ? labelOfFile(spec.module) : spec.module) : 'an object'
@@ -440,7 +440,7 @@ export function startTrace(
       preloadCovers: opts.scope === 'local' || esm ? preloadCovers(spec.module, reg) : false,
       liveEditAsked: asked,
       liveEditRefusal: liveEditFacts,
-      inspectorRefusal: inspectorFacts,
+      bindingRefusal: bindingFacts,
       label,
     })
     if ('refused' in choice) {

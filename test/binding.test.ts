@@ -5,14 +5,15 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { resolve } from 'node:path'
 import WebSocket from 'ws'
 import { runProgram, type Run } from './helpers.js'
+import { BINDING_CRASHES, BINDING_ON, V8_MAJOR, itUnless } from './runtime.js'
 
 const root = resolve(import.meta.dirname, '..')
 const shapes = './fixtures/binding/shapes.cjs'
 const IO = `io: (l) => process.stdout.write(l + '\\n')`
 
-/** Run `program` with plain node (no preload, live edit not asked for). */
+/** Run `program` with plain node (no preload, live edit not asked for, binding swaps on where they are off by default). */
 function run(program: string, opts: { esm?: boolean; flags?: string[]; env?: Record<string, string>; timeout?: number } = {}): Run {
-  return runProgram(program, { ...opts, env: { RECON_TRACE_LIVE_EDIT: '', ...opts.env } })
+  return runProgram(program, { ...opts, env: { RECON_TRACE_LIVE_EDIT: '', ...BINDING_ON, ...opts.env } })
 }
 
 /** The trace's lines, without their time and pid; notices as they are. */
@@ -249,7 +250,7 @@ describe('binding swaps, CommonJS', () => {
     expect(out.changed).toEqual([])
   })
 
-  it('1000 trace, swap and restore cycles under load: results unchanged, every binding back, the heap back to its baseline', () => {
+  itUnless(BINDING_CRASHES)('1000 trace, swap and restore cycles under load: results unchanged, every binding back, the heap back to its baseline', () => {
     const r = run(
       `${BEFORE}
       const { calls, clear } = require('recon-trace')
@@ -276,7 +277,7 @@ describe('binding swaps, CommonJS', () => {
     `,
       { flags: ['--expose-gc'], timeout: 100_000 },
     )
-    expect(r.status).toBe(0)
+    expect(r.status, `signal ${r.signal}; ${r.stderr.slice(-3000)}`).toBe(0)
     const out = JSON.parse(r.lines.at(-1)!)
     expect(out).toMatchObject({ ok: 1000, changed: [], exports: true, session: false })
     expect(out.grownMB).toBeLessThan(2)
@@ -313,6 +314,29 @@ describe('binding swaps, CommonJS', () => {
     expect(r.lines).toContainEqual(expect.stringMatching(/^recon-trace: recon-trace-vm-\d+ is not loaded yet: its functions are hooked when it loads$/))
     expect(r.lines).toContain('2')
     expect(r.lines.filter((l) => l.startsWith('<0>'))).toEqual([])
+  })
+})
+
+describe('the runtime gate', () => {
+  const program = `
+    require('${shapes}')
+    const { calls } = require('recon-trace')
+    calls('${shapes}:fact', 5, { scope: 'local', explain: true, io: (l) => console.log(l) })
+  `
+  itUnless(V8_MAJOR > 11 && `binding swaps are on by default on V8 ${V8_MAJOR}`)(
+    'on V8 11 (Node 20) binding swaps are off by default, saying why: live edit serves; RECON_TRACE_BINDING=force turns them on',
+    () => {
+      const off = runProgram(program, { env: { RECON_TRACE_LIVE_EDIT: '', RECON_TRACE_BINDING: '' } })
+      expect(off.stdout).toContain('binding swaps are off here (V8 11')
+      expect(off.stdout).toContain('crashed the process in our tests when a breakpoint was set while it optimized a caller of the function')
+      expect(off.stdout).toContain('shapes:fact through live edit')
+      const forced = runProgram(program, { env: { RECON_TRACE_LIVE_EDIT: '', RECON_TRACE_BINDING: 'force' } })
+      expect(forced.stdout).toContain('shapes:fact through binding swaps')
+    },
+  )
+  itUnless(V8_MAJOR <= 11 && `binding swaps are off by default on V8 ${V8_MAJOR}`)('binding swaps serve local scope by default on this runtime', () => {
+    const on = runProgram(program, { env: { RECON_TRACE_LIVE_EDIT: '', RECON_TRACE_BINDING: '' } })
+    expect(on.stdout).toContain('shapes:fact through binding swaps')
   })
 })
 
@@ -439,7 +463,11 @@ describe('the overhead budget', () => {
 describe('another debugger', () => {
   /** A child started with --inspect, and a client on its inspector (as DevTools or `node inspect`) that resumes every pause it sees. */
   async function withDebugger(program: string): Promise<{ out: string; pauses: string[] }> {
-    const child: ChildProcess = spawn(process.execPath, ['--inspect=127.0.0.1:0', '-e', program], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child: ChildProcess = spawn(process.execPath, ['--inspect=127.0.0.1:0', '-e', program], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '', RECON_TRACE_LIVE_EDIT: '', ...BINDING_ON },
+    })
     let err = ''
     let out = ''
     const pauses: string[] = []

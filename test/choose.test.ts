@@ -11,26 +11,26 @@ const facts = (over: Partial<ChoiceFacts>): ChoiceFacts => ({
   preloadCovers: false,
   liveEditAsked: false,
   liveEditRefusal: never,
-  inspectorRefusal: () => undefined,
+  bindingRefusal: () => undefined,
   label: 'db',
   ...over,
 })
 
 describe('chooseInstaller', () => {
   it('global scope on a CommonJS module: runtime wrappers, without asking about live edit or the inspector', () => {
-    expect(chooseInstaller(facts({ inspectorRefusal: never }))).toEqual({ installer: 'wrapper', why: "global scope on db: the function is replaced where its module's exports hold it" })
+    expect(chooseInstaller(facts({ bindingRefusal: never }))).toEqual({ installer: 'wrapper', why: "global scope on db: the function is replaced where its module's exports hold it" })
   })
 
   it('global scope on a CommonJS module the preload instrumented: still runtime wrappers (they see every call through the export)', () => {
-    expect(chooseInstaller(facts({ preloadCovers: true, inspectorRefusal: never }))).toMatchObject({ installer: 'wrapper' })
+    expect(chooseInstaller(facts({ preloadCovers: true, bindingRefusal: never }))).toMatchObject({ installer: 'wrapper' })
   })
 
   it("local scope in a file the preload instrumented: the preload's probes, without asking about the inspector", () => {
-    expect(chooseInstaller(facts({ scope: 'local', preloadCovers: true, inspectorRefusal: never }))).toEqual({ installer: 'preload', why: 'local scope: the preload instrumented db, its probes see every call' })
+    expect(chooseInstaller(facts({ scope: 'local', preloadCovers: true, bindingRefusal: never }))).toEqual({ installer: 'preload', why: 'local scope: the preload instrumented db, its probes see every call' })
   })
 
   it("an ES module in global scope the preload instrumented: the preload's probes (its exports cannot be replaced)", () => {
-    expect(chooseInstaller(facts({ esm: true, preloadCovers: true, inspectorRefusal: never }))).toEqual({ installer: 'preload', why: 'an ES module: the preload instrumented db, its probes see every call' })
+    expect(chooseInstaller(facts({ esm: true, preloadCovers: true, bindingRefusal: never }))).toEqual({ installer: 'preload', why: 'an ES module: the preload instrumented db, its probes see every call' })
   })
 
   it('local scope or an ES module without the preload: binding swaps and entry breakpoints, live edit not asked about', () => {
@@ -53,9 +53,21 @@ describe('chooseInstaller', () => {
     expect(c).toMatchObject({ installer: 'binding', why: expect.stringContaining('(live edit was asked for, but live edit does not exist on this runtime)') })
   })
 
-  it('refused only where the inspector cannot be used, saying why', () => {
-    expect(chooseInstaller(facts({ scope: 'local', inspectorRefusal: () => 'no inspector in this build of Node' }))).toEqual({
-      refused: 'local scope without the preload needs the inspector, which cannot be used here (no inspector in this build of Node)',
+  it('where binding swaps cannot run (Node 20), live edit serves, saying why', () => {
+    expect(chooseInstaller(facts({ scope: 'local', bindingRefusal: () => 'V8 11 crashed', liveEditRefusal: () => undefined }))).toEqual({
+      installer: 'live edit',
+      why: 'local scope: the preload did not instrument db; binding swaps are off here (V8 11 crashed), live edit probes the running code',
+    })
+  })
+
+  it('refused where neither binding swaps nor live edit can run, with both reasons', () => {
+    expect(chooseInstaller(facts({ scope: 'local', bindingRefusal: () => 'no inspector', liveEditRefusal: () => 'live edit needs it too' }))).toEqual({
+      refused: 'local scope without the preload needs binding swaps or live edit: binding swaps are off here (no inspector); live edit needs it too',
+    })
+    expect(
+      chooseInstaller(facts({ scope: 'local', liveEditAsked: true, bindingRefusal: () => 'no inspector', liveEditRefusal: () => 'live edit needs it too' })),
+    ).toEqual({
+      refused: 'local scope without the preload needs binding swaps or live edit: binding swaps are off here (no inspector); live edit needs it too',
     })
   })
 })

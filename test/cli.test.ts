@@ -7,7 +7,7 @@ import { request } from 'node:http'
 import * as workerThreadsModule from 'node:worker_threads'
 import { join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
-import { LIVE_EDIT_ON, NO_LIVE_EDIT, itUnless } from './runtime.js'
+import { BINDING_ON, LIVE_EDIT_ON, NO_LIVE_EDIT, itUnless } from './runtime.js'
 import { publicCopy } from './helpers.js'
 import { PROTOCOL } from '../src/protocol.js'
 
@@ -405,7 +405,7 @@ describe('attach without the preload, through the inspector', () => {
   }, 45_000)
 
   it('reaches the worker threads of such a process too: each swaps the bindings of its own copy of the module', async () => {
-    const s = forkService('plain-threads.cjs', false)
+    const s = forkService('plain-threads.cjs', false, BINDING_ON)
     const worker = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
     const r = await traceUntilSeen([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local'], [0, worker])
     expect(r.code, r.err).toBe(0)
@@ -434,7 +434,7 @@ describe('attach without the preload, through the inspector', () => {
   })
 
   it('traces such a process in local scope on every runtime through binding swaps: returns, the limit exact, its module text untouched', async () => {
-    const s = forkService('plain.cjs', false)
+    const s = forkService('plain.cjs', false, BINDING_ON)
     await new Promise((ok) => s.stdout!.once('data', ok))
     const r = cli([String(s.pid), `${work}:add -> return`, '-n', '4', '--scope', 'local'])
     expect(r.code, r.err).toBe(0)

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { connect } from 'node:net'
 import { join, resolve } from 'node:path'
+import { BINDING_ON } from './runtime.js'
 
 const root = resolve(import.meta.dirname, '..')
 const bin = join(root, 'dist/cjs/bin.js')
@@ -30,7 +31,11 @@ beforeEach(async () => {
 
 /** The app, started with plain node; resolves with it and its port. */
 async function app(): Promise<{ s: ChildProcess; port: number }> {
-  const s = fork(join(root, 'fixtures/binding/app.cjs'), [], { cwd: root, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  const s = fork(join(root, 'fixtures/binding/app.cjs'), [], {
+    cwd: root,
+    env: { ...process.env, NODE_OPTIONS: '', RECON_TRACE_LIVE_EDIT: '', ...BINDING_ON },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  })
   children.push(s)
   const port = await new Promise<number>((ok, fail) => {
     s.stdout!.once('data', (d) => ok((JSON.parse(String(d)) as { port: number }).port))

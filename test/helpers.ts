@@ -86,6 +86,8 @@ export interface Run {
   stdout: string
   stderr: string
   status: number | null
+  /** The signal that ended it, if one did (a crash, or the timeout's SIGTERM). */
+  signal: NodeJS.Signals | null
   lines: string[]
 }
 
@@ -106,7 +108,7 @@ export function runProgram(program: string, opts: { esm?: boolean; flags?: reado
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>'))
-  return { stdout: r.stdout, stderr: r.stderr, status: r.status, lines }
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal, lines }
 }
 
 /**

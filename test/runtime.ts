@@ -16,6 +16,15 @@ export const NO_LIVE_EDIT: string | false = V8_MAJOR >= 14 && `live edit does no
  */
 export const LIVE_EDIT_ON: Record<string, string> = { RECON_TRACE_LIVE_EDIT: V8_MAJOR === 13 ? 'force' : 'on' }
 
+/**
+ * V8 11 (Node 20) crashed when a breakpoint was set while it optimized a caller of the function
+ * (installers/debugger.ts, bindingRefusal): binding swaps are off there by default, and tests of
+ * what they do turn them on; the test that sets thousands of breakpoints is skipped there.
+ */
+export const BINDING_ON: Record<string, string> = V8_MAJOR <= 11 ? { RECON_TRACE_BINDING: 'force' } : {}
+export const BINDING_CRASHES: string | false =
+  V8_MAJOR <= 11 && `V8 ${V8_MAJOR} (Node ${process.versions.node}) can crash when a breakpoint is set while it optimizes a caller`
+
 /** Whether the runtime has the synchronous module hooks (Node 22.15+, 23.5+). */
 export const HAS_REGISTER_HOOKS = typeof (moduleApi as { registerHooks?: unknown }).registerHooks === 'function'
 

@@ -1,5 +1,5 @@
 /**
- * Binding and breakpoint installers: local scope in any running process, on every Node line,
+ * Binding and breakpoint installers: local scope in any running process, on Node 22 and later,
  * without changing a line of its code.
  *
  * Planning (`planDebugger`, binding-plan.ts, before anything changes): open this thread's
@@ -18,17 +18,19 @@
  *   (bench/binding-breakpoint.mjs), which the overhead budget bounds.
  * - **A binding swap** (the binding installer), for a function a top-level binding holds, or a
  *   property of an object such a binding holds (a class's prototype and statics, an object's
- *   methods; reach.ts). A binding can only be changed at a pause inside its scope, so the first
- *   hit of any of the file's entry breakpoints pauses the thread ("armed: waiting for the first
- *   call into db"): there, every selected binding of the file is swapped at once
- *   (`Debugger.setVariableValue`) for a faithful wrapper (wrapper.ts) that feeds the one
- *   pipeline with calls, returns, exceptions and promises; properties are replaced as runtime
- *   wrappers replace them; a CommonJS module's exports that hold the function too. The pause
- *   lasts about 1 ms. The call in flight then is reported by its breakpoint (its call only).
- *   From then on a call through the name costs the wrapper's few nanoseconds, and the entry
- *   breakpoint stays for calls through references, telling them apart by a mark the wrapper
- *   sets (`state.via`). When calls through the name make the breakpoint cost more than half the
- *   budget, it comes off for that function, with a notice.
+ *   methods; reach.ts). While a file is armed ("armed: waiting for the first call into db"),
+ *   the condition of a hit in it also hands over a function made in that function's scope,
+ *   `(c) => eval(c)` (or, where code from strings is disallowed, a pair of closures per
+ *   binding), through which every binding of the file that the function can see is read and
+ *   swapped for a faithful wrapper (wrapper.ts) that feeds the one pipeline with calls,
+ *   returns, exceptions and promises. No pause. Properties are replaced as runtime wrappers
+ *   replace them; a CommonJS module's exports that hold a selected function, when the trace
+ *   starts. A `const` refuses the write: it is set at a pause (`Debugger.setVariableValue`,
+ *   about 1 ms), taken only while no inspector server is open (a debugger attached there would
+ *   hold the pause). The call in flight when its file is armed is reported by its breakpoint
+ *   (its call only). From then on a call through the name costs the wrapper's few nanoseconds,
+ *   and the entry breakpoint stays for calls through references, telling them apart by a mark
+ *   the wrapper sets (`state.via`).
  *
  * The overhead budget (budget.ts): every hit of a breakpoint (and every pause) is counted
  * against the thread's time, in windows of a second. Over the budget (default 5 % of a core) a
@@ -36,11 +38,11 @@
  * on the spot; if the rest still costs more, the trace ends with its own line.
  *
  * Restoring: every wrapper goes inert at once (straight through to its original); properties
- * get their exact descriptors back; breakpoints come off; bindings get their originals back at
- * a pause inside a function made in their scope at the arming pause (no program code runs
- * there). Done at once, or at the next turn when the end came from inside a breakpoint's
- * condition or a pause. A binding the program itself changed since is left as it is. Then the
- * session closes if no trace holds it: the Debugger domain is off again.
+ * get their exact descriptors back; breakpoints come off; bindings get their originals back
+ * through the same access, a `const` at a pause inside a function made in its scope at its
+ * swap (no program code runs there). Done at once, or at the next turn when the end came from
+ * inside a breakpoint's condition or a pause. A binding the program itself changed since is
+ * left as it is. Then the session closes if no trace holds it: the Debugger domain is off again.
  */
 import { Parser } from 'acorn'
 import Module from 'node:module'

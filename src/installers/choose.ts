@@ -9,15 +9,16 @@
  * 2. Otherwise (local scope, or an ES module, whose exports cannot be replaced) the function
  *    needs a way into its module: the preload's probes, when the preload instrumented the file
  *    (they are already there: a slot write to turn on, nothing to undo).
- * 3. Else, in any running process on every Node line: binding swaps for the functions a
+ * 3. Else, in any running process (Node 22 and later; Node 20 below): binding swaps for the functions a
  *    top-level binding holds, with entry breakpoints for the rest and for calls through
  *    references taken before the trace (binding.ts). Which of the two serves each function is
  *    decided per function when the file is read; both are reported as `binding`.
- * 4. Live edit only when asked for (`RECON_TRACE_LIVE_EDIT=on`) where it runs: it gives nested
+ * 4. Live edit when asked for (`RECON_TRACE_LIVE_EDIT=on`) where it runs: it gives nested
  *    functions their returns and exceptions at no cost per call, which breakpoints cannot, but
  *    pauses the program 40 ms plus about 4 ms per MB of heap at each edit and exists on Node 20
- *    and 22 only (docs/live-edit.md).
- * 5. Else (no inspector in this runtime) the spec is refused, saying how to start the program.
+ *    and 22 only (docs/live-edit.md). Also where binding swaps cannot run: on V8 11 (Node 20),
+ *    where setting a breakpoint while V8 optimized a caller crashed the process (debugger.ts).
+ * 5. Else the spec is refused, saying why and how to start the program.
  */
 import type { InstallerKind } from './installer.js'
 
@@ -32,8 +33,8 @@ export interface ChoiceFacts {
   readonly liveEditAsked: boolean
   /** Why live edit cannot run here (runtime, setting, pause limit), or undefined if it can. Asked only when needed. */
   readonly liveEditRefusal: () => string | undefined
-  /** Why this thread's inspector cannot be used, or undefined if it can. Asked only when needed. */
-  readonly inspectorRefusal: () => string | undefined
+  /** Why binding swaps cannot run here (no inspector, a runtime where they crashed), or undefined if they can. Asked only when needed. */
+  readonly bindingRefusal: () => string | undefined
   /** The module as the user knows it (`work`, `lodash`), for the reasons. */
   readonly label: string
 }
@@ -51,13 +52,20 @@ export function chooseInstaller(f: ChoiceFacts): Choice {
     if (refusal === undefined) return { installer: 'live edit', why: `${need}: live edit was asked for (RECON_TRACE_LIVE_EDIT), it probes the running code` }
     asked = ` (live edit was asked for, but ${refusal})`
   }
-  const inspector = f.inspectorRefusal()
-  if (inspector === undefined)
+  const binding = f.bindingRefusal()
+  if (binding === undefined)
     return {
       installer: 'binding',
       why:
         `${need}: the preload did not instrument ${f.label}; its bindings are swapped at the first call, ` +
         `and entry breakpoints see calls through other references${asked}`,
     }
-  return { refused: `${need} without the preload needs the inspector, which cannot be used here (${inspector})${asked}` }
+  // Where binding swaps cannot run (Node 20), live edit serves, if it can.
+  const liveEdit = f.liveEditAsked ? asked.slice(' (live edit was asked for, but '.length, -1) : f.liveEditRefusal()
+  if (liveEdit === undefined)
+    return {
+      installer: 'live edit',
+      why: `${need}: the preload did not instrument ${f.label}; binding swaps are off here (${binding}), live edit probes the running code`,
+    }
+  return { refused: `${need} without the preload needs binding swaps or live edit: binding swaps are off here (${binding}); ${liveEdit}` }
 }

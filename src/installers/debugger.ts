@@ -20,7 +20,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import type { Session } from 'node:inspector'
-import { openSession } from '../inspector.js'
+import { inspectorRefusal, openSession } from '../inspector.js'
 import { STATE_KEY, state } from '../state.js'
 
 /** One loaded script, as the Debugger reported it. */
@@ -28,6 +28,28 @@ export interface DebugScript {
   readonly id: string
   readonly filename: string
   readonly module: boolean
+}
+
+/**
+ * Why binding swaps and entry breakpoints cannot run here, or undefined when they can:
+ * - no inspector in this build of Node;
+ * - V8 11 (Node 20): setting a breakpoint while TurboFan optimized, on its own thread, a caller
+ *   that inlines the function crashed the process (`Check failed: inlineability ==
+ *   SharedFunctionInfo::kHasOptimizationDisabled` in `JSInliner::ReduceJSCall`): 3 of 14 runs
+ *   of 1000 trace cycles on Node 20.20, none of 8 on each of Node 22, 24 and 26
+ *   (test/binding.test.ts). V8 assumed nothing but a disabled optimization could make a
+ *   function not inlineable while a job ran. `RECON_TRACE_BINDING=force` turns them on anyway.
+ */
+export function bindingRefusal(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const inspector = inspectorRefusal()
+  if (inspector !== undefined) return `the inspector cannot be used here (${inspector})`
+  if (env.RECON_TRACE_BINDING === 'force') return undefined
+  if (Number(process.versions.v8.split('.')[0]) <= 11)
+    return (
+      `V8 ${process.versions.v8} (Node ${process.versions.node}) crashed the process in our tests when a breakpoint was set ` +
+      `while it optimized a caller of the function; RECON_TRACE_BINDING=force turns them on anyway (docs/binding.md)`
+    )
+  return undefined
 }
 
 /** A call frame of a pause, as the Debugger reports it (the fields used here). */

@@ -16,7 +16,7 @@
  *   `Queue#push`), glob and arity. Installs and restores a slot write per function. Costs one
  *   load and branch per call while dormant.
  * - `binding` and `breakpoint` (binding.ts, with debugger.ts and reach.ts). Reach local scope
- *   and ES modules in a loaded file the preload did not instrument, on every Node line, through
+ *   and ES modules in a loaded file the preload did not instrument, on Node 22 and later (Node 20 when forced), through
  *   an in-process inspector session. Select by the preload's names. Install a conditional entry
  *   breakpoint per function (its calls, through any reference: 50-150 µs a hit), and at the
  *   first call into the file swap the top-level bindings and properties that hold the selected
