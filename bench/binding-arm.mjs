@@ -48,7 +48,7 @@ import inspector from 'node:inspector'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { header, result, median, fmt, pad, lpad, runCases, CASE, require, tick } from './common.mjs'
+import { header, result, median, fmt, pad, lpad, runCases, CASE, require, tick, timeInspectorPosts } from './common.mjs'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const COLD_MS = Number(process.env.COLD_MS ?? 1100)
@@ -110,18 +110,7 @@ if (CASE === undefined) {
     const heapMb = process.memoryUsage().heapUsed / MB
 
     // Time and count of each inspector method, summed; and the cost-per-hit calibration.
-    const spent = new Map()
-    const count = new Map()
-    const post = inspector.Session.prototype.post
-    inspector.Session.prototype.post = function (method, ...rest) {
-      const t = performance.now()
-      try {
-        return post.call(this, method, ...rest)
-      } finally {
-        spent.set(method, (spent.get(method) ?? 0) + performance.now() - t)
-        count.set(method, (count.get(method) ?? 0) + 1)
-      }
-    }
+    const { spent, count } = timeInspectorPosts(inspector)
     const { DebugSession } = await import(new URL('../dist/esm/installers/debugger.js', import.meta.url))
     const measureHit = DebugSession.prototype.measureHit
     let calibrated = 0

@@ -215,3 +215,23 @@ export function runningText(suffix) {
   s.disconnect()
   return text
 }
+
+/**
+ * Time every inspector method, summed, from now on (every session of the process: the
+ * installer's and the bench's alike): `spent` ms and `count` calls, by method.
+ */
+export function timeInspectorPosts(inspector) {
+  const spent = new Map()
+  const count = new Map()
+  const post = inspector.Session.prototype.post
+  inspector.Session.prototype.post = function (method, ...rest) {
+    const t = performance.now()
+    try {
+      return post.call(this, method, ...rest)
+    } finally {
+      spent.set(method, (spent.get(method) ?? 0) + performance.now() - t)
+      count.set(method, (count.get(method) ?? 0) + 1)
+    }
+  }
+  return { spent, count }
+}

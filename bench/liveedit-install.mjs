@@ -36,7 +36,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ROOT, TINY, header, result, median, fmt, pad, lpad, tick, CASE, require, liveEditGated, runningText } from './common.mjs'
+import { ROOT, TINY, header, result, median, fmt, pad, lpad, tick, CASE, require, liveEditGated, runningText, timeInspectorPosts } from './common.mjs'
 
 const SIZE_KB = Number(process.env.SIZE_KB ?? 1000)
 const RUNS = Number(process.env.RUNS ?? 3)
@@ -153,16 +153,7 @@ if (CASE === undefined) {
 } else {
   if (globalThis[Symbol.for('recon-trace.state')]?.registry) throw new Error('run without the preload: this measures live edit')
   // Time of each inspector method, summed (the installer's session and ours alike).
-  const spent = new Map()
-  const post = inspector.Session.prototype.post
-  inspector.Session.prototype.post = function (method, ...rest) {
-    const t = performance.now()
-    try {
-      return post.call(this, method, ...rest)
-    } finally {
-      spent.set(method, (spent.get(method) ?? 0) + performance.now() - t)
-    }
-  }
+  const { spent } = timeInspectorPosts(inspector)
   const take = () => {
     const o = Object.fromEntries(spent)
     spent.clear()

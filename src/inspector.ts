@@ -10,6 +10,7 @@
  * `post` synchronously (measured on Node 20 to 26).
  */
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import type { Session } from 'node:inspector'
 
 /** Why this runtime's inspector cannot be used (a build without it), or undefined when it can. */
@@ -37,4 +38,41 @@ export function openSession(): Session {
   const s = new inspector.Session()
   s.connect()
   return s
+}
+
+/** Post to an in-process session and return its answer, which comes synchronously (measured on Node 20 to 26); throws its error. */
+export function postSync(session: Session, method: string, params?: object): Record<string, any> {
+  let out: Record<string, any> | undefined
+  let error: Error | undefined
+  session.post(method, params ?? {}, (e: Error | null, r?: object) => {
+    if (e) error = e
+    else out = (r ?? {}) as Record<string, any>
+  })
+  if (error) throw error
+  if (out === undefined) throw new Error(`${method}: no synchronous answer from the inspector`)
+  return out
+}
+
+/** The parameters of `Debugger.scriptParsed` that the installers read. */
+export interface ScriptParsed {
+  readonly scriptId: string
+  readonly url: string
+  readonly isModule?: boolean
+  readonly executionContextAuxData?: { readonly isDefault?: boolean }
+}
+
+/**
+ * The file a parsed script runs, or undefined: not a file (an eval, a builtin), or a script of
+ * another context (vm), whose functions do not see this realm's globalThis, which every
+ * installer's probes, conditions and bindings read.
+ */
+export function scriptFile(p: ScriptParsed): string | undefined {
+  if (p.executionContextAuxData?.isDefault === false) return undefined
+  if (p.url.startsWith('/')) return p.url
+  if (!p.url.startsWith('file:')) return undefined
+  try {
+    return fileURLToPath(p.url)
+  } catch {
+    return undefined
+  }
 }

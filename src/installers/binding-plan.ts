@@ -57,7 +57,7 @@ export class DebugFile {
 export function debugFile(script: DebugScript): DebugFile {
   const session = debugSession()
   const key = `${script.id} ${script.filename}`
-  let f = session.files.get(key) as DebugFile | undefined
+  let f = session.files.get(key)
   if (f === undefined) {
     f = new DebugFile(script, session.source(script))
     session.files.set(key, f)

@@ -116,18 +116,6 @@ class FileEntry {
   }
 }
 
-/** A top-level binding's name, as a condition can name it. */
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
-
-/** Words a condition cannot read or assign as a binding's name. */
-const RESERVED = new Set(
-  (
-    'arguments await break case catch class const continue debugger default delete do else enum eval export extends false finally for ' +
-    'function if implements import in instanceof interface let new null package private protected public return static super switch ' +
-    'this throw true try typeof var void while with yield'
-  ).split(' '),
-)
-
 /** Whether a condition's text parses as an expression (else the Debugger would ignore the breakpoint for good). */
 function parses(condition: string): boolean {
   try {
@@ -260,7 +248,7 @@ export class DebugHooks {
       const holder = h?.reach.holder
       if (holder !== undefined) holders.add(holder.kind === 'binding' ? holder.name : holder.base)
     }
-    entry.holders = [...holders].filter((n) => IDENTIFIER.test(n) && !RESERVED.has(n))
+    entry.holders = [...holders]
     const evaluates = codeFromStrings()
     for (const h of entry.hooked) {
       if (h === undefined) continue

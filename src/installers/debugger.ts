@@ -18,10 +18,10 @@
  * loaded script) and closes when no trace uses it and nothing is left to restore: the Debugger
  * domain is enabled only while a trace is armed or has breakpoints.
  */
-import { fileURLToPath } from 'node:url'
 import type { Session } from 'node:inspector'
-import { inspectorRefusal, openSession } from '../inspector.js'
+import { inspectorRefusal, openSession, postSync, scriptFile, type ScriptParsed } from '../inspector.js'
 import { STATE_KEY, state } from '../state.js'
+import type { DebugFile } from './binding-plan.js'
 
 /** One loaded script, as the Debugger reported it. */
 export interface DebugScript {
@@ -87,17 +87,7 @@ export class DebugSession {
   /** Set when the inspector cannot be used here. */
   unavailable: string | undefined
 
-  readonly post: Post = (method, params) => {
-    let out: Record<string, any> | undefined
-    let error: Error | undefined
-    this.session!.post(method, params ?? {}, (e: Error | null, r?: object) => {
-      if (e) error = e
-      else out = (r ?? {}) as Record<string, any>
-    })
-    if (error) throw error
-    if (out === undefined) throw new Error(`${method}: no synchronous answer from the inspector`)
-    return out
-  }
+  readonly post: Post = (method, params) => postSync(this.session!, method, params)
 
   get isOpen(): boolean {
     return this.session !== undefined
@@ -131,7 +121,7 @@ export class DebugSession {
   private closing: NodeJS.Immediate | undefined
 
   /** What the installers read of a script, kept for the life of the thread's isolate (a script id is never reused). */
-  readonly files = new Map<string, unknown>()
+  readonly files = new Map<string, DebugFile>()
 
   private open(): boolean {
     if (this.session !== undefined) return true
@@ -139,36 +129,22 @@ export class DebugSession {
       const s = openSession()
       this.session = s
       this.scripts.clear()
-      s.on(
-        'Debugger.scriptParsed',
-        (m: { params: { scriptId: string; url: string; isModule?: boolean; executionContextAuxData?: { isDefault?: boolean } } }) => {
-          const { scriptId, url, isModule, executionContextAuxData } = m.params
-          // Scripts of other contexts (vm) do not see this realm's globalThis, which the
-          // breakpoints' conditions read.
-          if (executionContextAuxData?.isDefault === false) return
-          let filename: string | undefined
-          if (url.startsWith('file:')) {
-            try {
-              filename = fileURLToPath(url)
-            } catch {
-              filename = undefined
-            }
-          } else if (url.startsWith('/')) filename = url
-          if (filename === undefined) return
-          const list = this.scripts.get(filename)
-          const sc = { id: scriptId, filename, module: isModule === true }
-          if (list === undefined) this.scripts.set(filename, [sc])
-          else list.push(sc)
-          if (this.loading.size > 0 && list === undefined) {
-            this.loaded.push(sc)
-            if (this.loaded.length === 1)
-              setImmediate(() => {
-                const batch = this.loaded.splice(0)
-                for (const l of [...this.loading]) for (const b of batch) l(b)
-              }).unref()
-          }
-        },
-      )
+      s.on('Debugger.scriptParsed', (m: { params: ScriptParsed }) => {
+        const filename = scriptFile(m.params)
+        if (filename === undefined) return
+        const list = this.scripts.get(filename)
+        const sc = { id: m.params.scriptId, filename, module: m.params.isModule === true }
+        if (list === undefined) this.scripts.set(filename, [sc])
+        else list.push(sc)
+        if (this.loading.size > 0 && list === undefined) {
+          this.loaded.push(sc)
+          if (this.loaded.length === 1)
+            setImmediate(() => {
+              const batch = this.loaded.splice(0)
+              for (const l of [...this.loading]) for (const b of batch) l(b)
+            }).unref()
+        }
+      })
       s.on('Debugger.paused', (m: { params: { hitBreakpoints?: string[]; callFrames: PausedFrame[] } }) => this.paused(m.params))
       this.post('Debugger.enable')
       this.unavailable = undefined

@@ -34,14 +34,13 @@
  *   deleted once the original text is back.
  */
 import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
 import type { Session } from 'node:inspector'
 import { getHeapStatistics } from 'node:v8'
 import { ProbeFile, encodeTable } from '../registry.js'
 import { unpatched, unrestored } from './livediff.js'
 import { inputMapOf, rewriterModule } from '../register.js'
 import { state } from '../state.js'
-import { openSession } from '../inspector.js'
+import { openSession, postSync, scriptFile, type ScriptParsed } from '../inspector.js'
 
 /**
  * Whether live edit is on for this runtime, and if not, why; per V8 line:
@@ -235,18 +234,7 @@ export class LiveEditor {
   /** Set when the inspector cannot be used here (no inspector in this build of Node). */
   unavailable: string | undefined
 
-  private readonly post: Post = (method, params) => {
-    let out: Record<string, unknown> | undefined
-    let error: Error | undefined
-    this.session!.post(method, params ?? {}, (e: Error | null, r?: object) => {
-      if (e) error = e
-      else out = (r ?? {}) as Record<string, unknown>
-    })
-    // An in-process session answers synchronously (measured on Node 20 and 24).
-    if (error) throw error
-    if (out === undefined) throw new Error(`${method}: no synchronous answer from the inspector`)
-    return out
-  }
+  private readonly post: Post = (method, params) => postSync(this.session!, method, params)
 
   /** Open the session and enable the Debugger domain (about 20 ms); false when it cannot be. */
   open(): boolean {
@@ -256,38 +244,26 @@ export class LiveEditor {
       const s = openSession()
       this.session = s
       this.scripts.clear()
-      s.on(
-        'Debugger.scriptParsed',
-        (m: { params: { scriptId: string; url: string; isModule?: boolean; executionContextAuxData?: { isDefault?: boolean } } }) => {
-          const { scriptId, url, isModule, executionContextAuxData } = m.params
-          // Scripts of other contexts (vm) do not see this realm's globalThis, where the probes'
-          // binding lives: an edit there would throw a ReferenceError into the program.
-          if (executionContextAuxData?.isDefault === false) return
-          let filename: string | undefined
-          if (url.startsWith('file:')) {
-            try {
-              filename = fileURLToPath(url)
-            } catch {
-              filename = undefined
-            }
-          } else if (url.startsWith('/')) filename = url
-          if (filename === undefined) return
-          const list = this.scripts.get(filename)
-          const sc = { id: scriptId, filename, module: isModule === true }
-          if (list === undefined) this.scripts.set(filename, [sc])
-          else list.push(sc)
-          // A script compiled after the start, that a trace waits for: told at the next turn (this
-          // may run inside V8's compile of the script, and the module has not run yet).
-          if (this.loading.size > 0 && list === undefined) {
-            this.loaded.push(sc)
-            if (this.loaded.length === 1)
-              setImmediate(() => {
-                const batch = this.loaded.splice(0)
-                for (const l of [...this.loading]) for (const b of batch) l(this.live(b.filename, this.scripts.get(b.filename) ?? [b]))
-              }).unref()
-          }
-        },
-      )
+      s.on('Debugger.scriptParsed', (m: { params: ScriptParsed }) => {
+        // Scripts of other contexts (vm) do not see the probes' binding on this realm's
+        // globalThis: an edit there would throw a ReferenceError into the program.
+        const filename = scriptFile(m.params)
+        if (filename === undefined) return
+        const list = this.scripts.get(filename)
+        const sc = { id: m.params.scriptId, filename, module: m.params.isModule === true }
+        if (list === undefined) this.scripts.set(filename, [sc])
+        else list.push(sc)
+        // A script compiled after the start, that a trace waits for: told at the next turn (this
+        // may run inside V8's compile of the script, and the module has not run yet).
+        if (this.loading.size > 0 && list === undefined) {
+          this.loaded.push(sc)
+          if (this.loaded.length === 1)
+            setImmediate(() => {
+              const batch = this.loaded.splice(0)
+              for (const l of [...this.loading]) for (const b of batch) l(this.live(b.filename, this.scripts.get(b.filename) ?? [b]))
+            }).unref()
+        }
+      })
       this.post('Debugger.enable')
       // A `debugger` statement or a breakpoint must never stop this thread on our session:
       // nothing would ever resume it.

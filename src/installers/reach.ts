@@ -121,11 +121,24 @@ function arrowArgs(params: readonly N[]): string {
   return `[${parts.join(', ')}]`
 }
 
+/** A top-level binding's name, as a breakpoint's condition can read and assign it. */
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
+
+/** Words a condition cannot read or assign as a binding's name. */
+const RESERVED = new Set(
+  (
+    'arguments await break case catch class const continue debugger default delete do else enum eval export extends false finally for ' +
+    'function if implements import in instanceof interface let new null package private protected public return static super switch ' +
+    'this throw true try typeof var void while with yield'
+  ).split(' '),
+)
+
 /** The holder of a top-level function record, from its name and the binding it sits under. */
 function holderOf(rec: FnRecord, topLevel: boolean): Holder | undefined {
   const top = rec.topBinding
-  // An anonymous default export has no name the program can read: only its breakpoint reaches it.
-  if (!topLevel || top === undefined || top === 'default' || !/^[A-Za-z_$][\w$]*$/.test(top) || rec.name.includes('##')) return undefined
+  // A name a condition cannot read or assign (an anonymous default export's `default`): only its
+  // breakpoint reaches the function.
+  if (!topLevel || top === undefined || !IDENTIFIER.test(top) || RESERVED.has(top) || rec.name.includes('##')) return undefined
   if (rec.name === top) return { kind: 'binding', name: top }
   if (!rec.name.startsWith(top) || (rec.name[top.length] !== '.' && rec.name[top.length] !== '#')) return undefined
   // `Queue#push`, `Queue.from`, `api.get`, `api.sub.get`, `Queue#size (get)` is named `Queue#size`.
