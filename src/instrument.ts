@@ -40,10 +40,12 @@ import MagicString from 'magic-string'
 import { buildMap, decodeInput, type RawSourceMap } from './sourcemap.js'
 import { Collector, boundNames, type FnRecord, type N } from './naming.js'
 import { STATE_KEY } from './state.js'
+import { originalSources } from './origin.js'
 import { encodeTable, type FunctionInfo, type FunctionKind, type ProbeInfo, type SkippedInfo } from './registry.js'
 
 export type { FunctionInfo, FunctionKind, ProbeInfo, SkippedInfo, RawSourceMap }
-export { findMapReference, inlineMapComment } from './sourcemap.js'
+export { inlineMapComment } from './sourcemap.js'
+export { findMapReference, readMap } from './origin.js'
 export { encodeTable, decodeTable } from './registry.js'
 
 export interface InstrumentOptions {
@@ -268,6 +270,12 @@ function exportNames(rec: FnRecord, exported: Map<string, string[]>): string[] {
   return names.map((e) => e + rest)
 }
 
+/** The original file of a function (an index in the map's sources), unless it is the file itself. */
+function sourceOf(sources: readonly string[], index: number | undefined, filename: string): string | undefined {
+  const s = index === undefined ? undefined : sources[index]
+  return s === undefined || s === '' || s === filename ? undefined : s
+}
+
 /**
  * Instrument one file. Throws `ParseFailure` if the source does not parse; otherwise returns
  * (with `map` undefined and the code unchanged when no function was probed).
@@ -276,7 +284,9 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   const module = options.format === 'module'
   const ast = parse(source, module, options.filename)
   const inLines = options.inputMap ? decodeInput(options.inputMap) : undefined
-  const collector = new Collector(source, module, inLines)
+  const collector = new Collector(source, module, inLines, options.inputMap?.names)
+  // The original files the input map names (absolute paths): each function says which it is from.
+  const sources = options.inputMap && inLines ? originalSources(options.inputMap, options.inputMapURL ?? options.filename) : []
   collector.program(ast)
   const prefix = pickPrefix(source)
   const S = `${prefix}S`
@@ -320,6 +330,8 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       line,
       column,
       exports: module ? exportNames(rec, collector.exported) : [],
+      source: sourceOf(sources, collector.origin(rec.node.start), options.filename),
+      top: rec.top,
       exactArgs: rec.usesArguments && !rec.isArrow,
       // Live edit (runtime 'global') can give a concise arrow only a calls probe: the text
       // that captures its value would follow its last character, and V8 then maps the edited

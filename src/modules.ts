@@ -139,10 +139,18 @@ function labelOfObject(o: object): string {
   return 'object'
 }
 
-/** Whether Node loads a file as an ES module: `.mjs`, or `.js` under a `"type": "module"` package. */
+/** Whether a spec's module is a path (`./lib/x.js`, `/abs/x.ts`), not a package, a builtin or an object. */
+export function isPath(module: unknown): module is string {
+  return typeof module === 'string' && (module.startsWith('.') || isAbsolute(module))
+}
+
+/**
+ * Whether Node loads a file as an ES module: `.mjs` or `.mts`, or `.js` (`.ts` under type
+ * stripping, `.jsx`/`.tsx` under a loader) in a `"type": "module"` package.
+ */
 export function isEsmFile(file: string): boolean {
   if (file.endsWith('.mjs') || file.endsWith('.mts')) return true
-  if (!file.endsWith('.js')) return false
+  if (!/\.(js|ts|jsx|tsx)$/.test(file) || file.endsWith('.d.ts')) return false
   return packageOf(dirname(file))?.type === 'module'
 }
 

@@ -27,6 +27,8 @@ export interface FnRecord {
   vars: Set<string> | undefined
   /** Top-level binding whose export names apply to this function's name (ESM). */
   topBinding: string | undefined
+  /** Defined outside any function: at the top of its file, or a method of a class or object there. */
+  top: boolean
 }
 
 const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression'])
@@ -184,23 +186,57 @@ export class Collector {
     readonly module: boolean,
     /** The input map, decoded: lines and columns are then the original source's (TypeScript...). */
     private readonly inLines: SourceMapMappings | undefined,
+    /** The input map's `names`: a bundler's renamed bindings (`findUser2`) get their own name back. */
+    private readonly inNames: readonly string[] = [],
   ) {
     this.starts = lineStarts(source)
   }
 
-  /** 1-based line and 0-based column of a position: in the original source when there is a map. */
-  line(pos: number): [number, number] {
+  /** The input map's segment at or before a position, as a consumer looks it up. */
+  private segment(pos: number): SourceMapMappings[number][number] | undefined {
     const [line, column] = lineOf(this.starts, pos)
     const segs = this.inLines?.[line - 1]
+    let best: SourceMapMappings[number][number] | undefined
     if (segs) {
-      let best: SourceMapMappings[number][number] | undefined
       for (const seg of segs) {
         if (seg[0] > column) break
         best = seg
       }
-      if (best && best.length >= 4) return [best[2]! + 1, best[3]!]
     }
-    return [line, column]
+    return best
+  }
+
+  /** The index, in the input map's `sources`, of the original file a position comes from. */
+  origin(pos: number): number | undefined {
+    const seg = this.segment(pos)
+    return seg !== undefined && seg.length >= 4 ? seg[1] : undefined
+  }
+
+  /** The name the input map gives the identifier at `pos` (only a segment that starts there). */
+  private originalName(pos: number): string | undefined {
+    const seg = this.segment(pos)
+    if (seg === undefined || seg.length !== 5 || seg[0] !== lineOf(this.starts, pos)[1]) return undefined
+    const name = this.inNames[seg[4]]
+    return typeof name === 'string' && /^[\p{L}\p{Nl}$_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}$\u200c\u200d]*$/u.test(name) ? name : undefined
+  }
+
+  /** Top-level bindings a bundler renamed (`findUser2` for a second `findUser`), to their original names. */
+  private readonly renamed = new Map<string, string>()
+  private noteRename(id: N | null | undefined): void {
+    if (this.inLines === undefined || this.inNames.length === 0 || !id || id.type !== 'Identifier') return
+    const original = this.originalName(id.start)
+    if (original !== undefined && original !== id.name) this.renamed.set(id.name, original)
+  }
+  /** A top-level name as its original file has it. */
+  private own(name: string, ctx: Ctx): string {
+    return ctx.prefix === '' ? (this.renamed.get(name) ?? name) : name
+  }
+
+  /** 1-based line and 0-based column of a position: in the original source when there is a map. */
+  line(pos: number): [number, number] {
+    const best = this.segment(pos)
+    if (best && best.length >= 4) return [best[2]! + 1, best[3]!]
+    return lineOf(this.starts, pos)
   }
 
   private anonymous(node: N): string {
@@ -215,6 +251,11 @@ export class Collector {
 
   program(ast: N): void {
     const ctx: Ctx = { fn: undefined, prefix: '', inWith: false, top: undefined }
+    for (const stmt of ast.body as N[]) {
+      const d = stmt.type === 'ExportNamedDeclaration' || stmt.type === 'ExportDefaultDeclaration' ? (stmt.declaration as N | null) : stmt
+      if (d?.type === 'FunctionDeclaration' || d?.type === 'ClassDeclaration') this.noteRename(d.id)
+      else if (d?.type === 'VariableDeclaration') for (const decl of d.declarations as N[]) this.noteRename(decl.id)
+    }
     for (const stmt of ast.body as N[]) this.statement(stmt, ctx)
   }
 
@@ -298,7 +339,7 @@ export class Collector {
       }
       case 'ObjectExpression': {
         // Members of a named object are named through it; `module.exports = {...}` is the module.
-        const base = hint === undefined ? ctx.prefix : hint === 'default' && !this.module ? ctx.prefix : `${ctx.prefix}${hint}.`
+        const base = hint === undefined ? ctx.prefix : hint === 'default' && !this.module ? ctx.prefix : `${ctx.prefix}${this.own(hint, ctx)}.`
         for (const p of n.properties as N[]) {
           if (p.type === 'SpreadElement') {
             this.visit(p.argument, ctx, undefined)
@@ -388,7 +429,7 @@ export class Collector {
 
   private fn(n: N, ctx: Ctx, hint: string | undefined, kind: FunctionKind, className?: string): FnRecord {
     const own = n.id && n.type !== 'ArrowFunctionExpression' ? (n.id.name as string) : undefined
-    const base = hint ?? own ?? this.anonymous(n)
+    const base = this.own(hint ?? own ?? this.anonymous(n), ctx)
     const name = className === undefined ? `${ctx.prefix}${base}` : base
     const rec: FnRecord = {
       node: n,
@@ -400,6 +441,7 @@ export class Collector {
       returns: [],
       vars: undefined,
       topBinding: ctx.fn === undefined ? (ctx.top ?? (n.type === 'FunctionDeclaration' ? own : undefined)) : ctx.top,
+      top: ctx.fn === undefined,
     }
     this.parentOf.set(rec, ctx.fn)
     this.fns.push(rec)
@@ -422,7 +464,7 @@ export class Collector {
 
   private klass(n: N, ctx: Ctx, hint: string | undefined): void {
     const own = n.id ? (n.id.name as string) : undefined
-    const cls = `${ctx.prefix}${hint ?? own ?? this.anonymous(n)}`
+    const cls = `${ctx.prefix}${this.own(hint ?? own ?? this.anonymous(n), ctx)}`
     const top = ctx.fn === undefined ? (ctx.top ?? own) : ctx.top
     const inner: Ctx = { ...ctx, top }
     if (n.id) this.visit(n.id, ctx, undefined)

@@ -7,13 +7,23 @@
  * function, an inline source map composed with the file's own), and registers its probes when
  * it runs. What is covered: the application's own files (everything outside `node_modules`), plus
  * the packages and globs of `RECON_TRACE_INCLUDE`, minus those of `RECON_TRACE_EXCLUDE`; never
- * recon-trace itself, `node:` builtins, JSON, WebAssembly or TypeScript that Node strips itself.
+ * recon-trace itself, `node:` builtins, JSON or WebAssembly.
+ *
+ * TypeScript (docs/typescript.md), however it runs:
+ * - Node's own type stripping: the load hook sees the formats `module-typescript`,
+ *   `commonjs-typescript` (or `typescript`, a `.ts` file `require`d with no package type), strips
+ *   the types itself with `module.stripTypeScriptTypes` (blanks: every position stays), probes the
+ *   JavaScript and hands it on as `module` or `commonjs`;
+ * - a loader (tsx, ts-node, `--experimental-transform-types`): what reaches us is JavaScript with
+ *   the loader's inline source map, which the rewrite's own map is composed with. tsx's and
+ *   ts-node's CommonJS paths (`require.extensions`) skip the load hooks and call
+ *   `Module.prototype._compile` directly: the compile-step patch catches them there.
  *
  * Hooks: `module.registerHooks` (synchronous, in this thread, ESM and CommonJS alike) where the
  * runtime has it (Node 22.15+, 24); otherwise `module.register` (ES modules, hooks in Node's
- * loader thread) plus a patch of the CommonJS compile step (`Module.prototype._compile`).
- * Worker threads run the preload again (they inherit `execArgv` and `NODE_OPTIONS`), so they
- * are instrumented the same way.
+ * loader thread). On every runtime, a patch of the CommonJS compile step
+ * (`Module.prototype._compile`) for the code no load hook saw. Worker threads run the preload
+ * again (they inherit `execArgv` and `NODE_OPTIONS`), so they are instrumented the same way.
  *
  * A file that does not parse loads unchanged, with one warning naming the file and the cause.
  * Nothing here ever throws into the program's loading: any fault of ours loads the file as is.
@@ -22,12 +32,12 @@ import Module from 'node:module'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { isAbsolute, join, relative, resolve } from 'node:path'
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type * as Instrument from './instrument.js'
 import { installRegistry, type Registry } from './registry.js'
 import { isEsmFile, isOwnFile, packageNameOf } from './modules.js'
-import { state } from './state.js'
+import { STATE_KEY, state } from './state.js'
 import { commonJsFile, ownFileURL } from './installation.js'
 
 /** Options of `register()`; each defaults to its environment variable. */
@@ -67,7 +77,7 @@ export interface ScopeData {
  * table and header format the registry reads. test/entry-points.test.ts proves the cache hits in
  * a fresh checkout (a name missing here would make every start a miss, silently).
  */
-export const REWRITE_FILES: readonly string[] = ['instrument.js', 'naming.js', 'sourcemap.js', 'registry.js', 'state.js']
+export const REWRITE_FILES: readonly string[] = ['instrument.js', 'naming.js', 'sourcemap.js', 'origin.js', 'registry.js', 'state.js']
 
 let version: string | undefined
 /** recon-trace's version and the rewrite's own code: a cached file is reused only by the same rewrite. */
@@ -124,6 +134,9 @@ function pathGlobToRegExp(glob: string): RegExp {
 
 const isGlob = (s: string) => /[*?/\\]/.test(s) || s.startsWith('.')
 
+/** The files the preload can instrument: JavaScript, TypeScript (stripped, or compiled by a loader), JSX. */
+export const SCRIPT_FILE = /\.(c|m)?js$|(?<!\.d)\.(c|m)?ts$|\.(jsx|tsx)$/
+
 /** The decision `file -> instrumented?` for a scope. */
 export function coverage(scope: ScopeData): (filename: string) => boolean {
   const compile = (entries: string[]) => {
@@ -144,7 +157,7 @@ export function coverage(scope: ScopeData): (filename: string) => boolean {
     let v = cache.get(filename)
     if (v !== undefined) return v
     v = false
-    if (/\.(c|m)?js$/.test(filename) && isAbsolute(filename) && !isOwnFile(filename)) {
+    if (SCRIPT_FILE.test(filename) && isAbsolute(filename) && !isOwnFile(filename)) {
       const pkg = packageNameOf(filename)
       v = (pkg === undefined || included(filename, pkg)) && !excluded(filename, pkg)
     }
@@ -196,23 +209,9 @@ let loadingRewriter = false
 
 /** The file's own source map, if it names one that can be read. */
 export function inputMapOf(source: string, filename: string): { map: Instrument.RawSourceMap; url: string } | undefined {
-  const ref = rewriterModule().findMapReference(source)
-  if (!ref) return undefined
-  try {
-    const fileURL = pathToFileURL(filename).href
-    if (ref.url.startsWith('data:')) {
-      const comma = ref.url.indexOf(',')
-      const meta = ref.url.slice(5, comma)
-      const body = ref.url.slice(comma + 1)
-      const text = meta.endsWith(';base64') ? Buffer.from(body, 'base64').toString('utf8') : decodeURIComponent(body)
-      return { map: JSON.parse(text) as Instrument.RawSourceMap, url: fileURL }
-    }
-    const url = new URL(ref.url, fileURL)
-    if (url.protocol !== 'file:') return undefined
-    return { map: JSON.parse(readFileSync(fileURLToPath(url), 'utf8')) as Instrument.RawSourceMap, url: url.href }
-  } catch {
-    return undefined
-  }
+  const { findMapReference, readMap } = rewriterModule()
+  const ref = findMapReference(source)
+  return ref === undefined ? undefined : readMap<Instrument.RawSourceMap>(ref.url, filename)
 }
 
 let cacheReady: string | false | undefined
@@ -240,52 +239,72 @@ function store(dir: string, name: string, text: string): boolean {
   }
 }
 
+/** An instrumented file: its code, and the format it was instrumented as. */
+export interface Rewritten {
+  code: string
+  format: 'module' | 'commonjs'
+}
+
 /**
  * The instrumented source of one file, or `undefined` to load it as it is (nothing to probe, or
- * it does not parse: then one warning).
+ * it does not parse: then one warning). `'detect'`: a file whose format Node decides from its
+ * syntax (a `.ts` file `require`d with no package type): instrumented as CommonJS, or as an ES
+ * module when it does not parse as a script, which is Node's own rule.
  */
 export function rewrite(
   source: string,
   filename: string,
-  format: 'module' | 'commonjs',
+  format: 'module' | 'commonjs' | 'detect',
   scope: ScopeData,
   withMap = process.sourceMapsEnabled !== false,
-): string | undefined {
+): Rewritten | undefined {
   if (loadingRewriter) return undefined
   try {
     const dir = cacheDir(scope.cache)
-    let key: string | undefined
+    const formats = format === 'detect' ? (['commonjs', 'module'] as const) : [format]
+    const keys = new Map<'module' | 'commonjs', string>()
     if (dir !== false) {
-      key = createHash('sha256')
-        .update(rewriteVersion())
-        .update('\0')
-        .update(scope.probes)
-        .update(withMap ? '\0map' : '\0')
-        .update('\0')
-        .update(format)
-        .update('\0')
-        .update(filename)
-        .update('\0')
-        .update(source)
-        .digest('hex')
-      try {
-        const hit = readFileSync(join(dir, `${key}.js`), 'utf8')
-        return hit.length === 0 ? undefined : hit
-      } catch {
-        /* a miss */
+      for (const f of formats) {
+        const key = createHash('sha256')
+          .update(rewriteVersion())
+          .update('\0')
+          .update(scope.probes)
+          .update(withMap ? '\0map' : '\0')
+          .update('\0')
+          .update(f)
+          .update('\0')
+          .update(filename)
+          .update('\0')
+          .update(source)
+          .digest('hex')
+        keys.set(f, key)
+        try {
+          const hit = readFileSync(join(dir, `${key}.js`), 'utf8')
+          return hit.length === 0 ? undefined : { code: hit, format: f }
+        } catch {
+          /* a miss */
+        }
       }
     }
     const { instrument, inlineMapComment, ParseFailure } = rewriterModule()
     // The file's own map is needed for the composed map, and for the original lines of names.
     const input = inputMapOf(source, filename)
-    let r: ReturnType<typeof instrument>
-    try {
-      r = instrument(source, { filename, format, inputMap: input?.map, inputMapURL: input?.url, capture: scope.probes, map: withMap })
-    } catch (err) {
-      if (err instanceof ParseFailure) warn(`recon-trace: ${filename} loads without probes: it does not parse (${err.cause})`)
-      else warn(`recon-trace: ${filename} loads without probes: ${err instanceof Error ? err.message : String(err)}`)
-      return undefined
+    let r: ReturnType<typeof instrument> | undefined
+    let as: 'module' | 'commonjs' = formats[0]
+    for (const f of formats) {
+      as = f
+      try {
+        r = instrument(source, { filename, format: f, inputMap: input?.map, inputMapURL: input?.url, capture: scope.probes, map: withMap })
+        break
+      } catch (err) {
+        if (err instanceof ParseFailure && f !== formats[formats.length - 1]) continue
+        if (err instanceof ParseFailure) warn(`recon-trace: ${filename} loads without probes: it does not parse (${err.cause})`)
+        else warn(`recon-trace: ${filename} loads without probes: ${err instanceof Error ? err.message : String(err)}`)
+        return undefined
+      }
     }
+    if (r === undefined) return undefined
+    const key = keys.get(as)
     if (r.probes.length === 0) {
       if (dir !== false && key !== undefined) store(dir, `${key}.js`, '')
       return undefined
@@ -294,24 +313,103 @@ export function rewrite(
       // Source maps are off: Node reads no map for a module compiled now, so none is built (a
       // tenth of the rewrite's time). Lines are kept anyway.
       if (dir !== false && key !== undefined) store(dir, `${key}.js`, r.code)
-      return r.code
+      return { code: r.code, format: as }
     }
     // With a cache, the map is a file beside the code, named by its URL: Node reads it only when
     // source maps are on, where an inline map (2-3 times the size of the code) is scanned by V8
-    // at every start (bench/probe-load.mjs, warm start).
-    if (dir !== false && key !== undefined) {
-      const mapFile = join(dir, `${key}.js.map`)
+    // at every start (bench/probe-load.mjs, warm start). Relative to the file: Node reads a map
+    // named by a relative URL or a data: URL, and ignores an absolute file: URL.
+    const ref = dir !== false && key !== undefined ? relativeURL(filename, join(dir, `${key}.js.map`)) : undefined
+    if (dir !== false && key !== undefined && ref !== undefined) {
       if (store(dir, `${key}.js.map`, JSON.stringify(r.map))) {
-        const out = `${r.code}\n//# sourceMappingURL=${pathToFileURL(mapFile).href}\n`
+        const out = `${r.code}\n//# sourceMappingURL=${ref}\n`
         store(dir, `${key}.js`, out)
-        return out
+        return { code: out, format: as }
       }
     }
-    const out = r.code + inlineMapComment(r.map)
-    return out
+    return { code: r.code + inlineMapComment(r.map), format: as }
   } catch {
     return undefined
   }
+}
+
+/** `to` as a URL relative to the file `from` (both absolute paths); undefined across drives. */
+function relativeURL(from: string, to: string): string | undefined {
+  const rel = relative(dirname(from), to)
+  if (isAbsolute(rel)) return undefined
+  return rel.split(sep).map(encodeURIComponent).join('/')
+}
+
+/** Node's TypeScript formats (type stripping), and the format each is once stripped. */
+const TYPESCRIPT_FORMATS: Readonly<Record<string, 'module' | 'commonjs' | 'detect'>> = {
+  'module-typescript': 'module',
+  'commonjs-typescript': 'commonjs',
+  typescript: 'detect',
+}
+
+/**
+ * The JavaScript Node would run for a TypeScript file: its types blanked out
+ * (`module.stripTypeScriptTypes`, mode `strip`: every line and column stays where it was), or,
+ * under `--experimental-transform-types`, transformed with an inline source map. `undefined`
+ * when it cannot be (the runtime has no stripping, or syntax that needs a transform): Node then
+ * loads the file itself, and reports its own error if there is one.
+ */
+export function stripTypes(source: string, filename: string): string | undefined {
+  const strip = (Module as unknown as { stripTypeScriptTypes?: (code: string, options: object) => string }).stripTypeScriptTypes
+  if (typeof strip !== 'function') return undefined
+  const transform = (process.features as { typescript?: unknown }).typescript === 'transform'
+  // Its first call emits an ExperimentalWarning (Node 22 to 26) that the program, which runs its
+  // TypeScript without it, would never print: that one warning is dropped, nothing else.
+  const emitWarning = process.emitWarning
+  process.emitWarning = function emitWarning(this: unknown, ...args: unknown[]): void {
+    const [warning, type] = args
+    const text = typeof warning === 'string' ? warning : warning instanceof Error ? warning.message : ''
+    const kind = typeof type === 'string' ? type : warning instanceof Error ? warning.name : (type as { type?: unknown } | undefined)?.type
+    if (kind === 'ExperimentalWarning' && text.startsWith('stripTypeScriptTypes ')) return
+    Reflect.apply(emitWarning, process, args)
+  } as typeof process.emitWarning
+  try {
+    return transform
+      ? strip(source, { mode: 'transform', sourceMap: true, sourceUrl: pathToFileURL(filename).href })
+      : strip(source, { mode: 'strip' })
+  } catch {
+    return undefined
+  } finally {
+    process.emitWarning = emitWarning
+  }
+}
+
+/**
+ * A load hook's whole decision for one file: the result to hand on (`undefined`: the file as it
+ * came). TypeScript is stripped here, then probed as JavaScript.
+ */
+export function instrumentLoaded(
+  url: string,
+  format: string | null | undefined,
+  source: unknown,
+  scope: ScopeData,
+  covers: (filename: string) => boolean,
+  withMap?: boolean,
+): Rewritten | undefined {
+  if (!url.startsWith('file:')) return undefined
+  let filename: string
+  try {
+    filename = fileURLToPath(url)
+  } catch {
+    return undefined
+  }
+  // `require` of a .js file leaves the format open (Node decides when it compiles it).
+  const f = format ?? formatOf(filename)
+  const ts = f === undefined ? undefined : TYPESCRIPT_FORMATS[f]
+  if (f !== 'module' && f !== 'commonjs' && ts === undefined) return undefined
+  if (!covers(filename)) return undefined
+  let text = sourceText(source, url)
+  if (text === undefined) return undefined
+  if (ts !== undefined) {
+    text = stripTypes(text, filename)
+    if (text === undefined) return undefined
+  }
+  return rewrite(text, filename, ts ?? (f as 'module' | 'commonjs'), scope, withMap)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,48 +464,57 @@ export function register(options: RegisterOptions = {}): Registry {
   const covers = coverage(scope)
   const reg = installRegistry(covers)
   installed = reg
+  // What the load hooks handed on for CommonJS files, by filename: the compile step below leaves
+  // exactly that text alone (it is ours already, or was left as it is on purpose).
+  const handed = new Map<string, string>()
   if (typeof ModuleApi.registerHooks === 'function') {
     ModuleApi.registerHooks({
       load(url, context, next) {
         const result = next(url, context)
-        if (!url.startsWith('file:')) return result
-        let filename: string
-        try {
-          filename = fileURLToPath(url)
-        } catch {
+        const r = instrumentLoaded(url, result.format, result.source, scope, covers)
+        if (r === undefined) {
+          if ((result.format ?? 'commonjs') === 'commonjs' && typeof result.source === 'string') remember(handed, url, result.source)
           return result
         }
-        // `require` of a .js file leaves the format open (Node decides when it compiles it).
-        const format = result.format ?? formatOf(filename)
-        if (format !== 'module' && format !== 'commonjs') return result
-        if (!covers(filename)) return result
-        const text = sourceText(result.source, url)
-        if (text === undefined) return result
-        const code = rewrite(text, filename, format, scope)
-        return code === undefined ? result : { ...result, format, source: code }
+        if (r.format === 'commonjs') remember(handed, url, r.code)
+        return { ...result, format: r.format, source: r.code }
       },
     })
-    return reg
-  }
-  // Node 20 and 22 before registerHooks: ES modules through the loader thread...
-  if (typeof ModuleApi.register === 'function') {
+  } else if (typeof ModuleApi.register === 'function') {
+    // Node 20 and 22 before registerHooks: ES modules through the loader thread.
     try {
       ModuleApi.register(ownFileURL('loader.js').href, undefined, { data: scope })
     } catch (err) {
       warn(`recon-trace: ES modules will load without probes: the loader hooks could not be registered (${err instanceof Error ? err.message : String(err)})`)
     }
   }
-  // ...and CommonJS at its compile step, in this thread.
+  // CommonJS at its compile step, in this thread: every module before registerHooks, and on
+  // every runtime the code that reaches `_compile` without a load hook (tsx's and ts-node's
+  // `require.extensions`, which read and transform the file themselves).
   const proto = ModuleApi.prototype
   const compile = proto._compile
   proto._compile = function _compile(this: unknown, content: string, filename: string, ...rest: unknown[]) {
-    if (typeof content === 'string' && typeof filename === 'string' && covers(filename)) {
-      const code = rewrite(content, filename, 'commonjs', scope)
-      if (code !== undefined) content = code
+    if (typeof content === 'string' && typeof filename === 'string' && (rest[0] === undefined || rest[0] === 'commonjs')) {
+      const url = handed.size > 0 ? pathToFileURL(filename).href : ''
+      const known = handed.get(url)
+      if (known !== undefined) handed.delete(url)
+      if (known !== content && covers(filename) && !content.includes(HEADER_MARK)) {
+        const r = rewrite(content, filename, 'commonjs', scope)
+        if (r !== undefined) content = r.code
+      }
     }
     return Reflect.apply(compile, this, [content, filename, ...rest])
   }
   return reg
+}
+
+/** Text in the header of every file instrumented as CommonJS (instrument.ts): never instrumented twice. */
+const HEADER_MARK = `Symbol.for(${JSON.stringify(STATE_KEY)})`
+
+/** Remember what a load hook handed on for a file, a bounded number of files at once. */
+function remember(handed: Map<string, string>, url: string, text: string): void {
+  if (handed.size >= 64) handed.delete(handed.keys().next().value as string)
+  handed.set(url, text)
 }
 
 /**

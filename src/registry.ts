@@ -33,6 +33,13 @@ export interface FunctionInfo {
   readonly exactArgs: boolean
   /** Whether the probe sees calls only (`RECON_TRACE_PROBES=calls`): no return, no exception. */
   readonly callsOnly?: boolean
+  /**
+   * The original file the function was written in, through the file's source map, when that is
+   * another file (`/app/src/db.ts` for a function of `dist/db.js` or of a bundle): specs name it.
+   */
+  readonly source?: string
+  /** Defined outside any function (at the top of its file, or a method of a class or object there). */
+  readonly top?: boolean
 }
 
 /** A probed function: its id is its index in the file's slot array. */
@@ -49,24 +56,39 @@ export interface SkippedInfo {
 
 /** The meta table a file registers: compact, parsed only when a trace asks for it. */
 export function encodeTable(probes: readonly ProbeInfo[], skipped: readonly SkippedInfo[]): string {
+  const index = new Map<string, number>()
+  const o: string[] = []
+  const sourceIndex = (s: string | undefined) => {
+    if (s === undefined) return -1
+    let i = index.get(s)
+    if (i === undefined) index.set(s, (i = o.push(s) - 1))
+    return i
+  }
   return JSON.stringify({
     p: probes.map((p) => [
       p.name,
       p.kind,
-      (p.async ? 1 : 0) | (p.generator ? 2 : 0) | (p.exactArgs ? 4 : 0) | (p.callsOnly ? 8 : 0),
+      (p.async ? 1 : 0) | (p.generator ? 2 : 0) | (p.exactArgs ? 4 : 0) | (p.callsOnly ? 8 : 0) | (p.top ? 16 : 0),
       p.line,
       p.column,
       p.exports,
+      sourceIndex(p.source),
     ]),
     s: skipped.filter((s) => s.reason !== 'not selected').map((s) => [s.name, s.line, s.reason]),
+    o,
   })
 }
 
 /** The inverse of `encodeTable`. */
 export function decodeTable(text: string): { probes: ProbeInfo[]; skipped: SkippedInfo[] } {
-  const t = JSON.parse(text) as { p: [string, FunctionKind, number, number, number, string[]][]; s: [string, number, SkippedInfo['reason']][] }
+  const t = JSON.parse(text) as {
+    p: [string, FunctionKind, number, number, number, string[], number?][]
+    s: [string, number, SkippedInfo['reason']][]
+    o?: string[]
+  }
+  const o = t.o ?? []
   return {
-    probes: t.p.map(([name, kind, f, line, column, exports], id) => ({
+    probes: t.p.map(([name, kind, f, line, column, exports, source], id) => ({
       id,
       name,
       kind,
@@ -74,9 +96,11 @@ export function decodeTable(text: string): { probes: ProbeInfo[]; skipped: Skipp
       generator: (f & 2) !== 0,
       exactArgs: (f & 4) !== 0,
       callsOnly: (f & 8) !== 0,
+      top: (f & 16) !== 0,
       line,
       column,
       exports,
+      source: source === undefined || source < 0 ? undefined : o[source],
     })),
     skipped: t.s.map(([name, line, reason]) => ({ name, line, reason })),
   }
@@ -142,6 +166,10 @@ export class ProbeFile {
   /** The probed functions and the ones left alone, parsed on first use. */
   get probes(): readonly ProbeInfo[] {
     return (this.table ??= this.parse()).probes
+  }
+  /** Whether any function of this file was written in `original` (through the file's source map). */
+  mapsFrom(original: string): boolean {
+    return this.probes.some((p) => p.source === original)
   }
   get skipped(): readonly SkippedInfo[] {
     return (this.table ??= this.parse()).skipped

@@ -16,6 +16,7 @@
  * The active trace lives in the process-wide state (state.ts), so that the ESM and CommonJS builds,
  * if both are loaded, still share one trace (a new `calls` from either ends the other's).
  */
+import { resolve } from 'node:path'
 import { threadId } from 'node:worker_threads'
 import { types } from 'node:util'
 import { TraceError, preloadLine, throwIfProblems } from './error.js'
@@ -24,8 +25,8 @@ import { checkLimit, Limiter, type Limit } from './limit.js'
 import { checkOptions, type Resolved, type TraceOptions } from './options.js'
 import { compileWhere, type ThreadView } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher } from './match.js'
-import { Wrappers, plan, type Target } from './installers/wrapper.js'
-import { isEsmModule, labelOfFile } from './modules.js'
+import { Wrappers, mappedModule, plan, type Target } from './installers/wrapper.js'
+import { isEsmModule, isPath, labelOfFile } from './modules.js'
 import { enterBusy, leaveBusy, state, type ActiveTrace } from './state.js'
 import { Probes, preloadCovers, probeSelector, type ProbeSpec, type ProbeTarget } from './installers/probes.js'
 import { registry, type LiveProbe, type ProbeFile, type ProbeHandler } from './registry.js'
@@ -431,12 +432,14 @@ export function startTrace(
   let binding: { value: string | undefined } | undefined
   const bindingFacts = () => (binding ??= { value: bindingRefusal() }).value
   for (const spec of parsed) {
-    const label =
-      typeof spec.module === 'string' ? (spec.module.startsWith('.') || spec.module.startsWith('/') ? labelOfFile(spec.module) : spec.module) : 'an object'
-    const esm = opts.scope === 'global' && isEsmModule(spec.module)
+    const label = isPath(spec.module) ? labelOfFile(spec.module) : typeof spec.module === 'string' ? spec.module : 'an object'
+    // A file compiled into a bundle or into ES modules: no module's exports are its own to wrap.
+    const mapped = opts.scope === 'global' && isPath(spec.module) ? mappedModule(resolve(spec.module), reg?.files.keys()) : undefined
+    const esm = opts.scope === 'global' && (isEsmModule(spec.module) || (mapped !== undefined && mapped.module === undefined))
     const choice = chooseInstaller({
       scope: opts.scope,
       esm,
+      compiledInto: mapped !== undefined && mapped.module === undefined ? mapped.running.map(labelOfFile).join(', ') : undefined,
       preloadCovers: opts.scope === 'local' || esm ? preloadCovers(spec.module, reg) : false,
       liveEditAsked: asked,
       liveEditRefusal: liveEditFacts,

@@ -10,6 +10,7 @@
  */
 import { decode, type SourceMapMappings } from '@jridgewell/sourcemap-codec'
 import type { InstrumentOptions } from './instrument.js'
+import { originalSources } from './origin.js'
 
 /** A source map in its JSON form (version 3). */
 export interface RawSourceMap {
@@ -20,15 +21,6 @@ export interface RawSourceMap {
   names: string[]
   mappings: string
   sourceRoot?: string
-}
-
-function resolveSource(source: string, base: string, root: string | undefined): string {
-  const s = root ? root.replace(/\/?$/, '/') + source : source
-  try {
-    return new URL(s, base).href
-  } catch {
-    return s
-  }
 }
 
 function toURL(filename: string): string {
@@ -212,7 +204,7 @@ export function buildMap(source: string, inserted: number[], options: Instrument
   const file = fileURL.slice(fileURL.lastIndexOf('/') + 1)
   if (!input) return { version: 3, file, sources: [fileURL], names: [], mappings: w.toString() }
   const base = options.inputMapURL ?? fileURL
-  const sources = input.sources.map((s) => (s === null ? '' : resolveSource(s, base, input.sourceRoot)))
+  const sources = originalSources(input, base).map((s) => (s === '' ? '' : toURL(s)))
   const map: RawSourceMap = { version: 3, file, sources, names: input.names ?? [], mappings: w.toString() }
   if (input.sourcesContent) map.sourcesContent = input.sourcesContent
   return map
@@ -221,12 +213,4 @@ export function buildMap(source: string, inserted: number[], options: Instrument
 /** A map as an inline `//# sourceMappingURL` comment (what Node reads with source maps on). */
 export function inlineMapComment(map: RawSourceMap): string {
   return `\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`
-}
-
-/** The file's own map reference: the last `//# sourceMappingURL=` comment, if any. */
-export function findMapReference(source: string): { url: string; start: number } | undefined {
-  const re = /(?:\/\/[#@]\s*sourceMappingURL=([^\s'"]+)\s*$)|(?:\/\*[#@]\s*sourceMappingURL=([^\s*'"]+)\s*\*\/\s*$)/gm
-  let last: { url: string; start: number } | undefined
-  for (let m = re.exec(source); m; m = re.exec(source)) last = { url: m[1] ?? m[2], start: m.index }
-  return last
 }

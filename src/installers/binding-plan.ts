@@ -9,10 +9,10 @@
 import { existsSync } from 'node:fs'
 import { labelOfFile, resolvesFromCwd } from '../modules.js'
 import { encodeTable, ProbeFile } from '../registry.js'
-import { rewriterModule } from '../register.js'
+import { inputMapOf, rewriterModule } from '../register.js'
 import type { TraceSpec } from '../spec.js'
 import { debugSession, type DebugScript } from './debugger.js'
-import { selects, type ProbeSpec } from './probes.js'
+import { filesOf, type ProbeSpec } from './probes.js'
 import { reachOf, type Reach } from './reach.js'
 
 /** A spec the debugger installers serve, before its functions are selected. */
@@ -33,8 +33,12 @@ export class DebugFile {
     source: string,
   ) {
     const { instrument } = rewriterModule()
+    // With the file's own map: functions compiled from TypeScript or bundled say which file they were written in.
+    const input = inputMapOf(source, script.filename)
     const r = instrument(source, {
       filename: script.filename,
+      inputMap: input?.map,
+      inputMapURL: input?.url,
       format: script.module ? 'module' : 'commonjs',
       map: false,
       stableIds: true,
@@ -94,7 +98,7 @@ export function planDebugger(specs: readonly DebugSpecPlan[], inWorker: boolean,
   }
   const seen = new Map<string, DebugFile>()
   for (const p of specs) {
-    const files = session.filesWhere((f) => selects(p.selector, f))
+    const files = filesOf(p.selector, session.filesWhere(() => true))
     if (files.length === 0) {
       if (inWorker) {
         plan.notHere.add(p)

@@ -52,7 +52,7 @@ import { STATE_KEY, isBusy, state } from '../state.js'
 import { CONDITION_BASE, debugHooks, debugSession, type DebugScript, type PausedFrame } from './debugger.js'
 import type { Installer, InstallerKind, TraceHost } from './installer.js'
 import { inspectorUrl } from '../inspector.js'
-import { selects, type Probes, type ProbeTarget } from './probes.js'
+import { selectsRunning, type Probes, type ProbeTarget } from './probes.js'
 import { inBody, locatedIn, type Reach } from './reach.js'
 import { debugFile, DebugFile, type DebugPlan, type DebugSpecPlan } from './binding-plan.js'
 import { OverheadBudget } from './budget.js'
@@ -291,7 +291,7 @@ export class DebugHooks {
         `${list.length === 1 ? 'its' : 'their'} functions are hooked when ${list.length === 1 ? 'it loads' : 'they load'}`,
     )
     this.onLoad = (script) => {
-      if (this.ended || !this.host.active || !this.specs.some((p) => p.waits === true && selects(p.selector, script.filename))) return
+      if (this.ended || !this.host.active || !this.specs.some((p) => p.waits === true && selectsRunning(p.selector, script.filename))) return
       const notices: string[] = []
       try {
         const file = debugFile(script)

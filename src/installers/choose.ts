@@ -6,7 +6,10 @@
  * The order, from what each costs and reaches (installer.ts, docs/local-scope.md):
  * 1. Global scope on a CommonJS module, a builtin or an object given directly: runtime wrappers.
  *    Nothing to compile, nothing left when off, and they see every call through the export.
- * 2. Otherwise (local scope, or an ES module, whose exports cannot be replaced) the function
+ *    A TypeScript file the program runs compiled (tsc: `dist/db.js` from `src/db.ts`) counts as
+ *    the CommonJS module compiled from it.
+ * 2. Otherwise (local scope, an ES module, or a file compiled into a bundle: no exports to
+ *    replace) the function
  *    needs a way into its module: the preload's probes, when the preload instrumented the file
  *    (they are already there: a slot write to turn on, nothing to undo).
  * 3. Else, in any running process (Node 22 and later; Node 20 below): binding swaps for the functions a
@@ -27,6 +30,11 @@ export interface ChoiceFacts {
   readonly scope: 'global' | 'local'
   /** The spec's module is an ES module (its exports cannot be replaced at run time). */
   readonly esm: boolean
+  /**
+   * The spec names a file the program runs compiled into a bundle or into ES modules (through a
+   * source map): the running file's name. No module's exports are its own to replace.
+   */
+  readonly compiledInto?: string
   /** The preload is in this process and instrumented the spec's module. */
   readonly preloadCovers: boolean
   /** Live edit was asked for (RECON_TRACE_LIVE_EDIT=on or force). */
@@ -44,7 +52,7 @@ export type Choice = { readonly installer: InstallerKind; readonly why: string }
 export function chooseInstaller(f: ChoiceFacts): Choice {
   if (f.scope === 'global' && !f.esm)
     return { installer: 'wrapper', why: `global scope on ${f.label}: the function is replaced where its module's exports hold it` }
-  const need = f.scope === 'local' ? 'local scope' : 'an ES module'
+  const need = f.scope === 'local' ? 'local scope' : f.compiledInto !== undefined ? `global scope on ${f.label}, compiled into ${f.compiledInto}` : 'an ES module'
   if (f.preloadCovers) return { installer: 'preload', why: `${need}: the preload instrumented ${f.label}, its probes see every call` }
   let asked = ''
   if (f.liveEditAsked) {

@@ -24,7 +24,7 @@ import { labelOfFile, resolvesFromCwd } from '../modules.js'
 import type { TraceSpec } from '../spec.js'
 import type { Installer, TraceHost } from './installer.js'
 import { LIVE_RETRY_MS, blockedReason, liveEditor, type LiveFile, type Script } from './liveedit.js'
-import { selects, type Probes, type ProbeSpec } from './probes.js'
+import { filesOf, type Probes, type ProbeSpec } from './probes.js'
 
 /** A spec live edit serves, before its probes are compiled. */
 export interface LiveSpecPlan {
@@ -66,7 +66,8 @@ export function planLiveEdit(specs: readonly LiveSpecPlan[], inWorker: boolean, 
   }
   const seen = new Set<LiveFile>()
   for (const p of specs) {
-    const scripts = editor.scriptsWhere((f) => selects(p.selector, f))
+    const named = new Set(filesOf(p.selector, editor.filenames()))
+    const scripts = editor.scriptsWhere((f) => named.has(f))
     if (scripts.length === 0 && inWorker) {
       plan.notHere.add(p)
       continue

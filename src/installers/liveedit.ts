@@ -301,6 +301,11 @@ export class LiveEditor {
   }
 
   /** The loaded scripts whose file `test` accepts: the live one of each file. */
+  /** The files of the scripts loaded so far. */
+  filenames(): string[] {
+    return [...this.scripts.keys()]
+  }
+
   scriptsWhere(test: (filename: string) => boolean): Script[] {
     const out: Script[] = []
     for (const [filename, list] of this.scripts) if (test(filename)) out.push(this.live(filename, list))

@@ -21,6 +21,7 @@ import { ProbeFile, type LiveProbe, type ProbeHandler, type ProbeInfo, type Regi
 import type { Installer, InstallerKind } from './installer.js'
 import { ANY_ARITY, arityRange, globOfPattern, isNameGlob, nameGlobToRegExp } from '../names.js'
 import { labelOfFile, packageNameOf, resolveFromCwd } from '../modules.js'
+import { runningFilesOf, sourcesOf } from '../origin.js'
 import { closest, preloadLine } from '../error.js'
 import type { TraceSpec } from '../spec.js'
 
@@ -62,16 +63,50 @@ export function selects(sel: FileSelector, file: string): boolean {
   return packageNameOf(file) === sel.name
 }
 
-/** The probes of `file` a function pattern selects, by local name or (global scope) export name. */
-export function selectProbes(file: ProbeFile, pattern: string, scope: 'local' | 'global'): { probes: ProbeInfo[]; skipped: SkippedInfo[] } {
+/**
+ * Whether a selector names a running file, itself or (a file selector) as the original source of
+ * some of its code: `./src/db.ts` names `dist/db.js` (tsc) and `dist/server.js` (a bundle) when
+ * their source maps say so. `mapsFrom` answers the second question for a file (origin.ts).
+ */
+export function selectsRunning(sel: FileSelector, file: string, mapsFrom: (original: string) => boolean = (o) => sourcesOf(file).includes(o)): boolean {
+  return selects(sel, file) || (sel.kind === 'file' && mapsFrom(sel.filename))
+}
+
+/**
+ * The loaded files a selector names: the file itself, or else the files compiled or bundled from
+ * it (their source maps name it: `./src/db.ts` in `dist/db.js`).
+ */
+export function filesOf(sel: FileSelector, loaded: readonly string[]): string[] {
+  const direct = loaded.filter((f) => selects(sel, f))
+  return direct.length > 0 || sel.kind !== 'file' ? direct : runningFilesOf(sel.filename, loaded)
+}
+
+/** The original file a selector names in a running file, when the file is not that file itself. */
+export function originalIn(sel: FileSelector, file: string): string | undefined {
+  return sel.kind === 'file' && sel.filename !== file ? sel.filename : undefined
+}
+
+/**
+ * The probes of `file` a function pattern selects, by local name or (global scope) export name.
+ * With `original`, only the functions written in that file (through the file's source map); in
+ * global scope those defined at its top, with the names of its exports where the file has them:
+ * a bundle does not keep the module's exports.
+ */
+export function selectProbes(
+  file: ProbeFile,
+  pattern: string,
+  scope: 'local' | 'global',
+  original?: string,
+): { probes: ProbeInfo[]; skipped: SkippedInfo[] } {
   const glob = isNameGlob(pattern)
   const re = glob ? nameGlobToRegExp(globOfPattern(pattern)) : undefined
   const hit = (name: string) => (re ? re.test(name) : name === pattern)
   const probes: ProbeInfo[] = []
   for (const p of file.probes) {
+    if (original !== undefined && p.source !== original) continue
     // Getters and setters are selected only when named, never by a glob.
     if (glob && (p.kind === 'get' || p.kind === 'set')) continue
-    if (scope === 'local' ? hit(p.name) : p.exports.some(hit)) probes.push(p)
+    if (scope === 'local' ? hit(p.name) : p.exports.some(hit) || (original !== undefined && p.top === true && hit(p.name))) probes.push(p)
   }
   const skipped = glob ? [] : file.skipped.filter((s) => s.name === pattern)
   return { probes, skipped }
@@ -86,9 +121,15 @@ function noFunction(ps: ProbeSpec, where: string, names: readonly string[]): str
   )
 }
 
-/** Every name a file offers, for "did you mean" lists. */
-function namesOf(file: ProbeFile, scope: 'local' | 'global'): string[] {
-  return scope === 'local' ? file.probes.map((p) => p.name) : file.probes.flatMap((p) => p.exports)
+/** Every name a file offers (or its part written in `original`), for "did you mean" lists. */
+export function namesOf(file: ProbeFile, scope: 'local' | 'global', original?: string): string[] {
+  const probes = original === undefined ? file.probes : file.probes.filter((p) => p.source === original)
+  return scope === 'local' || original !== undefined ? probes.map((p) => p.name) : probes.flatMap((p) => p.exports)
+}
+
+/** The display name of a function's module: its original file's, when it was written in another. */
+export function moduleLabel(file: ProbeFile, p: ProbeInfo): string {
+  return labelOfFile(p.source ?? file.filename)
 }
 
 const SKIP_REASON = {
@@ -143,10 +184,11 @@ export class Probes implements Installer {
     this.extra.push(f)
     let n = 0
     for (const ps of this.specs) {
-      if (!ps.live || !selects(ps.selector, f.filename)) continue
+      if (!ps.live || !selectsRunning(ps.selector, f.filename, (o) => f.mapsFrom(o))) continue
       const r = this.select(f, ps, notices)
       n += r.added
-      if (r.found === 0 && ps.selector.kind === 'file') notices.push(noFunction(ps, f.filename, namesOf(f, ps.scope)))
+      if (r.found === 0 && ps.selector.kind === 'file')
+        notices.push(noFunction(ps, ps.selector.filename, namesOf(f, ps.scope, originalIn(ps.selector, f.filename))))
     }
     return n
   }
@@ -158,13 +200,16 @@ export class Probes implements Installer {
       let found = 0
       let files = 0
       const names: string[] = []
-      for (const f of ps.live ? this.extra : (this.reg?.files.values() ?? [])) {
-        if (!selects(ps.selector, f.filename)) continue
+      const candidates = [...(ps.live ? this.extra : (this.reg?.files.values() ?? []))]
+      // A file named as it runs, or else the running files its code was compiled or bundled into.
+      const direct = candidates.some((f) => selects(ps.selector, f.filename))
+      for (const f of candidates) {
+        if (!(direct ? selects(ps.selector, f.filename) : selectsRunning(ps.selector, f.filename, (o) => f.mapsFrom(o)))) continue
         files++
         const r = this.select(f, ps, problems)
         found += r.found
         n += r.added
-        if (r.found === 0) names.push(...namesOf(f, ps.scope))
+        if (r.found === 0) names.push(...namesOf(f, ps.scope, originalIn(ps.selector, f.filename)))
       }
       // A file not loaded yet (or no file of the package yet) may still come: then wait for it.
       const waits = files === 0 && (!ps.live || ps.waits === true)
@@ -177,7 +222,7 @@ export class Probes implements Installer {
   }
 
   private select(f: ProbeFile, ps: ProbeSpec, problems: string[]): { found: number; added: number } {
-    const { probes, skipped } = selectProbes(f, ps.spec.function, ps.scope)
+    const { probes, skipped } = selectProbes(f, ps.spec.function, ps.scope, originalIn(ps.selector, f.filename))
     if (ps.spec.return && ps.live && probes.some((p) => p.callsOnly)) {
       const names = probes.filter((p) => p.callsOnly).map((p) => p.name)
       problems.push(
@@ -214,7 +259,7 @@ export class Probes implements Installer {
             : ps.scope === 'global' && p.exports.length > 0
               ? p.exports[0]
               : p.name
-        t = new ProbeTarget(f, p, labelOfFile(f.filename), display, ps.matcher)
+        t = new ProbeTarget(f, p, moduleLabel(f, p), display, ps.matcher)
         t.min = min
         t.max = max
         t.specs.add(ps.index)
@@ -251,7 +296,7 @@ export class Probes implements Installer {
   private onFile(f: ProbeFile): void {
     if (!this.listening) return
     const notices: string[] = []
-    for (const ps of this.specs) if (!ps.live && selects(ps.selector, f.filename)) this.select(f, ps, notices)
+    for (const ps of this.specs) if (!ps.live && selectsRunning(ps.selector, f.filename, (o) => f.mapsFrom(o))) this.select(f, ps, notices)
     if (notices.length > 0) this.onLate(notices)
   }
 

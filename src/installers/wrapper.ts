@@ -33,6 +33,7 @@ import { enterBusy, guard, leaveBusy } from '../state.js'
 import type { Installer } from './installer.js'
 import { ANY_ARITY, arityRange, globOfPattern, nameGlobToRegExp } from '../names.js'
 import { isOwnFile, labelOfFile, requireFromCwd, resolveModule } from '../modules.js'
+import { runningFilesOf, sourcesOf } from '../origin.js'
 
 const apply = Reflect.apply
 const construct = Reflect.construct
@@ -398,6 +399,20 @@ function loadedModules(): ModuleRecord[] {
 }
 
 /**
+ * Where the code of a file that is not loaded itself runs, through source maps (origin.ts): a
+ * spec names `./src/db.ts` and the program runs `dist/db.js`. `module`: the one CommonJS module
+ * compiled from it alone (tsc), whose exports are the file's exports; undefined when its code
+ * runs elsewhere (a bundle, ES modules), where no module's exports are its own.
+ */
+export function mappedModule(filename: string, registered: Iterable<string> = []): { running: string[]; module: ModuleRecord | undefined } | undefined {
+  if (ModuleCtor._cache[filename] !== undefined) return undefined
+  const running = runningFilesOf(filename, new Set([...loadedModules().map((m) => m.filename), ...registered]))
+  if (running.length === 0) return undefined
+  const m = running.length === 1 ? ModuleCtor._cache[running[0]] : undefined
+  return { running, module: m !== undefined && m.loaded && sourcesOf(running[0]).length === 1 ? m : undefined }
+}
+
+/**
  * Find what spec `i` names under `root` (a module's exports or an object) and add it to `out`.
  * Unless `quiet` (a wildcard module, where most modules lack the name), a path that names
  * nothing is reported with the names the root does have, closest first; a refused function is
@@ -445,7 +460,7 @@ export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<object>
       const exports = requireFromCwd(`node:${r.id}`, cwd)
       findIn(specs, i, exports, r.label, undefined, forbidden, p.found, problems, false)
     } else if (r.kind === 'file') {
-      const m = ModuleCtor._cache[r.filename]
+      const m = ModuleCtor._cache[r.filename] ?? mappedModule(r.filename)?.module
       if (m && m.loaded) findIn(specs, i, m.exports, r.label, { owner: m, key: 'exports' }, forbidden, p.found, problems, false)
       else {
         const entry = p.pending.get(r.filename) ?? { label: r.label, specs: [] }
