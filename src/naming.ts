@@ -371,6 +371,32 @@ export class Collector {
       }
       case 'CallExpression': {
         if (n.callee.type === 'Identifier' && n.callee.name === 'eval' && ctx.fn) ctx.fn.unsafe ??= 'eval'
+        // esbuild's keepNames (tsx compiles with it): `const add = __name((a, b) => a + b, "add")`
+        // names the function as if it stood alone.
+        const [fn, label] = n.arguments as N[]
+        if (
+          n.callee.type === 'Identifier' &&
+          n.callee.name === '__name' &&
+          n.arguments.length === 2 &&
+          FUNCTION_TYPES.has(fn.type) &&
+          label.type === 'Literal' &&
+          typeof label.value === 'string'
+        ) {
+          this.visit(fn, ctx, hint ?? label.value)
+          return
+        }
+        // esbuild's CommonJS exports (tsx, bundles): `__export(exports, { add: () => add })`. The
+        // getters are not the program's functions: a spec naming `add` means the function.
+        const [, table] = n.arguments as N[]
+        if (n.callee.type === 'Identifier' && n.callee.name === '__export' && n.arguments.length === 2 && table.type === 'ObjectExpression') {
+          this.visit(n.arguments[0], ctx, undefined)
+          for (const p of table.properties as N[]) {
+            const v = p.type === 'Property' ? (p.value as N) : undefined
+            if (v?.type === 'ArrowFunctionExpression' && v.body.type === 'Identifier' && v.params.length === 0) continue
+            this.visit(p, ctx, undefined)
+          }
+          return
+        }
         // An immediately invoked function (a module wrapper, UMD): its inner functions are named
         // as if it were not there (`runInContext.chunk`, not `@9.runInContext.chunk`).
         const c = n.callee as N

@@ -32,7 +32,7 @@ import Module from 'node:module'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type * as Instrument from './instrument.js'
 import { installRegistry, type Registry } from './registry.js'
@@ -257,6 +257,8 @@ export function rewrite(
   format: 'module' | 'commonjs' | 'detect',
   scope: ScopeData,
   withMap = process.sourceMapsEnabled !== false,
+  /** Load the file as it is, without a warning, when it does not parse. */
+  quiet = false,
 ): Rewritten | undefined {
   if (loadingRewriter) return undefined
   try {
@@ -298,6 +300,7 @@ export function rewrite(
         break
       } catch (err) {
         if (err instanceof ParseFailure && f !== formats[formats.length - 1]) continue
+        if (err instanceof ParseFailure && quiet) return undefined
         if (err instanceof ParseFailure) warn(`recon-trace: ${filename} loads without probes: it does not parse (${err.cause})`)
         else warn(`recon-trace: ${filename} loads without probes: ${err instanceof Error ? err.message : String(err)}`)
         return undefined
@@ -403,27 +406,36 @@ export function instrumentLoaded(
   const ts = f === undefined ? undefined : TYPESCRIPT_FORMATS[f]
   if (f !== 'module' && f !== 'commonjs' && ts === undefined) return undefined
   if (!covers(filename)) return undefined
+  // A CommonJS loader (ts-node, esbuild-register) compiles this kind of file itself, after the
+  // load hooks, from the TypeScript they hand on: it is probed at the compile step instead.
+  if (ts !== undefined && Object.hasOwn((Module as unknown as { _extensions: object })._extensions, extname(filename))) return undefined
   let text = sourceText(source, url)
-  if (text === undefined) return undefined
+  if (text === undefined || text.includes(HEADER_MARK)) return undefined
   if (ts !== undefined) {
     text = stripTypes(text, filename)
     if (text === undefined) return undefined
   }
-  return rewrite(text, filename, ts ?? (f as 'module' | 'commonjs'), scope, withMap)
+  // TypeScript handed on as JavaScript that is not (a loader outside these hooks transforms it
+  // later, where the preload's outer copy sees it): left alone, without a warning.
+  const quiet = ts === undefined && TYPESCRIPT_FILE.test(filename)
+  return rewrite(text, filename, ts ?? (f as 'module' | 'commonjs'), scope, withMap, quiet)
 }
+
+/** A TypeScript file name. */
+const TYPESCRIPT_FILE = /\.(c|m)?tsx?$/
 
 // ---------------------------------------------------------------------------------------------
 // Installing the hooks.
 
 type SyncHooks = {
-  load?: (
+  load: (
     url: string,
     context: { format?: string | null },
     next: (url: string, context?: unknown) => { format?: string | null; source?: unknown },
   ) => { format?: string | null; source?: unknown; shortCircuit?: boolean }
 }
 const ModuleApi = Module as unknown as {
-  registerHooks?: (hooks: SyncHooks) => unknown
+  registerHooks?: (hooks: SyncHooks) => { deregister?: () => void } | undefined
   register?: (specifier: string, parentURL?: string, options?: { data?: unknown }) => void
   prototype: { _compile: (this: unknown, content: string, filename: string, ...rest: unknown[]) => unknown }
 }
@@ -468,7 +480,7 @@ export function register(options: RegisterOptions = {}): Registry {
   // exactly that text alone (it is ours already, or was left as it is on purpose).
   const handed = new Map<string, string>()
   if (typeof ModuleApi.registerHooks === 'function') {
-    ModuleApi.registerHooks({
+    const hooks: SyncHooks = {
       load(url, context, next) {
         const result = next(url, context)
         const r = instrumentLoaded(url, result.format, result.source, scope, covers)
@@ -479,11 +491,26 @@ export function register(options: RegisterOptions = {}): Registry {
         if (r.format === 'commonjs') remember(handed, url, r.code)
         return { ...result, format: r.format, source: r.code }
       },
+    }
+    const registerHooks = ModuleApi.registerHooks
+    let handle = registerHooks(hooks)
+    // Outermost, whatever registers after us (`--import tsx` after the preload): the hook that
+    // was registered last runs first and sees, from `next`, what every other one made, which is
+    // the code that runs: a loader's JavaScript and its map, never its TypeScript input.
+    stayOutermost('registerHooks', () => {
+      handle?.deregister?.()
+      handle = registerHooks(hooks)
     })
   } else if (typeof ModuleApi.register === 'function') {
-    // Node 20 and 22 before registerHooks: ES modules through the loader thread.
+    // Node 20 and 22 before registerHooks: ES modules through the loader thread, and again on top
+    // of each loader registered later (hooks in that thread cannot be taken out): the outermost
+    // copy probes what the loaders made; the inner ones leave TypeScript they cannot parse alone,
+    // and no copy probes a file twice.
+    const register = ModuleApi.register
+    const add = () => register(ownFileURL('loader.js').href, undefined, { data: scope })
     try {
-      ModuleApi.register(ownFileURL('loader.js').href, undefined, { data: scope })
+      add()
+      stayOutermost('register', add)
     } catch (err) {
       warn(`recon-trace: ES modules will load without probes: the loader hooks could not be registered (${err instanceof Error ? err.message : String(err)})`)
     }
@@ -508,8 +535,37 @@ export function register(options: RegisterOptions = {}): Registry {
   return reg
 }
 
-/** Text in the header of every file instrumented as CommonJS (instrument.ts): never instrumented twice. */
-const HEADER_MARK = `Symbol.for(${JSON.stringify(STATE_KEY)})`
+/**
+ * Text in the header of every instrumented file (instrument.ts; in an ES module's, inside its
+ * data: URL): a file that has it is never instrumented again.
+ */
+const HEADER_MARK = STATE_KEY
+
+/**
+ * Make `module[name]` (registerHooks, register) call `again` after each registration it makes,
+ * so that the preload's hooks stay on top of any registered later. The function in its place
+ * has the original's name and length and returns what it returns; a fault of ours never reaches
+ * the caller.
+ */
+function stayOutermost(name: 'registerHooks' | 'register', again: () => void): void {
+  const api = Module as unknown as Record<string, unknown>
+  const original = api[name]
+  if (typeof original !== 'function') return
+  const wrapped = {
+    [name](this: unknown, ...args: unknown[]): unknown {
+      const result = Reflect.apply(original, this, args)
+      try {
+        again()
+      } catch {
+        /* our hooks stay where they were */
+      }
+      return result
+    },
+  }[name]
+  Object.defineProperty(wrapped, 'length', { value: original.length })
+  api[name] = wrapped
+  ;(Module as unknown as { syncBuiltinESMExports: () => void }).syncBuiltinESMExports()
+}
 
 /** Remember what a load hook handed on for a file, a bounded number of files at once. */
 function remember(handed: Map<string, string>, url: string, text: string): void {

@@ -46,7 +46,9 @@ export class DebugFile {
     })
     this.file = new ProbeFile(script.filename, r.probes.length, encodeTable(r.probes, r.skipped), undefined)
     this.reach = reachOf(source, script.module)
-    if (this.reach.length !== r.probes.length || this.reach.some((x, i) => x.name !== r.probes[i].name))
+    // The same walk numbers both; names differ only where the map gave a function its original
+    // name (a bundler's renamed binding), and the reach keeps the running one, which it swaps.
+    if (this.reach.length !== r.probes.length || this.reach.some((x, i) => x.name !== r.probes[i].name && r.probes[i].source === undefined))
       throw new Error('its functions could not be numbered the way the preload numbers them')
   }
   get filename(): string {
