@@ -372,9 +372,7 @@ export function stripTypes(source: string, filename: string): string | undefined
     Reflect.apply(emitWarning, process, args)
   } as typeof process.emitWarning
   try {
-    return transform
-      ? strip(source, { mode: 'transform', sourceMap: true, sourceUrl: pathToFileURL(filename).href })
-      : strip(source, { mode: 'strip' })
+    return transform ? strip(source, { mode: 'transform', sourceMap: true, sourceUrl: pathToFileURL(filename).href }) : strip(source, { mode: 'strip' })
   } catch {
     return undefined
   } finally {

@@ -100,7 +100,10 @@ export function planDebugger(specs: readonly DebugSpecPlan[], inWorker: boolean,
   }
   const seen = new Map<string, DebugFile>()
   for (const p of specs) {
-    const files = filesOf(p.selector, session.filesWhere(() => true))
+    const files = filesOf(
+      p.selector,
+      session.filesWhere(() => true),
+    )
     if (files.length === 0) {
       if (inWorker) {
         plan.notHere.add(p)

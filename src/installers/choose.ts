@@ -52,7 +52,8 @@ export type Choice = { readonly installer: InstallerKind; readonly why: string }
 export function chooseInstaller(f: ChoiceFacts): Choice {
   if (f.scope === 'global' && !f.esm)
     return { installer: 'wrapper', why: `global scope on ${f.label}: the function is replaced where its module's exports hold it` }
-  const need = f.scope === 'local' ? 'local scope' : f.compiledInto !== undefined ? `global scope on ${f.label}, compiled into ${f.compiledInto}` : 'an ES module'
+  const need =
+    f.scope === 'local' ? 'local scope' : f.compiledInto !== undefined ? `global scope on ${f.label}, compiled into ${f.compiledInto}` : 'an ES module'
   if (f.preloadCovers) return { installer: 'preload', why: `${need}: the preload instrumented ${f.label}, its probes see every call` }
   let asked = ''
   if (f.liveEditAsked) {

@@ -92,12 +92,7 @@ export function originalIn(sel: FileSelector, file: string): string | undefined 
  * global scope those defined at its top, with the names of its exports where the file has them:
  * a bundle does not keep the module's exports.
  */
-export function selectProbes(
-  file: ProbeFile,
-  pattern: string,
-  scope: 'local' | 'global',
-  original?: string,
-): { probes: ProbeInfo[]; skipped: SkippedInfo[] } {
+export function selectProbes(file: ProbeFile, pattern: string, scope: 'local' | 'global', original?: string): { probes: ProbeInfo[]; skipped: SkippedInfo[] } {
   const glob = isNameGlob(pattern)
   const re = glob ? nameGlobToRegExp(globOfPattern(pattern)) : undefined
   const hit = (name: string) => (re ? re.test(name) : name === pattern)

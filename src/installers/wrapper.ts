@@ -401,15 +401,17 @@ function loadedModules(): ModuleRecord[] {
 /**
  * Where the code of a file that is not loaded itself runs, through source maps (origin.ts): a
  * spec names `./src/db.ts` and the program runs `dist/db.js`. `module`: the one CommonJS module
- * compiled from it alone (tsc), whose exports are the file's exports; undefined when its code
- * runs elsewhere (a bundle, ES modules), where no module's exports are its own.
+ * compiled from it alone (tsc), whose exports are the file's exports, loaded or still loading;
+ * undefined when its code runs elsewhere (a bundle, ES modules), where no module's exports are
+ * its own.
  */
-export function mappedModule(filename: string, registered: Iterable<string> = []): { running: string[]; module: ModuleRecord | undefined } | undefined {
+export function mappedModule(filename: string, registered: Iterable<string> = []): { running: string[]; module: string | undefined } | undefined {
   if (ModuleCtor._cache[filename] !== undefined) return undefined
-  const running = runningFilesOf(filename, new Set([...loadedModules().map((m) => m.filename), ...registered]))
+  const required = Object.keys(ModuleCtor._cache).filter((f) => !isOwnFile(f))
+  const running = runningFilesOf(filename, new Set([...required, ...registered]))
   if (running.length === 0) return undefined
-  const m = running.length === 1 ? ModuleCtor._cache[running[0]] : undefined
-  return { running, module: m !== undefined && m.loaded && sourcesOf(running[0]).length === 1 ? m : undefined }
+  const one = running.length === 1 && ModuleCtor._cache[running[0]] !== undefined && sourcesOf(running[0]).length === 1
+  return { running, module: one ? running[0] : undefined }
 }
 
 /**
@@ -460,12 +462,14 @@ export function plan(specs: readonly TraceSpec[], forbidden: ReadonlySet<object>
       const exports = requireFromCwd(`node:${r.id}`, cwd)
       findIn(specs, i, exports, r.label, undefined, forbidden, p.found, problems, false)
     } else if (r.kind === 'file') {
-      const m = ModuleCtor._cache[r.filename] ?? mappedModule(r.filename)?.module
+      // The module itself, or the one compiled from it (tsc's dist/db.js for ./src/db.ts).
+      const filename = (ModuleCtor._cache[r.filename] === undefined ? mappedModule(r.filename)?.module : undefined) ?? r.filename
+      const m = ModuleCtor._cache[filename]
       if (m && m.loaded) findIn(specs, i, m.exports, r.label, { owner: m, key: 'exports' }, forbidden, p.found, problems, false)
       else {
-        const entry = p.pending.get(r.filename) ?? { label: r.label, specs: [] }
+        const entry = p.pending.get(filename) ?? { label: r.label, specs: [] }
         entry.specs.push(i)
-        p.pending.set(r.filename, entry)
+        p.pending.set(filename, entry)
       }
     } else {
       p.anyModule.push(i)
