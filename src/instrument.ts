@@ -332,6 +332,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       exports: module ? exportNames(rec, collector.exported) : [],
       source: sourceOf(sources, collector.origin(rec.node.start), options.filename),
       top: rec.top,
+      generated: inLines !== undefined && collector.origin(rec.node.start) === undefined,
       exactArgs: rec.usesArguments && !rec.isArrow,
       // Live edit (runtime 'global') can give a concise arrow only a calls probe: the text
       // that captures its value would follow its last character, and V8 then maps the edited

@@ -39,6 +39,7 @@ import { installRegistry, type Registry } from './registry.js'
 import { isEsmFile, isOwnFile, packageNameOf } from './modules.js'
 import { STATE_KEY, state } from './state.js'
 import { commonJsFile, ownFileURL } from './installation.js'
+import { mapSupported, shareMap } from './mapsupport.js'
 
 /** Options of `register()`; each defaults to its environment variable. */
 export interface RegisterOptions {
@@ -524,8 +525,11 @@ export function register(options: RegisterOptions = {}): Registry {
       const known = handed.get(url)
       if (known !== undefined) handed.delete(url)
       if (known !== content && covers(filename) && !content.includes(HEADER_MARK)) {
-        const r = rewrite(content, filename, 'commonjs', scope)
-        if (r !== undefined) content = r.code
+        const r = rewrite(content, filename, 'commonjs', scope, process.sourceMapsEnabled !== false || mapSupported())
+        if (r !== undefined) {
+          content = r.code
+          shareMap(filename, content)
+        }
       }
     }
     return Reflect.apply(compile, this, [content, filename, ...rest])

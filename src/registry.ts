@@ -40,6 +40,11 @@ export interface FunctionInfo {
   readonly source?: string
   /** Defined outside any function (at the top of its file, or a method of a class or object there). */
   readonly top?: boolean
+  /**
+   * Code the compiler added (esbuild's `__name`, a bundle's module helpers): no position of the
+   * file's source map is at or before its start. A glob leaves it out; its name still selects it.
+   */
+  readonly generated?: boolean
 }
 
 /** A probed function: its id is its index in the file's slot array. */
@@ -68,7 +73,7 @@ export function encodeTable(probes: readonly ProbeInfo[], skipped: readonly Skip
     p: probes.map((p) => [
       p.name,
       p.kind,
-      (p.async ? 1 : 0) | (p.generator ? 2 : 0) | (p.exactArgs ? 4 : 0) | (p.callsOnly ? 8 : 0) | (p.top ? 16 : 0),
+      (p.async ? 1 : 0) | (p.generator ? 2 : 0) | (p.exactArgs ? 4 : 0) | (p.callsOnly ? 8 : 0) | (p.top ? 16 : 0) | (p.generated ? 32 : 0),
       p.line,
       p.column,
       p.exports,
@@ -97,6 +102,7 @@ export function decodeTable(text: string): { probes: ProbeInfo[]; skipped: Skipp
       exactArgs: (f & 4) !== 0,
       callsOnly: (f & 8) !== 0,
       top: (f & 16) !== 0,
+      generated: (f & 32) !== 0,
       line,
       column,
       exports,

@@ -22,7 +22,7 @@ function loaded(flags: string[]): string[] {
 }
 
 const CLI = ['bin', 'cli', 'error', 'installation', 'limit', 'lines', 'protocol']
-const PRELOAD = ['agent', 'error', 'installation', 'limit', 'lines', 'modules', 'preload', 'protocol', 'register', 'registry', 'state']
+const PRELOAD = ['agent', 'error', 'installation', 'limit', 'lines', 'mapsupport', 'modules', 'origin', 'preload', 'protocol', 'register', 'registry', 'state']
 const files = (build: 'cjs' | 'esm', names: readonly string[]) => names.map((n) => `dist/${build}/${n}.js`)
 
 describe('what each entry point loads', () => {

@@ -552,9 +552,9 @@ describe('select', () => {
     const seen: unknown[] = []
     rewrite(source, 'commonjs', { select: (fn) => (seen.push(fn), false) })
     expect(seen).toEqual([
-      { name: 'a', kind: 'function', async: false, generator: false, line: 1, column: 0, exports: [], exactArgs: false, callsOnly: false },
-      { name: 'b', kind: 'function', async: false, generator: false, line: 2, column: 0, exports: [], exactArgs: false, callsOnly: false },
-      { name: 'c', kind: 'arrow', async: false, generator: false, line: 3, column: 10, exports: [], exactArgs: false, callsOnly: false },
+      { name: 'a', kind: 'function', async: false, generator: false, line: 1, column: 0, exports: [], exactArgs: false, callsOnly: false, top: true, generated: false },
+      { name: 'b', kind: 'function', async: false, generator: false, line: 2, column: 0, exports: [], exactArgs: false, callsOnly: false, top: true, generated: false },
+      { name: 'c', kind: 'arrow', async: false, generator: false, line: 3, column: 10, exports: [], exactArgs: false, callsOnly: false, top: true, generated: false },
     ])
   })
 

@@ -165,21 +165,14 @@ describe('ts-node', () => {
     ['--require', 'ts-node/register', '--require', 'recon-trace/register'],
     ['--require', 'recon-trace/register', '--require', 'ts-node/register'],
   ]) {
-    it(`CommonJS, ${order.join(' ')}: probes see ts-node's output, with TypeScript names, frames on their .ts lines`, () => {
+    it(`CommonJS, ${order.join(' ')}: probes see ts-node's output; its source-map-support maps frames with the probed code's map`, () => {
       const dir = project(undefined)
       writeFileSync(
         join(dir, 'tsconfig.json'),
         JSON.stringify({ compilerOptions: { module: 'commonjs', target: 'es2022', allowImportingTsExtensions: true, noEmit: true } }),
       )
-      const base = run(dir, ['--require', 'ts-node/register', 'src/main.ts'])
-      expect(base.status, base.stderr).toBe(0)
-      const r = run(dir, [...order, 'src/main.ts'], { SPEC: MATH_SPECS })
-      expect(r.status, r.stderr).toBe(0)
-      expect(r.trace.slice(0, MATH_TRACE.length)).toEqual(MATH_TRACE)
-      expect(r.program.slice(0, 3)).toEqual(base.program.slice(0, 3))
-      // ts-node maps frames with the map of its own output, not of the probed code: the file and
-      // line are exact, the column moves on the lines a probe wrote on (docs/typescript.md).
-      expect(r.program[3].replace(/:\d+\)$/, ')')).toBe(base.program[3].replace(/:\d+\)$/, ')'))
+      // No --enable-source-maps: ts-node's own stack-trace mapper (source-map-support) maps frames.
+      expectTracedLikeUntraced(dir, ['--require', 'ts-node/register'], order, 'src/main.ts')
     })
   }
 })

@@ -20,7 +20,7 @@ import { uniteMatchers, type Matcher } from '../match.js'
 import { ProbeFile, type LiveProbe, type ProbeHandler, type ProbeInfo, type Registry, type SkippedInfo } from '../registry.js'
 import type { Installer, InstallerKind } from './installer.js'
 import { ANY_ARITY, arityRange, globOfPattern, isNameGlob, nameGlobToRegExp } from '../names.js'
-import { labelOfFile, packageNameOf, resolveFromCwd } from '../modules.js'
+import { isOwnFile, labelOfFile, packageNameOf, resolveFromCwd } from '../modules.js'
 import { runningFilesOf, sourcesOf } from '../origin.js'
 import { closest, preloadLine } from '../error.js'
 import type { TraceSpec } from '../spec.js'
@@ -99,8 +99,8 @@ export function selectProbes(file: ProbeFile, pattern: string, scope: 'local' | 
   const probes: ProbeInfo[] = []
   for (const p of file.probes) {
     if (original !== undefined && p.source !== original) continue
-    // Getters and setters are selected only when named, never by a glob.
-    if (glob && (p.kind === 'get' || p.kind === 'set')) continue
+    // Getters and setters, and code a compiler added, are selected only when named, never by a glob.
+    if (glob && (p.kind === 'get' || p.kind === 'set' || p.generated === true)) continue
     if (scope === 'local' ? hit(p.name) : p.exports.some(hit) || (original !== undefined && p.top === true && hit(p.name))) probes.push(p)
   }
   const skipped = glob ? [] : file.skipped.filter((s) => s.name === pattern)
@@ -118,7 +118,7 @@ function noFunction(ps: ProbeSpec, where: string, names: readonly string[]): str
 
 /** Every name a file offers (or its part written in `original`), for "did you mean" lists. */
 export function namesOf(file: ProbeFile, scope: 'local' | 'global', original?: string): string[] {
-  const probes = original === undefined ? file.probes : file.probes.filter((p) => p.source === original)
+  const probes = file.probes.filter((p) => p.generated !== true && (original === undefined || p.source === original))
   return scope === 'local' || original !== undefined ? probes.map((p) => p.name) : probes.flatMap((p) => p.exports)
 }
 
@@ -362,6 +362,10 @@ export function probeSelector(
     filename = resolveFromCwd(filename, cwd)
   } catch {
     /* not found by require's rules: an ES module path with its extension, or not loaded yet */
+  }
+  if (isOwnFile(filename)) {
+    problems.push(`${where}: tracing recon-trace itself is refused`)
+    return undefined
   }
   if (reg !== undefined && !reg.covers(filename)) {
     problems.push(

@@ -406,7 +406,7 @@ function loadedModules(): ModuleRecord[] {
  * its own.
  */
 export function mappedModule(filename: string, registered: Iterable<string> = []): { running: string[]; module: string | undefined } | undefined {
-  if (ModuleCtor._cache[filename] !== undefined) return undefined
+  if (ModuleCtor._cache[filename] !== undefined || isOwnFile(filename)) return undefined
   const required = Object.keys(ModuleCtor._cache).filter((f) => !isOwnFile(f))
   const running = runningFilesOf(filename, new Set([...required, ...registered]))
   if (running.length === 0) return undefined
