@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import ts from 'typescript'
 import { buildSync } from 'esbuild'
 import { SourceMapConsumer } from 'source-map'
-import { BINDING_ON, describeUnless } from './runtime.js'
+import { BINDING_ON, describeUnless, itUnless } from './runtime.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const fixtures = join(root, 'fixtures/typescript')
@@ -175,6 +175,27 @@ describe('ts-node', () => {
       expectTracedLikeUntraced(dir, ['--require', 'ts-node/register'], order, 'src/main.ts')
     })
   }
+})
+
+describe('without the preload: the binding installer reaches TypeScript functions by the same names', () => {
+  const expectBound = (r: Ran) => {
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.program.slice(0, 3)).toEqual(['fact 6', 'add 3', 'bump 5'])
+    // The first call arms the file: its entry breakpoint reports it, then the bindings are swapped.
+    for (const line of ['math:fact(3)', 'math:fact(2)', 'math:fact/1 --> 2', 'math:add(1, 2)', 'math:Counter#bump(5)', 'math:Counter#bump/1 --> 5'])
+      expect(r.trace, line).toContain(line)
+    expect(r.trace.some((l) => /^math:boom\/1 !! TypeError/.test(l))).toBe(true)
+  }
+
+  itUnless(NO_STRIPPING)('under type stripping', () => {
+    const dir = project('module')
+    expectBound(run(dir, ['--enable-source-maps', 'src/main.ts'], { ...BINDING_ON, SPEC: MATH_SPECS }))
+  })
+
+  it('under tsx (its JavaScript and inline maps, esbuild names)', () => {
+    const dir = project('module')
+    expectBound(run(dir, ['--import', 'tsx', 'src/main.ts'], { ...BINDING_ON, SPEC: MATH_SPECS }))
+  })
 })
 
 /** tsc's output of the fixture (CommonJS, `dist/` with maps), compiled with the TypeScript API. */
