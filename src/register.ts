@@ -393,7 +393,9 @@ export function instrumentLoaded(
   covers: (filename: string) => boolean,
   withMap?: boolean,
 ): Rewritten | undefined {
-  if (!url.startsWith('file:')) return undefined
+  // A URL with a query or a fragment is another module than its file (import-in-the-middle's
+  // wrapper of it, a cache-busting import): the registry knows files, so it is left alone.
+  if (!url.startsWith('file:') || url.includes('?') || url.includes('#')) return undefined
   let filename: string
   try {
     filename = fileURLToPath(url)

@@ -370,7 +370,7 @@ export function probeSelector(
   if (reg !== undefined && !reg.covers(filename)) {
     problems.push(
       `${where}: ${filename} is not instrumented by the preload (it is outside its scope: node_modules, ` +
-        `RECON_TRACE_EXCLUDE, or not a .js/.mjs/.cjs file); set RECON_TRACE_INCLUDE to cover it`,
+        `RECON_TRACE_EXCLUDE, or not a JavaScript or TypeScript file); set RECON_TRACE_INCLUDE to cover it`,
     )
     return undefined
   }
