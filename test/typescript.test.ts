@@ -199,14 +199,14 @@ describe('without the preload: the binding installer reaches TypeScript function
 })
 
 /** tsc's output of the fixture (CommonJS, `dist/` with maps), compiled with the TypeScript API. */
-function compileWithTsc(dir: string): void {
+function compileWithTsc(dir: string, sourceMap = true): void {
   const files = ['main.ts', 'math.ts'].map((f) => join(dir, 'src', f))
   const program = ts.createProgram(files, {
     module: ts.ModuleKind.CommonJS,
     target: ts.ScriptTarget.ES2022,
     outDir: join(dir, 'dist'),
     rootDir: join(dir, 'src'),
-    sourceMap: true,
+    sourceMap,
     allowImportingTsExtensions: true,
     rewriteRelativeImportExtensions: true,
     skipLibCheck: true,
@@ -275,6 +275,18 @@ describe("tsc's output: specs name the .ts file", () => {
     expect(r.trace).toContain('math:fact(3)')
     expect(r.trace).toContain('math:fact/1 --> 6')
     expect(r.trace.some((l) => /^math:boom\/[01] !! TypeError/.test(l))).toBe(true)
+  })
+
+  it('output compiled without maps: a spec naming the .ts file waits for it, and says where it looks', () => {
+    const dir = project(undefined)
+    compileWithTsc(dir, false)
+    const r = spawnSync(process.execPath, ['dist/main.js'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '', ...BINDING_ON, SPEC: './src/math.ts:fact' },
+    })
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/math \(or code compiled from it, found through a source map\) is not loaded yet/)
   })
 
   it('a spec naming no function of the .ts file lists the functions written in it', () => {

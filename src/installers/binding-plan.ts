@@ -12,7 +12,7 @@ import { encodeTable, ProbeFile } from '../registry.js'
 import { inputMapOf, rewriterModule } from '../register.js'
 import type { TraceSpec } from '../spec.js'
 import { debugSession, type DebugScript } from './debugger.js'
-import { filesOf, type ProbeSpec } from './probes.js'
+import { filesOf, waitLabel, type ProbeSpec } from './probes.js'
 import { reachOf, type Reach } from './reach.js'
 
 /** A spec the debugger installers serve, before its functions are selected. */
@@ -112,7 +112,7 @@ export function planDebugger(specs: readonly DebugSpecPlan[], inWorker: boolean,
       if (loadable(p.selector)) {
         // Not loaded yet, but it can be: its functions are hooked when it loads.
         p.waits = true
-        plan.waitingFor.push(p.selector.kind === 'file' ? p.selector.label : p.selector.kind === 'package' ? p.selector.name : p.spec.text)
+        plan.waitingFor.push(waitLabel(p.selector, p.spec))
         continue
       }
       const what =

@@ -24,7 +24,7 @@ import { labelOfFile, resolvesFromCwd } from '../modules.js'
 import type { TraceSpec } from '../spec.js'
 import type { Installer, TraceHost } from './installer.js'
 import { LIVE_RETRY_MS, blockedReason, liveEditor, type LiveFile, type Script } from './liveedit.js'
-import { filesOf, type Probes, type ProbeSpec } from './probes.js'
+import { filesOf, waitLabel, type Probes, type ProbeSpec } from './probes.js'
 
 /** A spec live edit serves, before its probes are compiled. */
 export interface LiveSpecPlan {
@@ -77,7 +77,7 @@ export function planLiveEdit(specs: readonly LiveSpecPlan[], inWorker: boolean, 
       // files that register later); if it cannot, the spec names nothing.
       if (loadable(p.selector)) {
         p.waits = true
-        plan.waitingFor.push(p.selector.kind === 'file' ? labelOfFile(p.selector.filename) : p.selector.kind === 'package' ? p.selector.name : p.spec.text)
+        plan.waitingFor.push(waitLabel(p.selector, p.spec))
         continue
       }
       const what =

@@ -81,6 +81,17 @@ export function filesOf(sel: FileSelector, loaded: readonly string[]): string[] 
   return direct.length > 0 || sel.kind !== 'file' ? direct : runningFilesOf(sel.filename, loaded)
 }
 
+/**
+ * How a notice names a spec's file that is not loaded yet. A TypeScript file may never load
+ * itself (the program runs compiled output): the notice says where else it is looked for.
+ */
+export function waitLabel(sel: FileSelector, spec: TraceSpec): string {
+  if (sel.kind === 'package') return sel.name
+  if (sel.kind !== 'file') return spec.text
+  const label = labelOfFile(sel.filename)
+  return /\.(c|m)?tsx?$/.test(sel.filename) ? `${label} (or code compiled from it, found through a source map)` : label
+}
+
 /** The original file a selector names in a running file, when the file is not that file itself. */
 export function originalIn(sel: FileSelector, file: string): string | undefined {
   return sel.kind === 'file' && sel.filename !== file ? sel.filename : undefined
