@@ -322,6 +322,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   }
   for (const rec of collector.fns) {
     const [line, column] = collector.line(rec.node.start)
+    const origin = inLines === undefined ? undefined : collector.originOf(rec.node)
     const info: FunctionInfo = {
       name: rec.name,
       kind: rec.kind,
@@ -330,9 +331,9 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       line,
       column,
       exports: module ? exportNames(rec, collector.exported) : [],
-      source: sourceOf(sources, collector.origin(rec.node.start), options.filename),
+      source: sourceOf(sources, origin, options.filename),
       top: rec.top,
-      generated: inLines !== undefined && collector.origin(rec.node.start) === undefined,
+      generated: inLines !== undefined && origin === undefined,
       exactArgs: rec.usesArguments && !rec.isArrow,
       // Live edit (runtime 'global') can give a concise arrow only a calls probe: the text
       // that captures its value would follow its last character, and V8 then maps the edited

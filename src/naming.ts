@@ -212,6 +212,21 @@ export class Collector {
     return seg !== undefined && seg.length >= 4 ? seg[1] : undefined
   }
 
+  /**
+   * The original file of a function: where its start maps, or else the first position of its
+   * head (up to its body) that a map covers on the same line (a compiler that maps the name and
+   * not the `function` keyword); undefined when its head maps nowhere (code the compiler added).
+   */
+  originOf(fn: N): number | undefined {
+    const at = this.origin(fn.start)
+    if (at !== undefined || this.inLines === undefined) return at
+    const [line, column] = lineOf(this.starts, fn.start)
+    const [bodyLine, bodyColumn] = lineOf(this.starts, (fn.body as N).start)
+    const until = bodyLine === line ? bodyColumn : Infinity
+    for (const seg of this.inLines[line - 1] ?? []) if (seg[0] >= column && seg[0] <= until && seg.length >= 4) return seg[1]
+    return undefined
+  }
+
   /** The name the input map gives the identifier at `pos` (only a segment that starts there). */
   private originalName(pos: number): string | undefined {
     const seg = this.segment(pos)

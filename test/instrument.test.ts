@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import * as acorn from 'acorn'
 import ts from 'typescript'
+import { buildSync, transformSync } from 'esbuild'
 import { SourceMapConsumer } from 'source-map'
 import { NO_LIVE_EDIT, itUnless } from './runtime.js'
 import { state } from '../src/state.js'
@@ -186,7 +187,9 @@ async function expectMapsBack(source: string, r: Instrumented, format: Format): 
     for (const [o, places] of pairs) {
       const back = places.map((g) => consumer.originalPositionFor({ line: g.line, column: g.column }))
       if (!back.some((p) => p.line === o.line && p.column === o.column && p.source === FILE_URL))
-        wrong.push(`${o.text} at ${o.line}:${o.column} (generated ${places.map((g) => `${g.line}:${g.column}`)}) -> ${back.map((p) => `${p.source}:${p.line}:${p.column}`)}`)
+        wrong.push(
+          `${o.text} at ${o.line}:${o.column} (generated ${places.map((g) => `${g.line}:${g.column}`)}) -> ${back.map((p) => `${p.source}:${p.line}:${p.column}`)}`,
+        )
     }
     expect(wrong.slice(0, 5)).toEqual([])
   } finally {
@@ -294,7 +297,14 @@ describe.each(['commonjs', 'module'] as const)('names and kinds (%s)', (format) 
   const one = (source: string, name: string) => probe(rewrite(source, format), name)
 
   it('names a function declaration by its name, kind function, at its line and column', () => {
-    expect(one('\n  function fact(n) { return n }', 'fact')).toMatchObject({ kind: 'function', async: false, generator: false, line: 2, column: 2, exactArgs: false })
+    expect(one('\n  function fact(n) { return n }', 'fact')).toMatchObject({
+      kind: 'function',
+      async: false,
+      generator: false,
+      line: 2,
+      column: 2,
+      exactArgs: false,
+    })
   })
 
   it('names a function expression by the variable it is bound to, before its own name', () => {
@@ -552,9 +562,45 @@ describe('select', () => {
     const seen: unknown[] = []
     rewrite(source, 'commonjs', { select: (fn) => (seen.push(fn), false) })
     expect(seen).toEqual([
-      { name: 'a', kind: 'function', async: false, generator: false, line: 1, column: 0, exports: [], exactArgs: false, callsOnly: false, top: true, generated: false },
-      { name: 'b', kind: 'function', async: false, generator: false, line: 2, column: 0, exports: [], exactArgs: false, callsOnly: false, top: true, generated: false },
-      { name: 'c', kind: 'arrow', async: false, generator: false, line: 3, column: 10, exports: [], exactArgs: false, callsOnly: false, top: true, generated: false },
+      {
+        name: 'a',
+        kind: 'function',
+        async: false,
+        generator: false,
+        line: 1,
+        column: 0,
+        exports: [],
+        exactArgs: false,
+        callsOnly: false,
+        top: true,
+        generated: false,
+      },
+      {
+        name: 'b',
+        kind: 'function',
+        async: false,
+        generator: false,
+        line: 2,
+        column: 0,
+        exports: [],
+        exactArgs: false,
+        callsOnly: false,
+        top: true,
+        generated: false,
+      },
+      {
+        name: 'c',
+        kind: 'arrow',
+        async: false,
+        generator: false,
+        line: 3,
+        column: 10,
+        exports: [],
+        exactArgs: false,
+        callsOnly: false,
+        top: true,
+        generated: false,
+      },
     ])
   })
 
@@ -673,7 +719,9 @@ describe('line structure', () => {
     expect(r.probes.length).toBeGreaterThan(5)
     expect(alignment(source, r, format).length).toBe(tokens(source, format).length)
     // And the output is a valid program of the same kind.
-    expect(() => acorn.parse(r.code, { ecmaVersion: 'latest', sourceType: format === 'module' ? 'module' : 'script', allowReturnOutsideFunction: format !== 'module' })).not.toThrow()
+    expect(() =>
+      acorn.parse(r.code, { ecmaVersion: 'latest', sourceType: format === 'module' ? 'module' : 'script', allowReturnOutsideFunction: format !== 'module' }),
+    ).not.toThrow()
   })
 
   it('keeps lines with CRLF line ends', () => {
@@ -706,7 +754,7 @@ describe('line structure', () => {
 
   it('reports function lines as JavaScript counts them, with CR and U+2028 line breaks', () => {
     // acorn (and V8, in stack traces) count \r, \r\n, \n, U+2028 and U+2029 as line ends.
-    const source = "/* a\u2028b */ function one() {}\rfunction two() {}\r\nfunction three() { return () => 1 }\n"
+    const source = '/* a\u2028b */ function one() {}\rfunction two() {}\r\nfunction three() { return () => 1 }\n'
     const r = rewrite(source)
     const lines = Object.fromEntries(r.probes.map((p) => [p.name, p.line]))
     expect(lines).toEqual({ one: 2, two: 3, three: 4, 'three.@4': 4 })
@@ -789,8 +837,10 @@ export function discount(total: number, rate = 0.1): number {
         const g = places[0]
         const p = composed.originalPositionFor({ line: g.line, column: g.column })
         const q = own.originalPositionFor({ line: o.line, column: o.column })
-        if (p.source !== 'file:///proj/src/cart.ts' || p.line !== q.line || p.column !== q.column) wrong.push(`${o.text}: ${p.source}:${p.line}:${p.column}, tsc says ${q.line}:${q.column}`)
-        else if (!tsLines[p.line! - 1].startsWith(o.text, p.column!)) wrong.push(`${o.text} -> ${p.line}:${p.column} '${tsLines[p.line! - 1].slice(p.column!)}'`)
+        if (p.source !== 'file:///proj/src/cart.ts' || p.line !== q.line || p.column !== q.column)
+          wrong.push(`${o.text}: ${p.source}:${p.line}:${p.column}, tsc says ${q.line}:${q.column}`)
+        else if (!tsLines[p.line! - 1].startsWith(o.text, p.column!))
+          wrong.push(`${o.text} -> ${p.line}:${p.column} '${tsLines[p.line! - 1].slice(p.column!)}'`)
       }
       expect(identifiers).toBeGreaterThan(25)
       expect(wrong).toEqual([])
@@ -811,40 +861,96 @@ export function discount(total: number, rate = 0.1): number {
     expect(r.map!.sources).toEqual(['file:///proj/src/cart.ts'])
   })
 
-  it.each(['instrument', 'installers/probes', 'session'])('composes with the tsc map of a real file (src/%s.ts): every token maps where tsc maps it', async (name) => {
-    const tsPath = join(root, 'src', `${name}.ts`)
-    const out = ts.transpileModule(readFileSync(tsPath, 'utf8'), {
-      fileName: tsPath,
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: true },
-    })
-    const js = out.outputText.replace(/\/\/# sourceMappingURL=.*\n?$/, '')
-    const map = JSON.parse(out.sourceMapText!) as RawSourceMap
-    const r = instrument(js, { filename: tsPath.replace(/\.ts$/, '.js'), format: 'module', inputMap: map })
-    expect(r.map!.sources).toEqual([pathToFileURL(tsPath).href])
-    const pairs = alignment(js, r, 'module')
-    const composed = await new SourceMapConsumer(JSON.stringify(r.map))
-    const own = await new SourceMapConsumer(JSON.stringify(map))
-    try {
-      const wrong: string[] = []
-      let compared = 0
-      for (const [o, places] of pairs) {
-        const q = own.originalPositionFor({ line: o.line, column: o.column })
-        if (q.line === null) continue
-        compared++
-        const back = places.map((g) => composed.originalPositionFor({ line: g.line, column: g.column }))
-        if (!back.some((p) => p.source === pathToFileURL(tsPath).href && p.line === q.line && p.column === q.column))
-          wrong.push(`${o.text} ${o.line}:${o.column}: ${back.map((p) => `${p.line}:${p.column}`)}, tsc says ${q.line}:${q.column}`)
+  it.each(['instrument', 'installers/probes', 'session'])(
+    'composes with the tsc map of a real file (src/%s.ts): every token maps where tsc maps it',
+    async (name) => {
+      const tsPath = join(root, 'src', `${name}.ts`)
+      const out = ts.transpileModule(readFileSync(tsPath, 'utf8'), {
+        fileName: tsPath,
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: true },
+      })
+      const js = out.outputText.replace(/\/\/# sourceMappingURL=.*\n?$/, '')
+      const map = JSON.parse(out.sourceMapText!) as RawSourceMap
+      const r = instrument(js, { filename: tsPath.replace(/\.ts$/, '.js'), format: 'module', inputMap: map })
+      expect(r.map!.sources).toEqual([pathToFileURL(tsPath).href])
+      const pairs = alignment(js, r, 'module')
+      const composed = await new SourceMapConsumer(JSON.stringify(r.map))
+      const own = await new SourceMapConsumer(JSON.stringify(map))
+      try {
+        const wrong: string[] = []
+        let compared = 0
+        for (const [o, places] of pairs) {
+          const q = own.originalPositionFor({ line: o.line, column: o.column })
+          if (q.line === null) continue
+          compared++
+          const back = places.map((g) => composed.originalPositionFor({ line: g.line, column: g.column }))
+          if (!back.some((p) => p.source === pathToFileURL(tsPath).href && p.line === q.line && p.column === q.column))
+            wrong.push(`${o.text} ${o.line}:${o.column}: ${back.map((p) => `${p.line}:${p.column}`)}, tsc says ${q.line}:${q.column}`)
+        }
+        expect(compared).toBeGreaterThan(1000)
+        expect(wrong.slice(0, 5)).toEqual([])
+      } finally {
+        composed.destroy()
+        own.destroy()
       }
-      expect(compared).toBeGreaterThan(1000)
-      expect(wrong.slice(0, 5)).toEqual([])
-    } finally {
-      composed.destroy()
-      own.destroy()
-    }
-  })
+    },
+  )
 })
 
 // ---------------------------------------------------------------------------------------------
+
+describe('original files and names, through the input map', () => {
+  const fixtures = join(root, 'fixtures/typescript/src')
+  /** An esbuild bundle of fixtures/typescript/src/server.ts, in memory: its code and map. */
+  function bundle(): { code: string; map: RawSourceMap } {
+    const r = buildSync({
+      entryPoints: [join(fixtures, 'server.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      sourcemap: 'external',
+      external: ['recon-trace'],
+      outfile: '/out/server.js',
+      write: false,
+      logLevel: 'silent',
+    })
+    const text = (suffix: string) => r.outputFiles.find((f) => f.path.endsWith(suffix))!.text
+    return { code: text('server.js'), map: JSON.parse(text('server.js.map')) as RawSourceMap }
+  }
+
+  it('each function of a bundle says the file it was written in, as an absolute path', () => {
+    const { code, map } = bundle()
+    const r = instrument(code, { filename: '/out/server.js', format: 'commonjs', inputMap: map, inputMapURL: 'file:///out/server.js.map' })
+    const of = (name: string) => r.probes.filter((p) => p.name === name).map((p) => p.source)
+    expect(of('Repo#get')).toEqual([join(fixtures, 'db.ts')])
+    expect(of('findUser').sort()).toEqual([join(fixtures, 'db.ts'), join(fixtures, 'other.ts')].sort())
+  })
+
+  it("a bundler's renamed binding (findUser2) is named as its file has it, from the map's names", () => {
+    const { code, map } = bundle()
+    expect(code).toContain('function findUser2(')
+    const r = instrument(code, { filename: '/out/server.js', format: 'commonjs', inputMap: map, inputMapURL: 'file:///out/server.js.map' })
+    expect(r.probes.map((p) => p.name)).not.toContain('findUser2')
+    expect(r.probes.find((p) => p.source === join(fixtures, 'other.ts'))?.name).toBe('findUser')
+  })
+
+  it("code the compiler added has no position in the map: generated; the program's functions are not", () => {
+    const source = readFileSync(join(fixtures, 'math.ts'), 'utf8')
+    const out = transformSync(source, { loader: 'ts', format: 'esm', sourcemap: 'external', keepNames: true, sourcefile: join(fixtures, 'math.ts') })
+    const r = instrument(out.code, { filename: join(fixtures, 'math.ts'), format: 'module', inputMap: JSON.parse(out.map) as RawSourceMap })
+    expect(r.probes.filter((p) => p.generated).map((p) => p.name)).toEqual(['__name'])
+    expect(r.probes.filter((p) => !p.generated).map((p) => p.name)).toEqual(['fact', 'boom', 'add', 'Counter#bump'])
+    // The file is its own original: no other source to name.
+    expect(r.probes.every((p) => p.source === undefined)).toBe(true)
+  })
+
+  it("a map that covers a function's name but not its first keyword still gives its file", () => {
+    // Generated: `function f() {}` on line 1; the map's one segment is at column 9 (`f`), from a.ts.
+    const map: RawSourceMap = { version: 3, sources: ['a.ts'], names: [], mappings: 'SAAA' }
+    const r = instrument('function f() {}\n', { filename: '/out/x.js', format: 'commonjs', inputMap: map, inputMapURL: 'file:///src/x.js.map' })
+    expect(r.probes[0]).toMatchObject({ name: 'f', source: '/src/a.ts', generated: false })
+  })
+})
 
 describe('behaviour unchanged, dormant and live', () => {
   it('keeps this for method calls, call and apply, and sloppy plain calls', async () => {
@@ -985,8 +1091,22 @@ describe('behaviour unchanged, dormant and live', () => {
        module.exports = [decl, expr, named, arrow, rest, asy, gen, agen, o.m, d.get, d.set, C, C.prototype.m, C.s, c.f]
          .map((f) => [f.name, f.length]).concat([c.p()])`,
       [
-        ['decl', 2], ['expr', 1], ['inner', 3], ['arrow', 1], ['rest', 1], ['asy', 1], ['gen', 2], ['agen', 1],
-        ['m', 1], ['get x', 0], ['set x', 1], ['C', 2], ['m', 1], ['s', 3], ['f', 2], ['#p', 1],
+        ['decl', 2],
+        ['expr', 1],
+        ['inner', 3],
+        ['arrow', 1],
+        ['rest', 1],
+        ['asy', 1],
+        ['gen', 2],
+        ['agen', 1],
+        ['m', 1],
+        ['get x', 0],
+        ['set x', 1],
+        ['C', 2],
+        ['m', 1],
+        ['s', 3],
+        ['f', 2],
+        ['#p', 1],
       ],
     )
   })
@@ -1017,7 +1137,12 @@ describe('behaviour unchanged, dormant and live', () => {
        const o = { *[Symbol.iterator]() { yield* [1, 2]; return 3 } }
        module.exports = [seq, ret, early.next(), finallyRan, [...o]]`,
       [
-        [{ value: 1, done: false }, { value: 10, done: false }, { value: 'done', done: true }, { value: undefined, done: true }],
+        [
+          { value: 1, done: false },
+          { value: 10, done: false },
+          { value: 'done', done: true },
+          { value: undefined, done: true },
+        ],
         { value: 7, done: true },
         { value: undefined, done: true },
         true,
@@ -1170,7 +1295,9 @@ describe('what live probes report', () => {
   })
 
   it('passes parameters as the function sees them: defaults applied, patterns by their names, rest spread', () => {
-    const { calls } = live('function d({ a }, [b], c = 5, ...rest) { return a }\nconst arrow = (x, y = x + 1) => y\nmodule.exports = [d({ a: 1, z: 9 }, [2, 3], undefined, 4, 5), arrow(1)]')
+    const { calls } = live(
+      'function d({ a }, [b], c = 5, ...rest) { return a }\nconst arrow = (x, y = x + 1) => y\nmodule.exports = [d({ a: 1, z: 9 }, [2, 3], undefined, 4, 5), arrow(1)]',
+    )
     expect(calls.filter((c) => c.kind === 'e').map((c) => [c.name, c.value])).toEqual([
       ['d', [{ a: 1 }, [2], 5, 4, 5]],
       ['arrow', [1, 2]],
@@ -1199,7 +1326,9 @@ describe('what live probes report', () => {
   })
 
   it('returns with the instance from a constructor that falls off its end', () => {
-    const { exports, calls } = live('class P { constructor(x) { this.x = x } }\nclass Q extends P { constructor() { super(2) } }\nmodule.exports = [new P(1), new Q()]')
+    const { exports, calls } = live(
+      'class P { constructor(x) { this.x = x } }\nclass Q extends P { constructor() { super(2) } }\nmodule.exports = [new P(1), new Q()]',
+    )
     expect(calls.filter((c) => c.kind === 'r').map((c) => [c.name, c.value])).toEqual([
       ['P#constructor', exports[0]],
       ['P#constructor', exports[1]],
@@ -1219,7 +1348,9 @@ describe('what live probes report', () => {
   })
 
   it('reports a throw with the very same error object, and no return', () => {
-    const { exports, calls } = live('const boom = new Error("boom")\nconst t = () => { throw boom }\nlet caught\ntry { t() } catch (e) { caught = e }\nmodule.exports = { boom, caught }')
+    const { exports, calls } = live(
+      'const boom = new Error("boom")\nconst t = () => { throw boom }\nlet caught\ntry { t() } catch (e) { caught = e }\nmodule.exports = { boom, caught }',
+    )
     expect(exports.caught).toBe(exports.boom)
     expect(calls.map((c) => [c.kind, c.name])).toEqual([
       ['e', 't'],
@@ -1229,7 +1360,9 @@ describe('what live probes report', () => {
   })
 
   it('reports an arrow expression body that throws', () => {
-    const { exports, calls } = live('const boom = new TypeError("t")\nconst raise = () => { throw boom }\nconst via = (x) => raise(x)\ntry { via(1) } catch {}\nmodule.exports = boom')
+    const { exports, calls } = live(
+      'const boom = new TypeError("t")\nconst raise = () => { throw boom }\nconst via = (x) => raise(x)\ntry { via(1) } catch {}\nmodule.exports = boom',
+    )
     expect(calls.filter((c) => c.kind === 'x').map((c) => [c.name, c.value === exports])).toEqual([
       ['raise', true],
       ['via', true],
@@ -1237,7 +1370,9 @@ describe('what live probes report', () => {
   })
 
   it('reports async functions entering synchronously and returning the awaited value', async () => {
-    const { exports, calls } = live('async function f(x) { await null; return x * 2 }\nconst boom = new Error("b")\nasync function g() { await null; throw boom }\nmodule.exports = Promise.all([f(2), g().catch((e) => e)])')
+    const { exports, calls } = live(
+      'async function f(x) { await null; return x * 2 }\nconst boom = new Error("b")\nasync function g() { await null; throw boom }\nmodule.exports = Promise.all([f(2), g().catch((e) => e)])',
+    )
     expect(calls.map((c) => [c.kind, c.name])).toEqual([
       ['e', 'f'],
       ['e', 'g'],
@@ -1259,7 +1394,9 @@ describe('what live probes report', () => {
   })
 
   it('reports getters, setters, methods and class-field arrows under their names', () => {
-    const { calls } = live('class C { get x() { return 1 } set x(v) {} m(a) { return a } f = (b) => b }\nconst c = new C()\nc.x = c.x\nc.m(2)\nc.f(3)\nmodule.exports = 0')
+    const { calls } = live(
+      'class C { get x() { return 1 } set x(v) {} m(a) { return a } f = (b) => b }\nconst c = new C()\nc.x = c.x\nc.m(2)\nc.f(3)\nmodule.exports = 0',
+    )
     expect(calls.filter((c) => c.kind === 'e').map((c) => [c.name, c.value])).toEqual([
       ['C#x', []],
       ['C#x', [1]],
@@ -1291,11 +1428,15 @@ describe('what live probes report', () => {
     }
   })
 
-  it("with stableIds, a rewrite that selects a few numbers them as the full table does", () => {
+  it('with stableIds, a rewrite that selects a few numbers them as the full table does', () => {
     const source = 'function a() {}\nfunction b() {}\nfunction c() {}\n'
     const full = rewrite(source, 'commonjs', { runtime: 'global', key: '1', stableIds: true, tableOnly: true })
     expect(full.code).toBe(source)
-    expect(full.probes.map((p) => [p.name, p.id])).toEqual([['a', 0], ['b', 1], ['c', 2]])
+    expect(full.probes.map((p) => [p.name, p.id])).toEqual([
+      ['a', 0],
+      ['b', 1],
+      ['c', 2],
+    ])
     const some = rewrite(source, 'commonjs', { runtime: 'global', key: '1', stableIds: true, select: (f) => (f as { id?: number }).id === 2 })
     expect(some.probes.map((p) => [p.name, p.id])).toEqual([['c', 2]])
     expect(some.code).toContain('.s[2]')
@@ -1441,7 +1582,12 @@ describe("capture: 'calls'", () => {
     const calls: { id: number; args: unknown[] }[] = []
     for (const slot of [0, 1]) {
       const fake = {
-        file: (_k: string, n: number) => ({ s: Array(n).fill(slot), e: (id: number, args: unknown[]) => (calls.push({ id, args }), 0), r: () => {}, x: (_t: unknown, e: unknown) => e }),
+        file: (_k: string, n: number) => ({
+          s: Array(n).fill(slot),
+          e: (id: number, args: unknown[]) => (calls.push({ id, args }), 0),
+          r: () => {},
+          x: (_t: unknown, e: unknown) => e,
+        }),
       }
       shared.registry = fake
       const r = instrument(source, { filename: '/virtual/calls2.cjs', capture: 'calls' })
@@ -1459,17 +1605,20 @@ describe("capture: 'calls'", () => {
 })
 
 describe('ready for live edit', () => {
-  itUnless(NO_LIVE_EDIT)('probes one function of a loaded module through Debugger.setScriptSource, reaching a reference taken before, and restores exactly', () => {
-    const r = spawnSync(process.execPath, [join(root, 'fixtures/programs/liveedit.cjs')], { cwd: root, encoding: 'utf8', timeout: 20_000 })
-    expect(JSON.parse(r.stdout)).toEqual({
-      edit: 'Ok',
-      restore: 'Ok',
-      during: 24,
-      after: 6,
-      seen: [4, 3, 2, 1, 'restored'],
-      probes: ['fact'],
-      exact: true,
-      lines: true,
-    })
-  })
+  itUnless(NO_LIVE_EDIT)(
+    'probes one function of a loaded module through Debugger.setScriptSource, reaching a reference taken before, and restores exactly',
+    () => {
+      const r = spawnSync(process.execPath, [join(root, 'fixtures/programs/liveedit.cjs')], { cwd: root, encoding: 'utf8', timeout: 20_000 })
+      expect(JSON.parse(r.stdout)).toEqual({
+        edit: 'Ok',
+        restore: 'Ok',
+        during: 24,
+        after: 6,
+        seen: [4, 3, 2, 1, 'restored'],
+        probes: ['fact'],
+        exact: true,
+        lines: true,
+      })
+    },
+  )
 })
