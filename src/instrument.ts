@@ -45,7 +45,6 @@ import { encodeTable, type FunctionInfo, type FunctionKind, type ProbeInfo, type
 
 export type { FunctionInfo, FunctionKind, ProbeInfo, SkippedInfo, RawSourceMap }
 export { inlineMapComment } from './sourcemap.js'
-export { findMapReference, readMap } from './origin.js'
 export { encodeTable, decodeTable } from './registry.js'
 
 export interface InstrumentOptions {

@@ -144,6 +144,11 @@ export function isPath(module: unknown): module is string {
   return typeof module === 'string' && (module.startsWith('.') || isAbsolute(module))
 }
 
+/** Whether a file name is TypeScript's (`.ts`, `.mts`, `.cts`, `.tsx`; not a `.d.ts` declaration). */
+export function isTypeScriptFile(file: string): boolean {
+  return /(?<!\.d)\.(c|m)?ts$|\.tsx$/.test(file)
+}
+
 /**
  * Whether Node loads a file as an ES module: `.mjs` or `.mts`, or `.js` (`.ts` under type
  * stripping, `.jsx`/`.tsx` under a loader) in a `"type": "module"` package.
@@ -210,6 +215,5 @@ export function resolveModule(module: string | object, where: string, problems: 
     )
     return undefined
   }
-  const isPath = module.startsWith('.') || isAbsolute(module)
-  return { kind: 'file', filename, label: isPath ? basename(filename, extname(filename)) : module }
+  return { kind: 'file', filename, label: isPath(module) ? basename(filename, extname(filename)) : module }
 }

@@ -36,10 +36,11 @@ import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type * as Instrument from './instrument.js'
 import { installRegistry, type Registry } from './registry.js'
-import { isEsmFile, isOwnFile, packageNameOf } from './modules.js'
+import { isEsmFile, isOwnFile, isTypeScriptFile, packageNameOf } from './modules.js'
 import { STATE_KEY, state } from './state.js'
 import { commonJsFile, ownFileURL } from './installation.js'
 import { mapSupported, shareMap } from './mapsupport.js'
+import { findMapReference, readMap } from './origin.js'
 
 /** Options of `register()`; each defaults to its environment variable. */
 export interface RegisterOptions {
@@ -135,8 +136,8 @@ function pathGlobToRegExp(glob: string): RegExp {
 
 const isGlob = (s: string) => /[*?/\\]/.test(s) || s.startsWith('.')
 
-/** The files the preload can instrument: JavaScript, TypeScript (stripped, or compiled by a loader), JSX. */
-export const SCRIPT_FILE = /\.(c|m)?js$|(?<!\.d)\.(c|m)?ts$|\.(jsx|tsx)$/
+/** The files the preload can instrument: JavaScript, JSX, TypeScript (stripped, or compiled by a loader). */
+const isScriptFile = (file: string) => /\.(c|m)?jsx?$/.test(file) || isTypeScriptFile(file)
 
 /** The decision `file -> instrumented?` for a scope. */
 export function coverage(scope: ScopeData): (filename: string) => boolean {
@@ -158,7 +159,7 @@ export function coverage(scope: ScopeData): (filename: string) => boolean {
     let v = cache.get(filename)
     if (v !== undefined) return v
     v = false
-    if (SCRIPT_FILE.test(filename) && isAbsolute(filename) && !isOwnFile(filename)) {
+    if (isScriptFile(filename) && isAbsolute(filename) && !isOwnFile(filename)) {
       const pkg = packageNameOf(filename)
       v = (pkg === undefined || included(filename, pkg)) && !excluded(filename, pkg)
     }
@@ -210,7 +211,6 @@ let loadingRewriter = false
 
 /** The file's own source map, if it names one that can be read. */
 export function inputMapOf(source: string, filename: string): { map: Instrument.RawSourceMap; url: string } | undefined {
-  const { findMapReference, readMap } = rewriterModule()
   const ref = findMapReference(source)
   return ref === undefined ? undefined : readMap<Instrument.RawSourceMap>(ref.url, filename)
 }
@@ -418,12 +418,9 @@ export function instrumentLoaded(
   }
   // TypeScript handed on as JavaScript that is not (a loader outside these hooks transforms it
   // later, where the preload's outer copy sees it): left alone, without a warning.
-  const quiet = ts === undefined && TYPESCRIPT_FILE.test(filename)
+  const quiet = ts === undefined && isTypeScriptFile(filename)
   return rewrite(text, filename, ts ?? (f as 'module' | 'commonjs'), scope, withMap, quiet)
 }
-
-/** A TypeScript file name. */
-const TYPESCRIPT_FILE = /\.(c|m)?tsx?$/
 
 // ---------------------------------------------------------------------------------------------
 // Installing the hooks.

@@ -5,28 +5,20 @@
 // service that asks itself a few questions over HTTP: with both tools, it must print what it
 // prints alone, OpenTelemetry must report the spans it reports alone, and recon-trace must trace
 // the app's own functions as it does alone.
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs'
 import * as moduleApi from 'node:module'
 import { join, resolve } from 'node:path'
 import { itUnless } from './runtime.js'
+import { tempDirs } from './helpers.js'
 
 const root = resolve(import.meta.dirname, '..')
 const NODE = process.versions.node
 const MAJOR = Number(NODE.split('.')[0])
 
-const temps: string[] = []
 /** A fresh temporary directory, removed after the suite. */
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'recon-trace-coexist-'))
-  temps.push(d)
-  return d
-}
-afterAll(() => {
-  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true })
-})
+const tempDir = tempDirs('coexist')
 
 const OTEL_REQUIRE = ['--require', '@opentelemetry/auto-instrumentations-node/register']
 const OTEL_IMPORT = ['--import', '@opentelemetry/auto-instrumentations-node/register']

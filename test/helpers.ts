@@ -1,3 +1,4 @@
+import { afterAll } from 'vitest'
 import { createRequire } from 'node:module'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -7,6 +8,22 @@ import { join } from 'node:path'
 
 /** Load a fixture the way a CommonJS user does: through Node's own require. */
 export const requireFixture = createRequire(new URL('../fixtures/', import.meta.url))
+
+/**
+ * A maker of temporary directories (`recon-trace-<name>-*` in the system's temporary directory),
+ * every one removed after the test file. Call it at the top of a test file.
+ */
+export function tempDirs(name: string): () => string {
+  const made: string[] = []
+  afterAll(() => {
+    for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true })
+  })
+  return () => {
+    const d = mkdtempSync(join(tmpdir(), `recon-trace-${name}-`))
+    made.push(d)
+    return d
+  }
+}
 
 /** Collect output lines through the `io` function option. */
 export function collector() {

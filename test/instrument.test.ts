@@ -561,47 +561,10 @@ describe('select', () => {
   it('shows select each function as it would be probed', () => {
     const seen: unknown[] = []
     rewrite(source, 'commonjs', { select: (fn) => (seen.push(fn), false) })
-    expect(seen).toEqual([
-      {
-        name: 'a',
-        kind: 'function',
-        async: false,
-        generator: false,
-        line: 1,
-        column: 0,
-        exports: [],
-        exactArgs: false,
-        callsOnly: false,
-        top: true,
-        generated: false,
-      },
-      {
-        name: 'b',
-        kind: 'function',
-        async: false,
-        generator: false,
-        line: 2,
-        column: 0,
-        exports: [],
-        exactArgs: false,
-        callsOnly: false,
-        top: true,
-        generated: false,
-      },
-      {
-        name: 'c',
-        kind: 'arrow',
-        async: false,
-        generator: false,
-        line: 3,
-        column: 10,
-        exports: [],
-        exactArgs: false,
-        callsOnly: false,
-        top: true,
-        generated: false,
-      },
-    ])
+    const info = (name: string, kind: string, line: number, column: number) => {
+      return { name, kind, async: false, generator: false, line, column, exports: [], exactArgs: false, callsOnly: false, top: true, generated: false }
+    }
+    expect(seen).toEqual([info('a', 'function', 1, 0), info('b', 'function', 2, 0), info('c', 'arrow', 3, 10)])
   })
 
   it('returns the code unchanged and no map when none is selected', () => {

@@ -1,11 +1,10 @@
 // Local scope and ES modules through the preload, in real processes started the way a user
 // starts them: `node --import recon-trace/register` (and `--require`).
-import { afterAll, describe, expect, it } from 'vitest'
-import { runProgram, type Run } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { runProgram, tempDirs, type Run } from './helpers.js'
 import { HAS_REGISTER_HOOKS, LIVE_EDIT_ON, NO_LIVE_EDIT, itUnless } from './runtime.js'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { tmpdir } from 'node:os'
 
 const root = resolve(import.meta.dirname, '..')
 const IO = `io: (l) => process.stdout.write(l + '\\n')`
@@ -18,16 +17,8 @@ function run(program: string, opts: { preload?: 'import' | 'require' | false; es
   return runProgram(program, { esm: opts.esm, flags, env: { RECON_TRACE_CACHE: '0', ...opts.env } })
 }
 
-const temps: string[] = []
 /** A temporary directory, removed after the suite. */
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'recon-trace-local-'))
-  temps.push(d)
-  return d
-}
-afterAll(() => {
-  for (const d of temps) rmSync(d, { recursive: true, force: true })
-})
+const tempDir = tempDirs('local')
 
 /** Live edit is off by default on V8 13 and gone on V8 14 (test/runtime.ts): the tests that reach it turn it on, or are skipped. */
 const LIVE = LIVE_EDIT_ON
@@ -128,7 +119,7 @@ describe('local scope, CommonJS', () => {
       '<0> kinds:Queue#size (get)()',
       '<0> kinds:Queue#size (get)/0 --> 1',
       '<0> kinds:Queue#size (set)(3)',
-      "<0> kinds:Queue#size (set)/1 !! RangeError: size is read-only (3)",
+      '<0> kinds:Queue#size (set)/1 !! RangeError: size is read-only (3)',
     ])
     expect(r.stderr.trim()).toBe('4 2')
   })
@@ -189,7 +180,10 @@ describe('local scope, CommonJS', () => {
       clear()
       console.error(JSON.stringify({ after: before === JSON.stringify(file.s), handler: file.handler === undefined }))
     `)
-    const [a, b] = r.stderr.trim().split('\n').map((l) => JSON.parse(l))
+    const [a, b] = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(a).toEqual({ before: true, during: expect.any(Number), handler: true, onFile: true })
     expect(a.during).toBeGreaterThan(10)
     expect(b).toEqual({ after: true, handler: true })
@@ -372,7 +366,12 @@ describe('worker threads', () => {
     `)
     expect(r.stderr).toBe('')
     // Node 20's loader thread (module.register) takes a threadId of its own: the worker's is 1 or 2.
-    expect(r.lines.map((l) => l.replace(/^<[12]>/, '<w>'))).toEqual(['<w> fact:fact(5)', '<w> fact:fact(4)', '<w> fact:fact(3)', 'recon-trace: rate limit tripped after 3 messages; tracing stopped.'])
+    expect(r.lines.map((l) => l.replace(/^<[12]>/, '<w>'))).toEqual([
+      '<w> fact:fact(5)',
+      '<w> fact:fact(4)',
+      '<w> fact:fact(3)',
+      'recon-trace: rate limit tripped after 3 messages; tracing stopped.',
+    ])
   })
 })
 
@@ -436,12 +435,15 @@ describe('scope of the preload', () => {
   })
 
   itLive('a package spec that is not included is served by live edit, once the package loads', () => {
-    const r = run(`
+    const r = run(
+      `
       const { calls } = require('recon-trace')
       calls('lodash:runInContext.chunk', 10, { scope: 'local', ${IO} })
       const _ = require('lodash')
       setTimeout(() => _.chunk([1, 2, 3], 2), 20)
-    `, { env: LIVE })
+    `,
+      { env: LIVE },
+    )
     expect(r.lines).toEqual([
       'recon-trace: lodash is not loaded yet: live edit probes it when it loads',
       'recon-trace: probes in lodash:runInContext.chunk (loaded after the start)',
@@ -496,7 +498,12 @@ describe('stack traces and source maps', () => {
     text
       .split('\n')
       .filter((l) => l.includes(' at '))
-      .map((l) => (/\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?$/.exec(l) ?? []).slice(1).join(':').replace(/^file:\/\//, ''))
+      .map((l) =>
+        (/\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?$/.exec(l) ?? [])
+          .slice(1)
+          .join(':')
+          .replace(/^file:\/\//, ''),
+      )
 
   it('an error thrown in instrumented CommonJS names the same frames, lines and columns as without the preload (source maps on)', () => {
     const program = `
@@ -572,7 +579,10 @@ describe('stack traces and source maps', () => {
     const { SourceMapConsumer } = await import('source-map')
     const tsFile = join(root, 'fixtures/ts/orders.ts')
     const source = readFileSync(tsFile, 'utf8')
-    const out = ts.transpileModule(source, { fileName: tsFile, compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, sourceMap: true } })
+    const out = ts.transpileModule(source, {
+      fileName: tsFile,
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, sourceMap: true },
+    })
     const dir = tempDir()
     const js = join(dir, 'orders.cjs')
     const map = JSON.parse(out.sourceMapText!)

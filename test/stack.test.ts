@@ -2,15 +2,17 @@
 // runs with source maps.
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { tmpdir } from 'node:os'
 import ts from 'typescript'
 import { SourceMapConsumer } from 'source-map'
+import { tempDirs } from './helpers.js'
 
 const root = resolve(import.meta.dirname, '..')
 const source = readFileSync(join(root, 'fixtures/ts/checkout.ts'), 'utf8')
 const queuePath = join(root, 'fixtures/queue.cjs')
+/** A directory for the compiled program, removed after the file (it was left behind before). */
+const tempDir = tempDirs('stack')
 const callLine = source.split('\n').findIndex((l) => l.includes('// CALL SITE')) + 1
 
 function compile(dir: string) {
@@ -31,7 +33,7 @@ function compile(dir: string) {
 
 describe('stack action', () => {
   it('prints the caller frame at its TypeScript line with --enable-source-maps', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'recon-trace-ts-'))
+    const dir = tempDir()
     const { js, map } = compile(dir)
     const program = `
       const { calls } = require('recon-trace')
@@ -54,7 +56,7 @@ describe('stack action', () => {
   })
 
   it('without source maps, the frame names the compiled file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'recon-trace-ts-'))
+    const dir = tempDir()
     const { js } = compile(dir)
     const program = `
       const { calls } = require('recon-trace')

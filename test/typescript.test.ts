@@ -5,7 +5,7 @@
 // and, for compiled output, with an independent SourceMapConsumer.
 import { afterAll, describe, expect, it } from 'vitest'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -13,15 +13,15 @@ import ts from 'typescript'
 import { buildSync } from 'esbuild'
 import { SourceMapConsumer } from 'source-map'
 import { BINDING_ON, describeUnless, itUnless } from './runtime.js'
+import { tempDirs } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const fixtures = join(root, 'fixtures/typescript')
 const bin = join(root, 'dist/cjs/bin.js')
-const dirs: string[] = []
+const tempDir = tempDirs('ts')
 const services: ChildProcess[] = []
 afterAll(() => {
   for (const s of services) s.kill('SIGKILL')
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 
 /** Node's own type stripping: on by default since Node 22.18 and 23.6. */
@@ -33,8 +33,7 @@ const NO_STRIPPING: string | false = !STRIPS && `Node ${process.versions.node} d
  * node_modules with recon-trace and the tools from this checkout. Returns its directory.
  */
 function project(type: 'module' | 'commonjs' | undefined, extra: Record<string, unknown> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'recon-trace-ts-'))
-  dirs.push(dir)
+  const dir = tempDir()
   cpSync(join(fixtures, 'src'), join(dir, 'src'), { recursive: true })
   cpSync(join(fixtures, 'cjs'), join(dir, 'cjs'), { recursive: true })
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'ts-project', private: true, ...(type ? { type } : {}), ...extra }))

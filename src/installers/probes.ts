@@ -15,12 +15,12 @@
  * branch.
  */
 import { isBuiltin } from 'node:module'
-import { isAbsolute, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { uniteMatchers, type Matcher } from '../match.js'
 import { ProbeFile, type LiveProbe, type ProbeHandler, type ProbeInfo, type Registry, type SkippedInfo } from '../registry.js'
 import type { Installer, InstallerKind } from './installer.js'
 import { ANY_ARITY, arityRange, globOfPattern, isNameGlob, nameGlobToRegExp } from '../names.js'
-import { isOwnFile, labelOfFile, packageNameOf, resolveFromCwd } from '../modules.js'
+import { isOwnFile, isPath, isTypeScriptFile, labelOfFile, packageNameOf, resolveFromCwd } from '../modules.js'
 import { runningFilesOf, sourcesOf } from '../origin.js'
 import { closest, preloadLine } from '../error.js'
 import type { TraceSpec } from '../spec.js'
@@ -89,7 +89,7 @@ export function waitLabel(sel: FileSelector, spec: TraceSpec): string {
   if (sel.kind === 'package') return sel.name
   if (sel.kind !== 'file') return spec.text
   const label = labelOfFile(sel.filename)
-  return /\.(c|m)?tsx?$/.test(sel.filename) ? `${label} (or code compiled from it, found through a source map)` : label
+  return isTypeScriptFile(sel.filename) ? `${label} (or code compiled from it, found through a source map)` : label
 }
 
 /** The original file a selector names in a running file, when the file is not that file itself. */
@@ -128,13 +128,13 @@ function noFunction(ps: ProbeSpec, where: string, names: readonly string[]): str
 }
 
 /** Every name a file offers (or its part written in `original`), for "did you mean" lists. */
-export function namesOf(file: ProbeFile, scope: 'local' | 'global', original?: string): string[] {
+function namesOf(file: ProbeFile, scope: 'local' | 'global', original?: string): string[] {
   const probes = file.probes.filter((p) => p.generated !== true && (original === undefined || p.source === original))
   return scope === 'local' || original !== undefined ? probes.map((p) => p.name) : probes.flatMap((p) => p.exports)
 }
 
 /** The display name of a function's module: its original file's, when it was written in another. */
-export function moduleLabel(file: ProbeFile, p: ProbeInfo): string {
+function moduleLabel(file: ProbeFile, p: ProbeInfo): string {
   return labelOfFile(p.source ?? file.filename)
 }
 
@@ -355,8 +355,7 @@ export function probeSelector(
     problems.push(`${where}: ${module} is a builtin: builtins have no probes; trace it in scope 'global'`)
     return undefined
   }
-  const isPath = module.startsWith('.') || isAbsolute(module)
-  if (!isPath) {
+  if (!isPath(module)) {
     // A package: every file of it; it must be in the preload's scope.
     const probe = join(cwd, 'node_modules', module, 'index.js')
     if (reg !== undefined && !reg.covers(probe)) {
@@ -392,7 +391,7 @@ export function probeSelector(
 export function preloadCovers(module: TraceSpec['module'], reg: Registry | undefined, cwd = process.cwd()): boolean {
   if (reg === undefined) return false
   if (module === '_' || typeof module !== 'string' || isBuiltin(module)) return true // probeSelector explains the last two
-  if (!(module.startsWith('.') || isAbsolute(module))) return reg.covers(join(cwd, 'node_modules', module, 'index.js'))
+  if (!isPath(module)) return reg.covers(join(cwd, 'node_modules', module, 'index.js'))
   let filename = resolve(cwd, module)
   try {
     filename = resolveFromCwd(filename, cwd)
