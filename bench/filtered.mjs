@@ -7,6 +7,7 @@
 //   arity      calls('./bench/fixtures/tiny.cjs:add/3', ...) while add is called with 2 arguments
 //   predicate  calls(['./bench/fixtures/tiny.cjs', 'add', () => false], ...)
 //   guard      calls('./bench/fixtures/tiny.cjs:add(a, _) when a === -1', ...)
+//   pattern    calls('./bench/fixtures/tiny.cjs:add(_, -1)', ...): a literal argument pattern
 //   arity2     as arity, with a second function of the module hooked too (sub/3) and called:
 //              every wrapper is a closure of the same source, so they share V8 feedback.
 // Goal: under 5 ns on Node 24 for the arity case. Limit 10_000_000, io: () => {} (nothing is
@@ -22,6 +23,7 @@ const CASES = {
   arity: { spec: `${TINY}:add/3`, text: "'tiny.cjs:add/3', called with 2 args" },
   predicate: { spec: [TINY, 'add', () => false], text: "[tiny.cjs, 'add', () => false]" },
   guard: { spec: `${TINY}:add(a, _) when a === -1`, text: "'tiny.cjs:add(a, _) when a === -1'" },
+  pattern: { spec: `${TINY}:add(_, -1)`, text: "'tiny.cjs:add(_, -1)'" },
   arity2: { spec: [`${TINY}:add/3`, `${TINY}:sub/3`], text: 'add/3 and sub/3 hooked, both called' },
 }
 

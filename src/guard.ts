@@ -44,6 +44,28 @@ export interface Guard {
    * anything that would need user code) makes the guard false.
    */
   test(values: readonly unknown[]): boolean
+  /** The same evaluation as source, for the matchers that generate code (match.ts). */
+  readonly code: GuardCode
+}
+
+/**
+ * A guard as source. `expr` is a JavaScript expression over the bound values `$v0`, `$v1`...
+ * (in the order of the `names` given to compileGuard), the temporaries `$t0`... (`temps` of
+ * them, declared by the function that holds it), the guard's `constants` as `$K`, and the names
+ * of GUARD_SCOPE. Its value is what `test` turns into true or false: FAIL or falsy is false,
+ * and a throw must be caught.
+ *
+ * It is written only from the checked tree, so it can only say what the guard language says:
+ * names become `$v` indexes, string literals are written by JSON.stringify, numbers and bigints
+ * by their decimal form, and every other value (a regex, a prototype, NaN) is read from `$K`.
+ * No text of the guard becomes code.
+ */
+export interface GuardCode {
+  readonly expr: string
+  readonly temps: number
+  readonly constants: readonly unknown[]
+  /** The indexes of the bound values the expression reads. */
+  readonly uses: readonly number[]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,7 +247,11 @@ const METHODS: Readonly<Record<'startsWith' | 'endsWith' | 'includes', Method>> 
 // ---------------------------------------------------------------------------------------------
 // Compilation.
 
-/** A compiled expression; constants are folded so that `x === -1` compares with a value. */
+/**
+ * A compiled expression; constants are folded so that `x === -1` compares with a value. Each
+ * has two equal forms: `ev`, a closure over the bound values, and `code`, the same evaluation
+ * as JavaScript source (see GuardCode), written only from the checked tree.
+ */
 interface Compiled {
   readonly ev: Ev
   readonly constant: boolean
@@ -234,10 +260,12 @@ interface Compiled {
   readonly slot: number
   /** For `typeof x`: the compiled `x`. */
   readonly typeofOf?: Compiled
+  /** The expression as source, parenthesized; empty for a constant (`Compiler.code` writes its value). */
+  readonly code: string
 }
 
-const dynamic = (ev: Ev): Compiled => ({ ev, constant: false, value: undefined, slot: -1 })
-const constant = (value: unknown): Compiled => ({ ev: () => value, constant: true, value, slot: -1 })
+const dynamic = (ev: Ev, code: string): Compiled => ({ ev, constant: false, value: undefined, slot: -1, code })
+const constant = (value: unknown): Compiled => ({ ev: () => value, constant: true, value, slot: -1, code: '' })
 const NO_VALUES: readonly unknown[] = freeze([])
 
 const CONSTANTS: ReadonlyMap<string, unknown> = new Map<string, unknown>([
@@ -257,6 +285,29 @@ const BUILTINS = [...INSTANCEOF.keys()].join(', ')
 // preserveParens: without it, `(x === 1)` would end (for acorn) before its closing parenthesis.
 const ACORN_OPTIONS: Options = { ecmaVersion: 'latest', sourceType: 'module', preserveParens: true }
 
+/**
+ * A value as a JavaScript literal, parenthesized where a sign could join an operator: finite
+ * numbers, strings (by JSON.stringify), booleans, null, undefined and bigints; undefined for
+ * any other value (NaN, a regex, an object), which generated code must read from an array.
+ */
+export function literalSource(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'number':
+      if (!Number.isFinite(value)) return undefined
+      return Object.is(value, -0) ? '(-0)' : value < 0 ? `(${String(value)})` : String(value)
+    case 'string':
+      return JSON.stringify(value)
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'undefined':
+      return '(void 0)'
+    case 'bigint':
+      return value < 0n ? `(${String(value)}n)` : `${String(value)}n`
+    default:
+      return value === null ? 'null' : undefined
+  }
+}
+
 /** `node` without the parentheses around it. */
 function unparen(node: AnyExpression): AnyExpression {
   while (node.type === 'ParenthesizedExpression') node = node.expression
@@ -271,6 +322,12 @@ class Compiler {
   private readonly slots = new Map<string, number>()
   private readonly unknown = new Set<string>()
   private tooDeep = false
+  /** The bound values the guard names. */
+  readonly used = new Set<number>()
+  /** Values the generated code reads from `$K` (prototypes, regexes, anything without a literal). */
+  readonly constants: unknown[] = []
+  /** How many temporaries (`$t0`...) the generated code declares. */
+  temps = 0
 
   constructor(source: string, names: readonly string[], problems: string[]) {
     this.source = source
@@ -278,6 +335,28 @@ class Compiler {
     names.forEach((name, i) => {
       if (!this.slots.has(name)) this.slots.set(name, i)
     })
+  }
+
+  /** A fresh temporary of the generated code. */
+  private temp(): string {
+    return `$t${this.temps++}`
+  }
+
+  /** The source of a compiled expression: its code, or its value when it is a constant. */
+  code(c: Compiled): string {
+    return c.constant ? this.valueCode(c.value) : c.code
+  }
+
+  /**
+   * A value as source: a literal for finite numbers, strings (JSON, so no text of the guard is
+   * ever code), booleans, null, undefined and bigints; a read of `$K` for anything else.
+   */
+  private valueCode(value: unknown): string {
+    const literal = literalSource(value)
+    if (literal !== undefined) return literal
+    let i = this.constants.indexOf(value)
+    if (i < 0) i = this.constants.push(value) - 1
+    return `$K[${i}]`
   }
 
   private fragment(node: Node): string {
@@ -324,26 +403,32 @@ class Compiler {
         if (!l || !r) return undefined
         const a = l.ev
         const b = r.ev
+        const [ca, cb] = [this.code(l), this.code(r)]
         switch (node.operator) {
-          case '&&':
+          case '&&': {
+            const t = this.temp()
             return this.fold(
-              dynamic((v) => {
-                const x = a(v)
-                return x === FAIL || !x ? x : b(v)
-              }),
+              dynamic(
+                (v) => {
+                  const x = a(v)
+                  return x === FAIL || !x ? x : b(v)
+                },
+                `(${t} = ${ca}, ${t} === $F || !${t} ? ${t} : ${cb})`,
+              ),
               l,
               r,
             )
+          }
           // FAIL is truthy and not nullish: `||` and `??` pass it up by themselves.
           case '||':
             return this.fold(
-              dynamic((v) => a(v) || b(v)),
+              dynamic((v) => a(v) || b(v), `(${ca} || ${cb})`),
               l,
               r,
             )
           case '??':
             return this.fold(
-              dynamic((v) => a(v) ?? b(v)),
+              dynamic((v) => a(v) ?? b(v), `(${ca} ?? ${cb})`),
               l,
               r,
             )
@@ -356,11 +441,15 @@ class Compiler {
         const e = this.compile(node.alternate, d)
         if (!t || !c || !e) return undefined
         const [a, b, f] = [t.ev, c.ev, e.ev]
+        const x = this.temp()
         return this.fold(
-          dynamic((v) => {
-            const x = a(v)
-            return x === FAIL ? FAIL : x ? b(v) : f(v)
-          }),
+          dynamic(
+            (v) => {
+              const x = a(v)
+              return x === FAIL ? FAIL : x ? b(v) : f(v)
+            },
+            `(${x} = ${this.code(t)}, ${x} === $F ? $F : ${x} ? ${this.code(c)} : ${this.code(e)})`,
+          ),
           t,
           c,
           e,
@@ -372,11 +461,15 @@ class Compiler {
         const inner = this.compile(node.expression, d, true)
         if (!inner) return undefined
         const a = inner.ev
+        const t = this.temp()
         return this.fold(
-          dynamic((v) => {
-            const x = a(v)
-            return x === SHORT ? undefined : x
-          }),
+          dynamic(
+            (v) => {
+              const x = a(v)
+              return x === SHORT ? undefined : x
+            },
+            `(${t} = ${this.code(inner)}, ${t} === $S ? void 0 : ${t})`,
+          ),
           inner,
         )
       }
@@ -448,7 +541,10 @@ class Compiler {
 
   private identifier(node: Identifier): Compiled | undefined {
     const slot = this.slots.get(node.name)
-    if (slot !== undefined) return { ev: (v) => v[slot], constant: false, value: undefined, slot }
+    if (slot !== undefined) {
+      this.used.add(slot)
+      return { ev: (v) => v[slot], constant: false, value: undefined, slot, code: `$v${slot}` }
+    }
     if (CONSTANTS.has(node.name)) return constant(CONSTANTS.get(node.name))
     if (INSTANCEOF.has(node.name))
       return this.refuse(
@@ -480,34 +576,56 @@ class Compiler {
     const x = this.compile(node.argument, d)
     if (!x) return undefined
     const a = x.ev
+    const t = this.temp()
+    const set = `${t} = ${this.code(x)}`
     let ev: Ev
+    let code: string
     switch (node.operator) {
       case '!':
         ev = (v) => {
           const y = a(v)
           return y === FAIL ? FAIL : !y
         }
+        code = `(${set}, ${t} === $F ? $F : !${t})`
         break
       case 'typeof':
         ev = (v) => {
           const y = a(v)
           return y === FAIL ? FAIL : typeof y
         }
-        return { ...this.fold(dynamic(ev), x), typeofOf: x }
+        code = `(${set}, ${t} === $F ? $F : typeof ${t})`
+        return { ...this.fold(dynamic(ev, code), x), typeofOf: x }
       case '-':
         ev = (v) => {
           const y = a(v)
           return isObject(y) ? FAIL : -(y as number)
         }
+        code = `(${set}, $isObject(${t}) ? $F : -${t})`
         break
       case '+':
         ev = (v) => {
           const y = a(v)
           return isObject(y) ? FAIL : +(y as number)
         }
+        code = `(${set}, $isObject(${t}) ? $F : +${t})`
         break
     }
-    return this.fold(dynamic(ev), x)
+    return this.fold(dynamic(ev, code), x)
+  }
+
+  /** The source of `identity`'s evaluation. */
+  private identityCode(l: Compiled, r: Compiled, negate: boolean): string {
+    const op = negate ? '!==' : '==='
+    if (!r.constant) {
+      const [x, y] = [this.temp(), this.temp()]
+      return `(${x} = ${this.code(l)}, ${y} = ${this.code(r)}, ${x} === $F || ${y} === $F ? $F : ${x} ${op} ${y})`
+    }
+    const c = this.code(r)
+    if (l.slot >= 0) return `(${l.code} ${op} ${c})`
+    const t = l.typeofOf
+    if (t && t.slot >= 0) return `(typeof ${t.code} ${op} ${c})`
+    const x = this.temp()
+    return `(${x} = ${this.code(l)}, ${x} === $F ? $F : ${x} ${op} ${c})`
   }
 
   /** `===` and `!==`, with the common shapes `x === 42` and `typeof x === "string"` made direct. */
@@ -573,16 +691,24 @@ class Compiler {
     // Relational and arithmetic operators would coerce an object (and FAIL is one): such an
     // operand fails the guard instead. Among primitives, JS semantics apply as they are.
     let ev: Ev
+    let code: string
+    const [ca, cb] = [this.code(l), this.code(r)]
+    // Relational and arithmetic operators: both operands once, into temporaries, then the check.
+    const [x, y] = op === '===' || op === '!==' || op === '==' || op === '!=' ? ['', ''] : [this.temp(), this.temp()]
+    const both = `${x} = ${ca}, ${y} = ${cb}, $isObject(${x}) || $isObject(${y})`
     switch (op) {
       case '===':
       case '!==':
         ev = this.identity(l, r, op === '!==')
+        code = this.identityCode(l, r, op === '!==')
         break
       case '==':
         ev = (v) => looseEquals(a(v), b(v), false)
+        code = `$looseEquals(${ca}, ${cb}, false)`
         break
       case '!=':
         ev = (v) => looseEquals(a(v), b(v), true)
+        code = `$looseEquals(${ca}, ${cb}, true)`
         break
       case '<':
         ev = (v) => {
@@ -590,6 +716,7 @@ class Compiler {
           const y = b(v)
           return isObject(x) || isObject(y) ? FAIL : (x as number) < (y as number)
         }
+        code = `(${both} ? $F : ${x} < ${y})`
         break
       case '<=':
         ev = (v) => {
@@ -597,6 +724,7 @@ class Compiler {
           const y = b(v)
           return isObject(x) || isObject(y) ? FAIL : (x as number) <= (y as number)
         }
+        code = `(${both} ? $F : ${x} <= ${y})`
         break
       case '>':
         ev = (v) => {
@@ -604,6 +732,7 @@ class Compiler {
           const y = b(v)
           return isObject(x) || isObject(y) ? FAIL : (x as number) > (y as number)
         }
+        code = `(${both} ? $F : ${x} > ${y})`
         break
       case '>=':
         ev = (v) => {
@@ -611,6 +740,7 @@ class Compiler {
           const y = b(v)
           return isObject(x) || isObject(y) ? FAIL : (x as number) >= (y as number)
         }
+        code = `(${both} ? $F : ${x} >= ${y})`
         break
       case '+':
         ev = (v) => {
@@ -618,6 +748,7 @@ class Compiler {
           const y = b(v)
           return isObject(x) || isObject(y) ? FAIL : (x as number) + (y as number)
         }
+        code = `(${both} ? $F : ${x} + ${y})`
         break
       case '-':
         ev = (v) => {
@@ -625,6 +756,7 @@ class Compiler {
           const y = b(v)
           return isObject(x) || isObject(y) ? FAIL : (x as number) - (y as number)
         }
+        code = `(${both} ? $F : ${x} - ${y})`
         break
       case '*':
         ev = (v) => {
@@ -632,6 +764,7 @@ class Compiler {
           const y = b(v)
           return isObject(x) || isObject(y) ? FAIL : (x as number) * (y as number)
         }
+        code = `(${both} ? $F : ${x} * ${y})`
         break
       case '/':
         ev = (v) => {
@@ -639,6 +772,7 @@ class Compiler {
           const y = b(v)
           return isObject(x) || isObject(y) ? FAIL : (x as number) / (y as number)
         }
+        code = `(${both} ? $F : ${x} / ${y})`
         break
       case '%':
         ev = (v) => {
@@ -646,6 +780,7 @@ class Compiler {
           const y = b(v)
           return isObject(x) || isObject(y) ? FAIL : (x as number) % (y as number)
         }
+        code = `(${both} ? $F : ${x} % ${y})`
         break
       case '**':
         ev = (v) => {
@@ -654,11 +789,12 @@ class Compiler {
           if (isObject(x) || isObject(y) || (typeof y === 'bigint' && y > MAX_BIGINT_EXPONENT)) return FAIL
           return (x as number) ** (y as number)
         }
+        code = `(${both} || (typeof ${y} === "bigint" && ${y} > $MAX_EXPONENT) ? $F : ${x} ** ${y})`
         break
       default:
         return this.refuse(node, `the operator \`${op}\``, `the operators allowed are ${OPERATORS}`)
     }
-    return this.fold(dynamic(ev), l, r)
+    return this.fold(dynamic(ev, code), l, r)
   }
 
   private instanceOf(node: Expression & { type: 'BinaryExpression' }, d: number): Compiled | undefined {
@@ -676,7 +812,7 @@ class Compiler {
     const a = l.ev
     const proto = INSTANCEOF.get(right.name)!
     return this.fold(
-      dynamic((v) => instanceOf(a(v), proto)),
+      dynamic((v) => instanceOf(a(v), proto), `$instanceOf(${this.code(l)}, ${this.valueCode(proto)})`),
       l,
     )
   }
@@ -705,6 +841,14 @@ class Compiler {
     if (!obj) return undefined
     const o = obj.ev
     const optional = node.optional
+    const read = dyn ? `$readComputed` : `$readOwn`
+    const keyCode = dyn ? this.code(dyn) : this.valueCode(key)
+    let code: string
+    if (inChain) {
+      const t = this.temp()
+      const short = optional ? `${t} === $S || ${t} === null || ${t} === void 0` : `${t} === $S`
+      code = `(${t} = ${this.code(obj)}, ${short} ? $S : ${read}(${t}, ${keyCode}))`
+    } else code = `${read}(${this.code(obj)}, ${keyCode})`
     let ev: Ev
     if (dyn) {
       const k = dyn.ev
@@ -725,7 +869,7 @@ class Compiler {
           }
         : (v) => readOwn(o(v), k)
     }
-    return dyn ? this.fold(dynamic(ev), obj, dyn) : this.fold(dynamic(ev), obj)
+    return dyn ? this.fold(dynamic(ev, code), obj, dyn) : this.fold(dynamic(ev, code), obj)
   }
 
   private call(node: CallExpression, d: number, inChain: boolean): Compiled | undefined {
@@ -750,11 +894,15 @@ class Compiler {
     if (isBuiltinArray) {
       if (!arg) return undefined
       const a = arg.ev
+      const t = this.temp()
       return this.fold(
-        dynamic((v) => {
-          const x = a(v)
-          return x === FAIL ? FAIL : isObject(x) && !isProxy(x) && isArray(x)
-        }),
+        dynamic(
+          (v) => {
+            const x = a(v)
+            return x === FAIL ? FAIL : isObject(x) && !isProxy(x) && isArray(x)
+          },
+          `(${t} = ${this.code(arg)}, ${t} === $F ? $F : $isObject(${t}) && !$isProxy(${t}) && $isArray(${t}))`,
+        ),
         arg,
       )
     }
@@ -775,11 +923,15 @@ class Compiler {
       }
       if (!arg) return undefined
       const a = arg.ev
+      const t = this.temp()
       return this.fold(
-        dynamic((v) => {
-          const s = a(v)
-          return typeof s === 'string' ? regexpExec(re, s) !== null : FAIL
-        }),
+        dynamic(
+          (v) => {
+            const s = a(v)
+            return typeof s === 'string' ? regexpExec(re, s) !== null : FAIL
+          },
+          `(${t} = ${this.code(arg)}, typeof ${t} === "string" ? $regexpExec(${this.valueCode(re)}, ${t}) !== null : $F)`,
+        ),
         arg,
       )
     }
@@ -797,7 +949,14 @@ class Compiler {
           return impl(x, a(v))
         }
       : (v) => impl(r(v), a(v))
-    return this.fold(dynamic(ev), recv, arg)
+    const fn = `$${method}`
+    let code: string
+    if (inChain) {
+      const t = this.temp()
+      const short = optional ? `${t} === $S || ${t} === null || ${t} === void 0` : `${t} === $S`
+      code = `(${t} = ${this.code(recv)}, ${short} ? $S : ${fn}(${t}, ${this.code(arg)}))`
+    } else code = `${fn}(${this.code(recv)}, ${this.code(arg)})`
+    return this.fold(dynamic(ev, code), recv, arg)
   }
 }
 
@@ -854,8 +1013,9 @@ export function compileGuard(source: string, names: readonly string[], problems:
   }
   const before = problems.length
   let compiled: Compiled | undefined
+  const compiler = new Compiler(source, names, problems)
   try {
-    compiled = new Compiler(source, names, problems).compile(ast, 0)
+    compiled = compiler.compile(ast, 0)
   } catch (error) {
     problems.push(
       error instanceof RangeError
@@ -865,6 +1025,12 @@ export function compileGuard(source: string, names: readonly string[], problems:
     return undefined
   }
   if (!compiled || problems.length > before) return undefined
+  const code: GuardCode = freeze({
+    expr: compiled.constant ? (compiled.value ? 'true' : 'false') : compiled.code,
+    temps: compiler.temps,
+    constants: freeze([...compiler.constants]),
+    uses: freeze([...compiler.used].sort((a, b) => a - b)),
+  })
   let test: (values: readonly unknown[]) => boolean
   if (compiled.constant) {
     const result = !!compiled.value
@@ -882,7 +1048,43 @@ export function compileGuard(source: string, names: readonly string[], problems:
       }
     }
   }
-  return freeze({ source, test })
+  return freeze({ source, test, code })
+}
+
+/**
+ * What the names of a GuardCode's expression other than its own refer to: the run-time helpers
+ * above, captured at load like every intrinsic here.
+ */
+export const GUARD_SCOPE: Readonly<Record<string, unknown>> = freeze({
+  $F: FAIL,
+  $S: SHORT,
+  $isObject: isObject,
+  $isProxy: isProxy,
+  $isArray: isArray,
+  $readOwn: readOwn,
+  $readComputed: readComputed,
+  $looseEquals: looseEquals,
+  $instanceOf: instanceOf,
+  $regexpExec: regexpExec,
+  $startsWith: METHODS.startsWith,
+  $endsWith: METHODS.endsWith,
+  $includes: METHODS.includes,
+  $MAX_EXPONENT: MAX_BIGINT_EXPONENT,
+})
+
+/**
+ * The source of `function name($v0, ...) { ... }`, the guard's test as code: true when the guard
+ * holds for these values, false otherwise, never a throw. `constants` is the name, in scope
+ * where the source is compiled, of an array that holds `code.constants`; GUARD_SCOPE's names
+ * must be in scope too.
+ */
+export function guardFunctionSource(name: string, code: GuardCode, arity: number, constants: string): string {
+  const params = Array.from({ length: arity }, (_, i) => `$v${i}`).join(', ')
+  const temps = code.temps > 0 ? `let ${Array.from({ length: code.temps }, (_, i) => `$t${i}`).join(', ')};` : ''
+  return (
+    `function ${name}(${params}) {const $K = ${constants};${temps}` +
+    `try {const $r = ${code.expr}; return $r !== $F && !!$r} catch {return false}}`
+  )
 }
 
 /**

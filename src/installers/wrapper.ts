@@ -22,12 +22,17 @@
  * the wrapper, which turns inert (straight through to the original) when the trace ends.
  *
  * The wrapper's dormant path is one flag check, the compiled argument-count match and the
- * call through `Reflect.apply`; see bench/ for the figures.
+ * call through `Reflect.apply`; see bench/ for the figures. Where code generation is allowed
+ * (codegen.ts), each wrapper is compiled from its own source: the checks of its specs that run
+ * no user code (count, literal patterns, the guard) are written into it, so a call they filter
+ * out never leaves it, and no two hooked functions share V8's feedback.
  */
 import Module from 'node:module'
 import { types } from 'node:util'
 import { closest, show } from '../error.js'
-import { uniteMatchers, type Matcher } from '../match.js'
+import { literalCheckSource, uniteMatchers, type Matcher, type MatchShape } from '../match.js'
+import { GUARD_SCOPE, guardFunctionSource } from '../guard.js'
+import { compile } from '../codegen.js'
 import type { TraceSpec } from '../spec.js'
 import { enterBusy, guard, leaveBusy } from '../state.js'
 import type { Installer } from './installer.js'
@@ -69,6 +74,11 @@ export class Target {
    */
   min = 0
   max = ANY_ARITY
+  /**
+   * 1 while the checks written into a generated wrapper are all of its specs' (`match.shapes`);
+   * 0 once another spec joined (then the wrapper sends every call in the count range on).
+   */
+  pre = 1
   wrapper: Function = noop
   /** What the wrapper calls: the original, or (binding installer) a function that marks the call first. */
   call: Function
@@ -316,18 +326,25 @@ function copyFunctionProperties(original: Function, wrapper: Function): void {
  */
 export function makeWrapper(t: Target, onMatch: OnMatch): Function {
   const original = t.call
-  let wrapper: Function
+  let wrapper: Function | undefined
   t.enter = function (this: unknown) {
     const flags = t.match(arguments, arguments.length)
     if (flags === 0) return apply(original, this, arguments)
     return onMatch(t, flags, this, arguments, undefined)
   }
-  if (getOwnDescriptor(t.original, 'prototype') !== undefined) {
+  const constructible = getOwnDescriptor(t.original, 'prototype') !== undefined
+  if (constructible) {
     t.enterNew = function () {
       const flags = t.match(arguments, arguments.length)
       if (flags === 0) return construct(original, arguments, new.target!)
       return onMatch(t, flags, undefined, arguments, new.target)
     }
+  }
+  const shapes = t.match.shapes
+  if (shapes !== undefined && shapes.length > 0) wrapper = generateWrapper(t, original, shapes, constructible, onMatch)
+  if (wrapper !== undefined) {
+    // generated
+  } else if (constructible) {
     wrapper = function (this: unknown, a?: unknown, b?: unknown, c?: unknown) {
       const n = arguments.length
       if (t.on === 1 && guard[0] === 0 && n >= t.min && n <= t.max) {
@@ -356,6 +373,75 @@ export function makeWrapper(t: Target, onMatch: OnMatch): Function {
   copyFunctionProperties(t.original, wrapper)
   t.wrapper = wrapper
   return wrapper
+}
+
+/** Most parameters a generated wrapper declares; arguments past them are read from `arguments`. */
+const MAX_PARAMS = 6
+
+/** The original's declared parameter count (its own `length`), capped at MAX_PARAMS. */
+function paramsOf(fn: Function): number {
+  const d = getOwnDescriptor(fn, 'length')
+  const n = d !== undefined && 'value' in d ? d.value : 0
+  return typeof n === 'number' && n > 0 ? Math.min(Math.floor(n), MAX_PARAMS) : 0
+}
+
+/**
+ * The wrapper of `t` as code of its own, or undefined where code generation is off. The same
+ * paths as the closures' wrappers, with `shapes` (the count, the literals, a guard on
+ * positional names) written out in the entry check: `n === 2 && a === -1`, or a call of the
+ * guard's function. A guard that reads the rest or `args`, a where-filter and a predicate
+ * are left to `enter`, which runs the whole matcher.
+ *
+ * It declares as many parameters as the original does: where V8 cannot inline the wrapper, a
+ * call with fewer arguments than the callee declares costs about 4 ns more (a wrapper of
+ * `add(a, b)` declared `(a, b, c)`: +5.1 ns per megamorphic call, `(a, b)`: +1.4 ns, Node 20
+ * and 24; the experiment is described in docs/benchmarks.md §3).
+ */
+function generateWrapper(t: Target, original: Function, shapes: readonly MatchShape[], constructible: boolean, onMatch: OnMatch): Function | undefined {
+  const count = paramsOf(t.original)
+  const params = Array.from({ length: count }, (_, i) => `a${i}`)
+  const argAt = (i: number): string => (i < count ? params[i] : `arguments[${i}]`)
+  const scope: Record<string, unknown> = { ...GUARD_SCOPE, $t: t, $original: original, $busy: guard, $apply: apply, $construct: construct, $onMatch: onMatch }
+  let decls = ''
+  const alternatives = shapes.map((shape, k) => {
+    const parts: string[] = []
+    if (shape.arity !== undefined) parts.push(shape.rest ? `n >= ${shape.arity}` : `n === ${shape.arity}`)
+    shape.literals.forEach(([i, v], j) => {
+      scope[`$L${k}_${j}`] = v
+      parts.push(literalCheckSource(argAt(i), v, `$L${k}_${j}`))
+    })
+    if (shape.guard !== undefined) {
+      scope[`$GK${k}`] = shape.guard.code.constants
+      decls += guardFunctionSource(`$g${k}`, shape.guard.code, shape.guard.positions.length, `$GK${k}`)
+      parts.push(`$g${k}(${shape.guard.positions.map(argAt).join(', ')})`)
+    }
+    return parts.length === 0 ? 'true' : parts.join(' && ')
+  })
+  const check = `$t.on === 1 && $busy[0] === 0 && ((${alternatives.join(') || (')}) || ($t.pre === 0 && n >= $t.min && n <= $t.max))`
+  // The call with its arguments spelled out, which V8 turns into a direct call: the declared
+  // count first, then fewer; `arguments` beyond.
+  let through = ''
+  for (const k of [count, ...Array.from({ length: count }, (_, i) => i)]) through += `if (n === ${k}) return $apply($original, this, [${params.slice(0, k).join(', ')}]);`
+  through += 'return $apply($original, this, arguments)'
+  const list = params.join(', ')
+  // A call that passes the check goes to the whole matcher here (V8 inlines it, and a user's
+  // predicate with it, and keeps `arguments` unallocated while it only reads it), and on to the
+  // session only when it is selected.
+  const body = constructible
+    ? `return function (${list}) {const n = arguments.length;` +
+      `if (${check}) {const f = $t.match(arguments, n); if (f !== 0) return $onMatch($t, f, new.target === undefined ? this : undefined, arguments, new.target)}` +
+      `if (new.target !== undefined) return $construct($original, arguments, new.target);${through}}`
+    : `return {wrapper(${list}) {const n = arguments.length;` +
+      `if (${check}) {const f = $t.match(arguments, n); if (f !== 0) return $onMatch($t, f, this, arguments, undefined)}${through}}}.wrapper`
+  const names = Object.keys(scope)
+  const factory = compile('wrapper', names, `${decls};${body}`)
+  if (factory === undefined) return undefined
+  try {
+    const w = factory(...names.map((k) => scope[k]))
+    return typeof w === 'function' ? (w as Function) : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Put the wrapper at a site; false (and nothing changed) if the property cannot be replaced. */
@@ -530,6 +616,7 @@ export class Wrappers implements Installer {
         if (!set.has(spec)) {
           set.add(spec)
           t.match = uniteMatchers([...set].map((i) => this.matchers[i]))
+          t.pre = 0
           const [min, max] = arityRange(this.specs[spec])
           t.min = Math.min(t.min, min)
           t.max = Math.max(t.max, max)
