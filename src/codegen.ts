@@ -17,16 +17,15 @@
 const FunctionCtor = Function
 let allowed: boolean | undefined
 
-/** Whether generated code may be used in this thread. */
+/** Whether generated code may be used now (read at each compile, never on a call). */
 export function codegenAllowed(): boolean {
+  if (process.env.RECON_TRACE_CODEGEN === 'off') return false
   if (allowed === undefined) {
-    if (process.env.RECON_TRACE_CODEGEN === 'off') allowed = false
-    else
-      try {
-        allowed = typeof new FunctionCtor('return 1')() === 'number'
-      } catch {
-        allowed = false
-      }
+    try {
+      allowed = typeof new FunctionCtor('return 1')() === 'number'
+    } catch {
+      allowed = false
+    }
   }
   return allowed
 }

@@ -408,13 +408,10 @@ class Compiler {
           case '&&': {
             const t = this.temp()
             return this.fold(
-              dynamic(
-                (v) => {
-                  const x = a(v)
-                  return x === FAIL || !x ? x : b(v)
-                },
-                `(${t} = ${ca}, ${t} === $F || !${t} ? ${t} : ${cb})`,
-              ),
+              dynamic((v) => {
+                const x = a(v)
+                return x === FAIL || !x ? x : b(v)
+              }, `(${t} = ${ca}, ${t} === $F || !${t} ? ${t} : ${cb})`),
               l,
               r,
             )
@@ -1081,10 +1078,7 @@ export const GUARD_SCOPE: Readonly<Record<string, unknown>> = freeze({
 export function guardFunctionSource(name: string, code: GuardCode, arity: number, constants: string): string {
   const params = Array.from({ length: arity }, (_, i) => `$v${i}`).join(', ')
   const temps = code.temps > 0 ? `let ${Array.from({ length: code.temps }, (_, i) => `$t${i}`).join(', ')};` : ''
-  return (
-    `function ${name}(${params}) {const $K = ${constants};${temps}` +
-    `try {const $r = ${code.expr}; return $r !== $F && !!$r} catch {return false}}`
-  )
+  return `function ${name}(${params}) {const $K = ${constants};${temps}` + `try {const $r = ${code.expr}; return $r !== $F && !!$r} catch {return false}}`
 }
 
 /**

@@ -146,7 +146,17 @@ function generateMatcher(spec: TraceSpec, shape: MatchShape, where: (() => boole
     )
   }
   body.push(`return ${flags};`)
-  const scope = { ...GUARD_SCOPE, $busy: busy, $where: where, $predicate: predicate, $onError: onError, $what: `the predicate of ${spec.text}`, $copy: copyArgs, $L: lits, $GK: guard?.code.constants ?? [] }
+  const scope = {
+    ...GUARD_SCOPE,
+    $busy: busy,
+    $where: where,
+    $predicate: predicate,
+    $onError: onError,
+    $what: `the predicate of ${spec.text}`,
+    $copy: copyArgs,
+    $L: lits,
+    $GK: guard?.code.constants ?? [],
+  }
   const names = Object.keys(scope)
   const factory = compile('matcher', names, `${decls}; let reported = false; return function match($a, $n) {${body.join('')}}`)
   if (factory === undefined) return undefined

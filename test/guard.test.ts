@@ -1,17 +1,41 @@
 import { Buffer } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
-import { compileGuard, parseLiteral, type Guard } from '../src/guard.js'
+import { GUARD_SCOPE, compileGuard, guardFunctionSource, parseLiteral, type Guard } from '../src/guard.js'
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/** Compile a guard that must be accepted. */
+/** The guard's code (`g.code`) compiled as match.ts and the wrappers compile it: `(values) => boolean`. */
+function generatedTest(g: Guard, arity: number): (values: readonly unknown[]) => boolean {
+  const scope: Record<string, unknown> = { ...GUARD_SCOPE, $GK: g.code.constants }
+  const names = Object.keys(scope)
+  const fn = new Function(...names, `'use strict'; return ${guardFunctionSource('$g', g.code, arity, '$GK')}`)(...names.map((k) => scope[k])) as (
+    ...v: unknown[]
+  ) => unknown
+  return (values) => fn(...Array.from({ length: arity }, (_, i) => values[i])) as boolean
+}
+
+/**
+ * Compile a guard that must be accepted. Every test of the guard it returns runs both forms,
+ * the closures (`test`) and the generated code, and checks that they agree, so each test of
+ * this file holds for both.
+ */
 function guard(source: string, names: readonly string[] = ['x', 'y']): Guard {
   const problems: string[] = []
   const g = compileGuard(source, names, problems)
   if (!g) throw new Error(`refused: ${problems.join('\n')}`)
   expect(problems).toEqual([])
-  return g
+  const generated = generatedTest(g, names.length)
+  return Object.freeze({
+    source: g.source,
+    code: g.code,
+    test(values: readonly unknown[]): boolean {
+      const closures = g.test(values)
+      const code = generated(values)
+      expect(code, `the generated code of ${source} decides as the closures`).toBe(closures)
+      return closures
+    },
+  })
 }
 
 /** Evaluate `source` with x (and y) bound. */

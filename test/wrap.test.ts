@@ -1,5 +1,5 @@
 // Wrapper faithfulness, case by case, on fixtures/shapes.cjs loaded through Node's require.
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { calls, clear } from '../src/index.js'
 import { collector, drain, graphOf, requireFixture, sameGraph } from './helpers.js'
 
@@ -14,7 +14,18 @@ function trace(fn: string, limit = 1000) {
   return { n, lines: out.lines }
 }
 
-describe('a wrapper keeps', () => {
+// Both builds of a wrapper: compiled from its own source (the default), and the closures used
+// where code generation is off.
+describe.each(['generated', 'closures'])('a wrapper keeps (%s)', (build) => {
+  const before = process.env.RECON_TRACE_CODEGEN
+  beforeAll(() => {
+    if (build === 'closures') process.env.RECON_TRACE_CODEGEN = 'off'
+  })
+  afterAll(() => {
+    if (before === undefined) delete process.env.RECON_TRACE_CODEGEN
+    else process.env.RECON_TRACE_CODEGEN = before
+  })
+
   it('name and length', () => {
     const before = shapes.add
     trace('add')
@@ -131,6 +142,85 @@ describe('a wrapper keeps', () => {
     trace('later')
     expect(Object.getPrototypeOf(shapes.later)).toBe(Object.getPrototypeOf(Original))
     expect(shapes.later.constructor.name).toBe('AsyncFunction')
+  })
+})
+
+describe('the checks written into a generated wrapper', () => {
+  function traceSpec(spec: string | string[]) {
+    const out = collector()
+    const n = calls(spec, 1000, { io: out.io })
+    return { n, lines: out.lines }
+  }
+
+  it('let through exactly the calls a literal pattern and a guard select, at any position', async () => {
+    // sloppyArgs declares no parameter: every argument is read from `arguments`.
+    const { lines } = traceSpec([`${M}:sloppyArgs(_, _, _, _, 5)`, `${M}:add(a, b) when a === 1 && b > 2`])
+    expect(shapes.sloppyArgs(1, 2, 3, 4, 5)).toBe(5)
+    expect(shapes.sloppyArgs(1, 2, 3, 4, 6)).toBe(5)
+    expect(shapes.sloppyArgs(1, 2, 3, 5)).toBe(4)
+    expect(shapes.add(1, 3)).toBe(4)
+    expect(shapes.add(1, 2)).toBe(3)
+    expect(shapes.add(2, 3)).toBe(5)
+    await drain()
+    expect(lines.map((l) => l.replace(/^\S+ /, ''))).toEqual([
+      expect.stringContaining('sloppyArgs(1, 2, 3, 4, 5)'),
+      expect.stringContaining('add(1, 3)'),
+    ])
+  })
+
+  it('send on the calls of every spec when several name the same function', async () => {
+    const { n, lines } = traceSpec([`${M}:add(1, _)`, `${M}:add(_, 2)`])
+    expect(n).toBe(1)
+    shapes.add(1, 5)
+    shapes.add(7, 2)
+    shapes.add(7, 7)
+    await drain()
+    expect(lines).toEqual([expect.stringContaining('add(1, 5)'), expect.stringContaining('add(7, 2)')])
+  })
+
+  it('are compiled per function: each wrapper is its own script in stack traces', () => {
+    traceSpec([`${M}:fail/1`, `${M}:add/2`])
+    let stack = ''
+    try {
+      shapes.fail('x')
+    } catch (e) {
+      stack = String((e as Error).stack)
+    }
+    expect(stack).toMatch(/recon-trace:wrapper:\d+/)
+    const failScript = /recon-trace:wrapper:(\d+)/.exec(stack)![1]
+    // add's wrapper is another script: its frame names another number.
+    let other = ''
+    const add = shapes.add
+    const probe = {
+      valueOf() {
+        other = String(new Error().stack)
+        return 1
+      },
+    }
+    add(probe, 1)
+    const addScript = /recon-trace:wrapper:(\d+)/.exec(other)?.[1]
+    expect(addScript).toBeDefined()
+    expect(addScript).not.toBe(failScript)
+  })
+
+  it('are left out where code generation is off: the closures serve the same calls', async () => {
+    process.env.RECON_TRACE_CODEGEN = 'off'
+    try {
+      const { lines } = traceSpec(`${M}:add(a, 2) when a > 0`)
+      expect(shapes.add(1, 2)).toBe(3)
+      expect(shapes.add(0, 2)).toBe(2)
+      let stack = ''
+      try {
+        shapes.add({ valueOf: () => { stack = String(new Error().stack); return 1 } }, 2)
+      } catch {
+        /* not thrown */
+      }
+      expect(stack).not.toContain('recon-trace:wrapper:')
+      await drain()
+      expect(lines).toEqual([expect.stringContaining('add(1, 2)')])
+    } finally {
+      delete process.env.RECON_TRACE_CODEGEN
+    }
   })
 })
 

@@ -421,7 +421,8 @@ function generateWrapper(t: Target, original: Function, shapes: readonly MatchSh
   // The call with its arguments spelled out, which V8 turns into a direct call: the declared
   // count first, then fewer; `arguments` beyond.
   let through = ''
-  for (const k of [count, ...Array.from({ length: count }, (_, i) => i)]) through += `if (n === ${k}) return $apply($original, this, [${params.slice(0, k).join(', ')}]);`
+  for (const k of [count, ...Array.from({ length: count }, (_, i) => i)])
+    through += `if (n === ${k}) return $apply($original, this, [${params.slice(0, k).join(', ')}]);`
   through += 'return $apply($original, this, arguments)'
   const list = params.join(', ')
   // A call that passes the check goes to the whole matcher here (V8 inlines it, and a user's
