@@ -692,6 +692,43 @@ export function eventToJSON(event: TraceEvent): Record<string, unknown> {
   return out
 }
 
+const stringify = JSON.stringify
+
+/** A captured value as JSON text: primitives written directly, the rest through toJSONValue. */
+function jsonText(s: Snap): string {
+  switch (typeof s) {
+    case 'string':
+      return stringify(s)
+    case 'boolean':
+      return s ? 'true' : 'false'
+    case 'number':
+      if (Number.isFinite(s) && !(s === 0 && 1 / s < 0)) return `${s}`
+  }
+  return s === null ? 'null' : stringify(toJSONValue(s))
+}
+
+/**
+ * `JSON.stringify(eventToJSON(event))`, written directly: no intermediate object for the event
+ * and none for an argument that is a primitive (the JSON Lines path, bench/traced.mjs
+ * small-json). test/format.test.ts checks the two agree.
+ */
+export function eventToJSONText(event: TraceEvent): string {
+  const time = event.time || now()
+  let out =
+    `{"time":${Math.round(time * 1000) / 1000},"pid":${event.pid},"thread":${event.threadId},"type":"${event.type}",` +
+    `"module":${stringify(event.module)},"function":${stringify(event.function)},"arity":${event.arity}`
+  const args = event.args
+  if (args !== undefined) {
+    out += ',"args":['
+    for (let i = 0; i < args.length; i++) out += i === 0 ? jsonText(args[i]) : `,${jsonText(args[i])}`
+    out += ']'
+  }
+  if (event.type !== 'call') out += `,"result":${jsonText(event.result)}`
+  if (event.stack !== undefined)
+    out += `,"stack":${stringify(event.stack.map((f) => ({ function: f.function, file: f.file, line: f.line, column: f.column })))}`
+  return `${out}}`
+}
+
 /** One captured value as JSON-safe data (see {@link eventToJSON} for the tagged forms). */
 export function toJSONValue(s: Snap): unknown {
   switch (typeof s) {

@@ -15,7 +15,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { enterBusy, leaveBusy } from './state.js'
-import { eventToJSON, formatEvent, loadColor, type TraceEvent } from './format.js'
+import { eventToJSONText, formatEvent, loadColor, type TraceEvent } from './format.js'
 import { mapFrames } from './stack.js'
 import { wallTime } from './clock.js'
 import { droppedNotice, noticeLine, tripLine } from './lines.js'
@@ -160,7 +160,7 @@ export class Output {
     if (typeof item === 'string') return noticeLine(item, this.options.json)
     if (item.time === 0) item.time = wallTime()
     if (item.stack) item.stack = mapFrames(item.stack)
-    if (this.options.json) return JSON.stringify(eventToJSON(item))
+    if (this.options.json) return eventToJSONText(item)
     if (this.options.formatter) {
       try {
         const s = this.options.formatter(item)

@@ -2,6 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest'
 import {
   DEFAULT_FORMAT_OPTIONS,
   eventToJSON,
+  eventToJSONText,
   formatEvent,
   formatTime,
   loadColor,
@@ -217,6 +218,30 @@ describe('renderValue', () => {
       "{ s: <green>'x'</>, n: <yellow>1</>, u: <gray>undefined</>, f: <cyan>[Function: f]</> }",
     )
     expect(renderValue(snap({ n: 1 }))).toBe('{ n: 1 }')
+  })
+})
+
+describe('eventToJSONText', () => {
+  it('writes exactly JSON.stringify(eventToJSON(event)), for every kind of value and event', () => {
+    const a: Record<string, unknown> = {}
+    a.self = a
+    const values = [
+      'plain', 'quote " backslash \\ newline \n \u2028 \ud800', '', 0, -0, 1.5, -7, 1e21, 5e-324, NaN, Infinity, -Infinity, true, false,
+      null, undefined, 10n, Symbol('x'), a, [1, , 3], new Map([[1, 2]]), new Set([1]), Buffer.from('hi'), new Error('e'), () => {}, 'x'.repeat(300),
+      JSON.parse('{"__proto__": 1, "$id": 2}'),
+    ]
+    const stack = [{ function: 'f "q"', file: '/a b.js', line: 1, column: 2 }]
+    const events: TraceEvent[] = [
+      event({}),
+      event({ args: [] }),
+      event({ arity: values.length, args: snapshotArgs(values, DEFAULT_SNAPSHOT_LIMITS, redact) }),
+      event({ module: 'we"ird\\mod', function: 'Class#m\u0000' }),
+      event({ stack, args: [snap(1)] }),
+      event({ time: T + 0.0004 }),
+      ...(['return', 'exception', 'fulfilled', 'rejected'] as const).flatMap((type) => values.map((v) => event({ type, result: snap(v) }))),
+      event({ type: 'return', result: undefined }),
+    ]
+    for (const e of events) expect(eventToJSONText(e)).toBe(JSON.stringify(eventToJSON(e)))
   })
 })
 
