@@ -9,7 +9,8 @@
 // 2. Start-up: a generated program of MODULES modules x FUNCTIONS functions (CommonJS, and the
 //    same as ES modules), started RUNS times each way, interleaved: plain; with
 //    `--import recon-trace/register` and no cache (every file rewritten: a first start); with a
-//    warm cache (RECON_TRACE_CACHE, a restart); and cached with RECON_TRACE_PROBES=calls (the
+//    warm cache (RECON_TRACE_CACHE, a restart: the rewritten files and, on Node 22+, V8's compile
+//    cache the preload turns on beside them); and cached with RECON_TRACE_PROBES=calls (the
 //    smallest probes). Medians of wall time.
 // Goals: rewrite at least 10 MB/s; start-up under 1.3x on the first start, under 1.05x cached.
 import { spawnSync } from 'node:child_process'
@@ -127,14 +128,17 @@ try {
     }
     const plainOut = start(false).out
     if (start(true).out !== plainOut) throw new Error('the program printed something else with the preload')
+    // One cache directory per probe form: V8's compile cache (in <cache>/v8, Node 22+) keeps one
+    // entry per file, which two forms of the same file would replace at every start.
+    const callsCache = `${cache}-calls`
     start(true, cache) // fills the cache
-    start(true, cache, 'calls')
+    start(true, callsCache, 'calls')
     const ms = { plain: [], first: [], cached: [], calls: [] }
     for (let r = 0; r < RUNS; r++) {
       ms.plain.push(start(false).ms)
       ms.first.push(start(true).ms)
       ms.cached.push(start(true, cache).ms)
-      ms.calls.push(start(true, cache, 'calls').ms)
+      ms.calls.push(start(true, callsCache, 'calls').ms)
     }
     const label = esm ? 'ES modules' : 'CommonJS'
     const fns = MODULES * (FUNCTIONS * 2 + 3)

@@ -513,6 +513,7 @@ export function register(options: RegisterOptions = {}): Registry {
       warn(`recon-trace: ES modules will load without probes: the loader hooks could not be registered (${err instanceof Error ? err.message : String(err)})`)
     }
   }
+  turnOnCompileCache(scope)
   // CommonJS at its compile step, in this thread: every module before registerHooks, and on
   // every runtime the code that reaches `_compile` without a load hook (tsx's and ts-node's
   // `require.extensions`, which read and transform the file themselves).
@@ -534,6 +535,33 @@ export function register(options: RegisterOptions = {}): Registry {
     return Reflect.apply(compile, this, [content, filename, ...rest])
   }
   return reg
+}
+
+/**
+ * V8's compile cache (Node 22.1+, `module.enableCompileCache`) for the modules loaded from now on,
+ * in `<cache>/v8`, when the rewrite cache is on: a warm start then neither rewrites a file nor
+ * compiles its larger code again (bench/probe-load.mjs, 200 files on Node 24: x1.88 of a plain
+ * start with the rewrite cache alone, x1.35 with both). Node keys the cache by the source after
+ * the hooks, so rewritten code is cached as it runs. It affects this thread only (workers and
+ * children inherit nothing), and never fails the program: Node reports a failure in the result.
+ *
+ * Left off with `RECON_TRACE_COMPILE_CACHE=off`, with the rewrite cache off, and under
+ * NODE_V8_COVERAGE (Node's compile cache makes coverage less precise). `NODE_COMPILE_CACHE` (on
+ * already, in its own directory) and `NODE_DISABLE_COMPILE_CACHE` (off) keep their meaning:
+ * Node answers ALREADY_ENABLED or DISABLED.
+ */
+function turnOnCompileCache(scope: ScopeData): void {
+  const env = process.env
+  const enable = (ModuleApi as unknown as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache
+  if (typeof enable !== 'function' || scope.cache === false || env.NODE_V8_COVERAGE) return
+  if (/^(0|off|false|no)$/i.test(env.RECON_TRACE_COMPILE_CACHE ?? '')) return
+  const dir = cacheDir(scope.cache)
+  if (dir === false) return
+  try {
+    enable(join(dir, 'v8'))
+  } catch {
+    /* a quiet optimization: the program starts as it would without it */
+  }
 }
 
 /**

@@ -7,7 +7,9 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { HAS_REGISTER_HOOKS, itUnless } from './runtime.js'
+import { pathToFileURL } from 'node:url'
+import moduleApi from 'node:module'
+import { HAS_REGISTER_HOOKS, describeUnless, itUnless } from './runtime.js'
 
 const root = resolve(import.meta.dirname, '..')
 const cache = mkdtempSync(join(tmpdir(), 'recon-trace-entry-'))
@@ -55,5 +57,51 @@ describe('the rewrite cache', () => {
     const { REWRITE_FILES } = await import('../src/register.js')
     const { existsSync } = await import('node:fs')
     for (const build of ['cjs', 'esm']) for (const f of REWRITE_FILES) expect(existsSync(join(root, 'dist', build, f)), `dist/${build}/${f}`).toBe(true)
+  })
+})
+
+const NO_COMPILE_CACHE =
+  typeof (moduleApi as { getCompileCacheDir?: unknown }).getCompileCacheDir !== 'function' &&
+  `module.enableCompileCache and getCompileCacheDir do not exist on Node ${process.versions.node}`
+
+describeUnless(NO_COMPILE_CACHE)("V8's compile cache, turned on by the preload", () => {
+  const preload = pathToFileURL(join(root, 'dist/esm/preload.js')).href
+  /** The compile cache directory a preloaded program sees, less the subdirectory Node adds per version (or 'off'). */
+  function cacheDirSeen(env: Record<string, string>): string {
+    const clean: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: '' }
+    for (const k of ['NODE_COMPILE_CACHE', 'NODE_DISABLE_COMPILE_CACHE', 'NODE_V8_COVERAGE', 'RECON_TRACE_COMPILE_CACHE']) delete clean[k]
+    const r = spawnSync(process.execPath, ['--import', preload, '-e', "console.log(require('node:module').getCompileCacheDir() ?? 'off')"], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...clean, ...env },
+    })
+    expect(r.stderr).toBe('')
+    return r.stdout.trim().replace(/\/v\d+\.\d+\.\d+-[^/]+$/, '')
+  }
+
+  it('lives in <cache>/v8 beside the rewritten files', () => {
+    expect(cacheDirSeen({ RECON_TRACE_CACHE: cache })).toBe(join(cache, 'v8'))
+  })
+
+  it('stays off with RECON_TRACE_COMPILE_CACHE=off, with the rewrite cache off, and under NODE_V8_COVERAGE', () => {
+    expect(cacheDirSeen({ RECON_TRACE_CACHE: cache, RECON_TRACE_COMPILE_CACHE: 'off' })).toBe('off')
+    expect(cacheDirSeen({ RECON_TRACE_CACHE: '0' })).toBe('off')
+    const coverage = mkdtempSync(join(tmpdir(), 'recon-trace-coverage-'))
+    try {
+      expect(cacheDirSeen({ RECON_TRACE_CACHE: cache, NODE_V8_COVERAGE: coverage })).toBe('off')
+    } finally {
+      rmSync(coverage, { recursive: true, force: true })
+    }
+  })
+
+  it("leaves Node's own settings as they are: NODE_COMPILE_CACHE's directory, NODE_DISABLE_COMPILE_CACHE", () => {
+    const own = mkdtempSync(join(tmpdir(), 'recon-trace-own-cache-'))
+    try {
+      expect(cacheDirSeen({ RECON_TRACE_CACHE: cache, NODE_COMPILE_CACHE: own })).toBe(own)
+      expect(cacheDirSeen({ RECON_TRACE_CACHE: cache, NODE_DISABLE_COMPILE_CACHE: '1' })).toBe('off')
+    } finally {
+      rmSync(own, { recursive: true, force: true })
+    }
   })
 })
