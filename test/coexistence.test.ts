@@ -426,8 +426,30 @@ describe("V8's compile cache and the preload", () => {
   itUnless(NO_COMPILE_CACHE)('NODE_COMPILE_CACHE: the same with the ES module app', () => twice('app.mjs', (dir) => ({ NODE_COMPILE_CACHE: dir })))
 
   itUnless(NO_ENABLE_COMPILE_CACHE)(
-    'module.enableCompileCache() called by the program: two preloaded runs print the same answers and the same trace, the second from the cache',
-    () => twice('cached.cjs', (dir) => ({ COEXIST_COMPILE_CACHE: dir }), ['app: compile cache enabled']),
+    "module.enableCompileCache() called by the program, the preload's own left off: two preloaded runs print the same answers and the same trace, the second from the program's cache",
+    () => twice('cached.cjs', (dir) => ({ COEXIST_COMPILE_CACHE: dir, RECON_TRACE_COMPILE_CACHE: 'off' }), ['app: compile cache enabled']),
+  )
+
+  itUnless(NO_ENABLE_COMPILE_CACHE)(
+    "module.enableCompileCache() called by the program, the preload's on: the program finds it on already (ALREADY_ENABLED) and runs the same, the second run from the cache",
+    () => {
+      const own = tempDir()
+      const rewrites = tempDir()
+      const e = { COEXIST_COMPILE_CACHE: own, RECON_TRACE_CACHE: rewrites, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }
+      const a = run('cached.cjs', RECON_IMPORT, { trace: true, env: e })
+      const b = run('cached.cjs', RECON_IMPORT, { trace: true, env: e })
+      const already = (moduleApi as unknown as { constants: { compileCacheStatus: { ALREADY_ENABLED: number } } }).constants.compileCacheStatus.ALREADY_ENABLED
+      for (const r of [a, b]) {
+        expectClean(r)
+        expect(r.app).toEqual([`app: compile cache not enabled: status ${already} `, ...APP_LINES])
+        expect(r.trace).toEqual(TRACE)
+        expect(notDebug(r)).toEqual([])
+      }
+      // The cache is the preload's, beside its rewritten files; the program's directory stays empty.
+      expect(cacheFiles(join(rewrites, 'v8')).length).toBeGreaterThan(0)
+      expect(cacheFiles(own)).toEqual([])
+      expect(accepted(b)).toEqual(expect.arrayContaining(['app.cjs', 'lib/users.cjs', 'lib/greet.mjs']))
+    },
   )
 
   itUnless(NO_COMPILE_CACHE)(

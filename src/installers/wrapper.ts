@@ -428,12 +428,12 @@ function generateWrapper(t: Target, original: Function, shapes: readonly MatchSh
   // A call that passes the check goes to the whole matcher here (V8 inlines it, and a user's
   // predicate with it, and keeps `arguments` unallocated while it only reads it), and on to the
   // session only when it is selected.
+  const selected = (self: string, newTarget: string) =>
+    `if (${check}) {const f = $t.match(arguments, n); if (f !== 0) return $onMatch($t, f, ${self}, arguments, ${newTarget})}`
   const body = constructible
-    ? `return function (${list}) {const n = arguments.length;` +
-      `if (${check}) {const f = $t.match(arguments, n); if (f !== 0) return $onMatch($t, f, new.target === undefined ? this : undefined, arguments, new.target)}` +
+    ? `return function (${list}) {const n = arguments.length;${selected('new.target === undefined ? this : undefined', 'new.target')}` +
       `if (new.target !== undefined) return $construct($original, arguments, new.target);${through}}`
-    : `return {wrapper(${list}) {const n = arguments.length;` +
-      `if (${check}) {const f = $t.match(arguments, n); if (f !== 0) return $onMatch($t, f, this, arguments, undefined)}${through}}}.wrapper`
+    : `return {wrapper(${list}) {const n = arguments.length;${selected('this', 'undefined')}${through}}}.wrapper`
   const names = Object.keys(scope)
   const factory = compile('wrapper', names, `${decls};${body}`)
   if (factory === undefined) return undefined
