@@ -24,6 +24,10 @@ import { calls, clear } from 'recon-trace'
 import { readFileSync } from 'node:fs'
 import { TINY, tiny, twin, makeLoop, makeMegaLoop, calibrate, rounds, compare, ROOT, header, result, printSink, fmt, pad, lpad, runCases, CASE, tick, median, liveEditGated, runningText } from './common.mjs'
 
+// On Node 22 and later a local spec goes to binding swaps unless live edit is asked for: this
+// measures live edit, so it asks (children inherit it). RECON_TRACE_LIVE_EDIT=force still wins.
+process.env.RECON_TRACE_LIVE_EDIT ??= 'on'
+
 const R = Number(process.env.ROUNDS ?? 7)
 const CASES = ['guard', 'arity']
 const SPECS = { guard: `${TINY}:add(a, b) when a === "never"`, arity: `${TINY}:add/3` }

@@ -29,6 +29,10 @@ import { Worker } from 'node:worker_threads'
 import { readFileSync } from 'node:fs'
 import { ROOT, header, result, median, fmt, pad, lpad, tick, runCases, CASE, require, liveEditGated, runningText } from './common.mjs'
 
+// On Node 22 and later a local spec goes to binding swaps unless live edit is asked for: this
+// measures live edit, so it asks (children inherit it). RECON_TRACE_LIVE_EDIT=force still wins.
+process.env.RECON_TRACE_LIVE_EDIT ??= 'on'
+
 const CYCLES = Number(process.env.CYCLES ?? 1000)
 const WARMUP = Number(process.env.WARMUP ?? 10)
 const TARGET = './bench/fixtures/busy.cjs'

@@ -38,6 +38,10 @@ import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ROOT, TINY, header, result, median, fmt, pad, lpad, tick, CASE, require, liveEditGated, runningText, timeInspectorPosts } from './common.mjs'
 
+// On Node 22 and later a local spec goes to binding swaps unless live edit is asked for: this
+// measures live edit, so it asks (children inherit it). RECON_TRACE_LIVE_EDIT=force still wins.
+process.env.RECON_TRACE_LIVE_EDIT ??= 'on'
+
 const SIZE_KB = Number(process.env.SIZE_KB ?? 1000)
 const RUNS = Number(process.env.RUNS ?? 3)
 const ROUNDS = Number(process.env.ROUNDS ?? 2)

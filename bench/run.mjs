@@ -131,7 +131,9 @@ function summary(results) {
   }
   for (const r of results.filter((x) => x.scenario === 'traced')) {
     const small = r.case.startsWith('small')
-    row(`traced, ${r.case}: end to end`, `${f(r.e2e_us)} µs/msg (${f(r.msgs_per_s / 1e6)} M msgs/s, ${f(r.call_ns, 0)} ns on the call)`, small ? '< 1 µs' : 'report', small ? r.e2e_us < 1 : undefined)
+    // Issue 14: a null sink under 0.5 µs per message for text, under 1 µs for JSON Lines.
+    const goal = r.case.startsWith('small-json') ? 1 : 0.5
+    row(`traced, ${r.case}: end to end`, `${f(r.e2e_us)} µs/msg (${f(r.msgs_per_s / 1e6)} M msgs/s, ${f(r.call_ns, 0)} ns on the call)`, small ? `< ${goal} µs` : 'report', small ? r.e2e_us < goal : undefined)
   }
   const quiet = find(results, 'flood', (c) => c === 'untraced')
   if (quiet) row('flood untraced (the noise floor): longest event-loop delay', `${f(quiet.lag_ms, 1)} ms, worst run ${f(quiet.lag_worst_ms, 1)}`, 'reference', undefined)
@@ -170,16 +172,17 @@ function summary(results) {
   }
   for (const m of ['dormant', 'calls']) {
     const r = find(results, 'probe-workload', (x) => x === m)
-    if (r) row(`acorn 1 MB, every function probed (${m === 'calls' ? 'calls-only probes' : 'full probes'}), dormant: ratio`, `x${f(r.ratio, 3)} (+${f(r.added_ns)} ns/call)`, 'within 5%', r.ratio < 1.05)
+    if (r) row(`acorn 1 MB, every function probed (${m === 'calls' ? 'calls-only probes' : 'full probes'}), dormant: ratio`, `x${f(r.ratio, 3)} (+${f(r.added_ns)} ns/call)`, '<= 1.02 (issue 14)', r.ratio <= 1.02)
   }
   const lf = find(results, 'probe-workload', (x) => x === 'filtered')
   if (lf) row('acorn 1 MB, every probe live, calls filtered out: added', `${f(lf.added_ns)} ns/call`, '< 5 ns', lf.added_ns < 5)
   const tp = find(results, 'probe-load', (x) => x === 'rewrite all')
-  if (tp) row('rewrite throughput with source maps (warm)', `${f(tp.mb_per_s, 1)} MB/s`, '>= 10 MB/s', tp.mb_per_s >= 10)
+  if (tp) row('rewrite throughput with source maps (warm)', `${f(tp.mb_per_s, 1)} MB/s`, '>= 20 MB/s', tp.mb_per_s >= 20)
   for (const r of results.filter((x) => x.scenario === 'probe-load' && x.case.startsWith('start-up') && !x.case.endsWith('plain'))) {
     const first = r.case.includes('no cache')
-    const goal = first ? '< 1.3x' : r.case.includes('calls') ? 'report' : '< 1.05x'
-    row(r.case, `x${f(r.ratio)} (${f(r.ms, 0)} ms)`, goal, goal === 'report' ? undefined : r.ratio < (first ? 1.3 : 1.05))
+    // Issue 14: at most 1.10x on the first start, 1.02x with the cache warm.
+    const goal = first ? '<= 1.10x' : r.case.includes('calls') ? 'report' : '<= 1.02x'
+    row(r.case, `x${f(r.ratio)} (${f(r.ms, 0)} ms)`, goal, goal === 'report' ? undefined : r.ratio <= (first ? 1.1 : 1.02))
   }
   for (const [m, goal, max] of [['preload', 'within 2%', 1.02], ['traced', 'within 5%', 1.05]]) {
     const r = find(results, 'service-throughput', (x) => x === m)

@@ -116,7 +116,7 @@ function flagsOf(spec: TraceSpec): number {
 /**
  * The matcher as code: `function match($a, $n)`, the checks in closureMatcher's order, each
  * written out. The literals of the patterns and the guard's constants are read from arrays
- * (`$L`, `$K`), except numbers, strings and the like, which are written as literals.
+ * (`$L`, `$GK`), except numbers, strings and the like, which are written as literals.
  */
 function generateMatcher(spec: TraceSpec, shape: MatchShape, where: (() => boolean) | undefined, onError: OnUserError): Matcher | undefined {
   const { arity, rest, guard, predicate } = spec
