@@ -10,12 +10,16 @@
 //   dormant   no trace: the probe is one load and one branch per call
 //   filtered  calls('./bench/fixtures/tiny.cjs:add/3', ..., { scope: 'local' }) while add is called with 2 arguments
 //   cleared   the same trace, then clear(): back to dormant
-// Goals: dormant under 1 ns per call on Node 24; filtered under 5 ns.
+//   guard     calls('./bench/fixtures/tiny.cjs:add(a, b) when a === -1', ..., { scope: 'local' }): live,
+//             every call filtered out by the guard
+//   pattern   calls('./bench/fixtures/tiny.cjs:add(_, -1)', ...): by a literal argument pattern
+// Goals: dormant under 1 ns per call on Node 24; filtered, guard and pattern under 5 ns.
 import { calls, clear } from 'recon-trace'
 import { TINY, tiny, twin, makeLoop, makeMegaLoop, drive, calibrate, rounds, compare, header, result, sink, printSink, fmt, pad, lpad, runCases, CASE } from './common.mjs'
 
 const R = Number(process.env.ROUNDS ?? 7)
-const CASES = ['dormant', 'filtered', 'cleared']
+const CASES = ['dormant', 'filtered', 'cleared', 'guard', 'pattern']
+const SPECS = { filtered: `${TINY}:add/3`, cleared: `${TINY}:add/3`, guard: `${TINY}:add(a, b) when a === -1`, pattern: `${TINY}:add(_, -1)` }
 
 if (CASE === undefined) {
   header(`probe-dormant: ns per call of tiny.add(i, 1) with a load-time probe; median of ${R} interleaved rounds`)
@@ -28,7 +32,7 @@ if (CASE === undefined) {
   const files = reg ? [...reg.files.keys()] : []
   if (!files.some((f) => f.endsWith('tiny.cjs')) || files.some((f) => f.endsWith('twin.cjs'))) throw new Error(`expected tiny.cjs probed and twin.cjs not: ${files.join(', ')}`)
   if (CASE !== 'dormant') {
-    const n = calls(`${TINY}:add/3`, 10_000_000, { scope: 'local', io: () => {} })
+    const n = calls(SPECS[CASE], 10_000_000, { scope: 'local', io: () => {} })
     if (n !== 1) throw new Error(`selected ${n} probes`)
   }
   const loops = {

@@ -66,6 +66,12 @@ export interface GuardCode {
   readonly constants: readonly unknown[]
   /** The indexes of the bound values the expression reads. */
   readonly uses: readonly number[]
+  /**
+   * Equalities every value that passes the guard satisfies: `[k, c]` for a conjunct `name === c`
+   * at the top of the guard (`c` a literal other than NaN), `$vk === c`. A probe checks one of
+   * them before it calls the matcher (registry.ts).
+   */
+  readonly equals: readonly (readonly [number, unknown])[]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,6 +330,23 @@ class Compiler {
   private tooDeep = false
   /** The bound values the guard names. */
   readonly used = new Set<number>()
+
+  /** The guard's top-level conjuncts `name === literal` (either way round), as GuardCode.equals. */
+  equalities(node: AnyExpression, out: [number, unknown][] = []): [number, unknown][] {
+    node = unparen(node)
+    if (node.type === 'LogicalExpression' && node.operator === '&&') {
+      this.equalities(node.left, out)
+      this.equalities(node.right, out)
+    } else if (node.type === 'BinaryExpression' && node.operator === '===') {
+      const [l, r] = [unparen(node.left), unparen(node.right)]
+      const name = l.type === 'Identifier' && this.slots.has(l.name) ? l : r.type === 'Identifier' && this.slots.has(r.name) ? r : undefined
+      const other = name === l ? r : l
+      // A literal, and not a bound name (`undefined` can be one): parsed as the pattern literals are.
+      const lit = name && !(other.type === 'Identifier' && this.slots.has(other.name)) ? parseLiteral(this.source.slice(other.start, other.end)) : undefined
+      if (name && lit?.ok && lit.value === lit.value) out.push([this.slots.get(name.name)!, lit.value])
+    }
+    return out
+  }
   /** Values the generated code reads from `$K` (prototypes, regexes, anything without a literal). */
   readonly constants: unknown[] = []
   /** How many temporaries (`$t0`...) the generated code declares. */
@@ -1027,6 +1050,7 @@ export function compileGuard(source: string, names: readonly string[], problems:
     temps: compiler.temps,
     constants: freeze([...compiler.constants]),
     uses: freeze([...compiler.used].sort((a, b) => a - b)),
+    equals: freeze(compiler.equalities(ast).map((e) => freeze(e))),
   })
   let test: (values: readonly unknown[]) => boolean
   if (compiled.constant) {

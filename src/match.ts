@@ -36,6 +36,11 @@ export interface MatchShape {
   readonly literals: readonly (readonly [number, unknown])[]
   /** The guard, when it reads only arguments bound by position: `positions[k]` is the argument of `$vk`. */
   readonly guard: { readonly code: GuardCode; readonly positions: readonly number[] } | undefined
+  /**
+   * Argument values every call the spec selects has (`args[i] === value`): its literal patterns
+   * and its guard's top-level `name === literal`, NaN left out. A probe checks one (registry.ts).
+   */
+  readonly pins: readonly (readonly [number, unknown])[]
 }
 
 /** `(args, n) => flags`; 0 means the call is not traced. Never throws. */
@@ -72,6 +77,7 @@ export function shapeOf(spec: TraceSpec): MatchShape {
     if (p.kind === 'literal') literals.push([i, p.value])
   })
   let guard: MatchShape['guard']
+  const pins: [number, unknown][] = literals.filter(([, v]) => v === v)
   if (spec.guard !== undefined) {
     // The names a guard sees: the bound arguments by index, then the rest's name, then `args`.
     const positions: number[] = []
@@ -80,8 +86,9 @@ export function shapeOf(spec: TraceSpec): MatchShape {
     })
     const code = spec.guard.code
     if (code.uses.every((k) => k < positions.length)) guard = { code, positions }
+    for (const [k, v] of code.equals) if (k < positions.length) pins.push([positions[k], v])
   }
-  return Object.freeze({ arity: spec.arity, rest: spec.rest, literals, guard })
+  return Object.freeze({ arity: spec.arity, rest: spec.rest, literals, guard, pins })
 }
 
 /**

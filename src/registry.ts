@@ -153,6 +153,14 @@ export class ProbeFile {
   minArgs: Int32Array | undefined = undefined
   maxArgs: Int32Array | undefined = undefined
   exactArgs: Uint8Array | undefined = undefined
+  /**
+   * Per live probe, an argument whose value every call its specs select has (a literal pattern,
+   * a guard's `x === 42`): its index (-1: none) and the value, compared here with `!==` before
+   * the matcher is called (set with `live`). A guard that matches nothing: +5.7-5.8 ns per call
+   * through the matcher, +3.5-3.8 ns this way (bench/probe-dormant.mjs guard, Node 20).
+   */
+  pinAt: Int32Array | undefined = undefined
+  pinValues: unknown[] | undefined = undefined
   private table: { probes: ProbeInfo[]; skipped: SkippedInfo[] } | undefined
   constructor(
     /** Absolute path of the file. */
@@ -208,6 +216,8 @@ export class ProbeFile {
     if (n < min) return 0
     if (this.exactArgs![id] === 0) while (n > 0 && args[n - 1] === undefined) n--
     if (n < min || n > this.maxArgs![id]) return 0
+    const at = this.pinAt![id]
+    if (at >= 0 && args[at] !== this.pinValues![id]) return 0
     const h = this.handler
     return h === undefined ? 0 : this.matchCall(h, id, args, n)
   }

@@ -1157,6 +1157,39 @@ describe('test never throws', () => {
   })
 })
 
+describe('the equalities a guard requires (GuardCode.equals)', () => {
+  const equals = (source: string, names: readonly string[] = ['x', 'y']) => guard(source, names).code.equals
+
+  it('are its top-level conjuncts name === literal, either way round and in parentheses', () => {
+    expect(equals('x === 1 && y === "a"')).toEqual([
+      [0, 1],
+      [1, 'a'],
+    ])
+    expect(equals('(-1 === x) && (y > 2 && y === null)')).toEqual([
+      [0, -1],
+      [1, null],
+    ])
+    expect(equals('x === 2n && y === undefined && x === true')).toEqual([
+      [0, 2n],
+      [1, undefined],
+      [0, true],
+    ])
+  })
+
+  it('leave out what does not hold for every value that passes', () => {
+    expect(equals('x === 1 || y === 2')).toEqual([])
+    expect(equals('!(x === 1)')).toEqual([])
+    expect(equals('x === y')).toEqual([])
+    expect(equals('x == 1 && x !== 2 && x.a === 1')).toEqual([])
+    expect(equals('x === NaN')).toEqual([])
+    expect(equals('x ? y === 1 : true')).toEqual([])
+  })
+
+  it('leave out a bound name that shadows a constant', () => {
+    expect(equals('x === undefined', ['x', 'undefined'])).toEqual([])
+  })
+})
+
 describe('parseLiteral', () => {
   it.each([
     ['42', 42],

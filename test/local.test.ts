@@ -59,6 +59,22 @@ describe('local scope, CommonJS', () => {
     expect(r.lines).toEqual(['<0> fact:fact(2)', '<0> fact:fact(1)', '<0> fact:fact/1 --> 1', '<0> fact:fact/1 --> 2'])
   })
 
+  it('a probe checks a value every selected call has before the matcher, and lets exactly those calls through', () => {
+    const r = run(
+      `
+      const { calls } = require('recon-trace')
+      const { fact } = require('./fixtures/local/fact.cjs')
+      const file = [...globalThis[Symbol.for('recon-trace.state')].registry.files.values()].find((f) => f.filename.endsWith('fact.cjs'))
+      calls(['./fixtures/local/fact.cjs:fact(n) when n === 2 -> return', './fixtures/local/fact.cjs:fact(2)'], 10, { scope: 'local', ${IO} })
+      process.stderr.write('pin ' + file.pinAt[0] + ' ' + file.pinValues[0] + '\\n')
+      fact(4)
+    `,
+      { preload: 'require' },
+    )
+    expect(r.stderr).toContain('pin 0 2')
+    expect(r.lines).toEqual(['<0> fact:fact(2)', '<0> fact:fact/1 --> 2'])
+  })
+
   it('works the same when preloaded through NODE_OPTIONS', () => {
     const r = run(
       `

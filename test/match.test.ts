@@ -157,6 +157,13 @@ describe('the shapes a matcher carries for a wrapper', () => {
     expect(s.guard?.positions).toEqual([0, 2])
   })
 
+  it('pin the argument values every selected call has: literal patterns and guard equalities, NaN left out', () => {
+    expect(shapeOf(spec('m:f(_, -1, NaN)')).pins).toEqual([[1, -1]])
+    expect(shapeOf(spec('m:f(_, a, b) when b === "x" && a > 1')).pins).toEqual([[2, 'x']])
+    expect(shapeOf(spec('m:f(a, ...r) when a === 3 && r.length > 0')).pins).toEqual([[0, 3]])
+    expect(shapeOf(spec('m:f(a) when a === 1 || a === 2')).pins).toEqual([])
+  })
+
   it('leave out a guard that reads the rest or args', () => {
     expect(shapeOf(spec('m:f(a, ...r) when r.length > 1')).guard).toBeUndefined()
     expect(shapeOf(spec('m:f(a) when args.length === 1')).guard).toBeUndefined()

@@ -53,6 +53,17 @@ export class ProbeTarget implements LiveProbe {
   readonly skipFrames = 1
 }
 
+/**
+ * An argument value every spec of a live probe requires (`[index, value]`), which the probe then
+ * checks before it calls the matcher; undefined when the specs share none.
+ */
+export function pinOf(m: Matcher): readonly [number, unknown] | undefined {
+  const shapes = m.shapes
+  if (shapes === undefined || shapes.length === 0) return undefined
+  for (const [i, v] of shapes[0].pins) if (shapes.every((s) => s.pins.some(([j, w]) => j === i && w === v))) return [i, v]
+  return undefined
+}
+
 /** How a spec's module names files of the registry. */
 type FileSelector = { kind: 'file'; filename: string; label: string } | { kind: 'package'; name: string } | { kind: 'any' }
 
@@ -282,16 +293,22 @@ export class Probes implements Installer {
       const lo = new Int32Array(f.n).fill(0x7fffffff)
       const hi = new Int32Array(f.n).fill(-1)
       const ex = new Uint8Array(f.n)
+      const pinAt = new Int32Array(f.n).fill(-1)
+      const pinValues = new Array<unknown>(f.n).fill(undefined)
       for (let i = 0; i < live.length; i++) {
         const t = live[i]
         if (t === undefined) continue
         lo[i] = t.min
         hi[i] = t.max
         ex[i] = t.exact ? 1 : 0
+        const pin = pinOf(t.match)
+        if (pin !== undefined) [pinAt[i], pinValues[i]] = pin
       }
       f.minArgs = lo
       f.maxArgs = hi
       f.exactArgs = ex
+      f.pinAt = pinAt
+      f.pinValues = pinValues
       f.handler = this.handler
       f.live = live
       for (let i = 0; i < live.length; i++) if (live[i] !== undefined && f.s[i] !== 1) f.s[i] = 1
@@ -315,7 +332,8 @@ export class Probes implements Installer {
       if (f.handler === this.handler) f.handler = undefined
       if (f.live === live) {
         f.live = undefined
-        f.minArgs = f.maxArgs = f.exactArgs = undefined
+        f.minArgs = f.maxArgs = f.exactArgs = f.pinAt = undefined
+        f.pinValues = undefined
       }
     }
   }
