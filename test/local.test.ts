@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { runProgram, tempDirs, type Run } from './helpers.js'
 import { HAS_REGISTER_HOOKS, LIVE_EDIT_ON, NO_LIVE_EDIT, itUnless } from './runtime.js'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname, '..')
 const IO = `io: (l) => process.stdout.write(l + '\\n')`
@@ -493,11 +493,27 @@ describe('the cache', () => {
     expect(first.stdout).toBe('120 false\n')
     const files = readdirSync(dir).filter((f) => f.endsWith('.js'))
     expect(files.length).toBeGreaterThan(0)
-    // Prove the next start reads the cache: mark the cached copy of fact.cjs.
+    // Prove the next start reads the cache: mark the cached copy of fact.cjs (its code comes
+    // last in the entry, after the file's name and source).
     const cached = files.map((f) => join(dir, f)).find((f) => readFileSync(f, 'utf8').includes('function fact'))!
-    writeFileSync(cached, 'globalThis.fromCache = true;' + readFileSync(cached, 'utf8'))
+    writeFileSync(cached, readFileSync(cached, 'utf8') + '\nglobalThis.fromCache = true;\n')
     const second = run(program, { env: { RECON_TRACE_CACHE: dir } })
     expect(second.stdout).toBe('120 true\n')
+  })
+
+  it('rewrites a file again when its source changed, and never runs an entry made from another source', () => {
+    const dir = tempDir()
+    const app = join(tempDir(), 'app.cjs')
+    const program = `console.log(require(${JSON.stringify(app)}).v())`
+    const env = { RECON_TRACE_CACHE: dir, RECON_TRACE_INCLUDE: `${dirname(app)}/**` }
+    writeFileSync(app, 'exports.v = function v() { return "first" }\n')
+    expect(run(program, { env }).stdout).toBe('first\n')
+    // The same name and length, another source: the entry is not this file's any more.
+    writeFileSync(app, 'exports.v = function v() { return "again" }\n')
+    expect(run(program, { env }).stdout).toBe('again\n')
+    expect(run(program, { env }).stdout).toBe('again\n')
+    const entries = readdirSync(dir).filter((f) => f.endsWith('.js'))
+    expect(entries.filter((f) => readFileSync(join(dir, f), 'utf8').includes(app))).toHaveLength(1)
   })
 })
 
