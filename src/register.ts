@@ -52,7 +52,7 @@ export interface RegisterOptions {
   /** Packages and globs to leave out. Default: `RECON_TRACE_EXCLUDE`, comma-separated, or none. */
   exclude?: readonly string[]
   /**
-   * A directory where rewritten files are kept, keyed by content and recon-trace's version, so a
+   * A directory where rewritten files are kept, checked against their source and recon-trace's version, so a
    * restart does not rewrite them again; `false` for none. Default: `RECON_TRACE_CACHE` if set
    * (`0` or `off` for none), else `~/.cache/recon-trace` (owner-only).
    */
