@@ -216,8 +216,11 @@ export class ProbeFile {
     if (n < min) return 0
     if (this.exactArgs![id] === 0) while (n > 0 && args[n - 1] === undefined) n--
     if (n < min || n > this.maxArgs![id]) return 0
-    const at = this.pinAt![id]
-    if (at >= 0 && args[at] !== this.pinValues![id]) return 0
+    const pins = this.pinAt
+    if (pins !== undefined) {
+      const at = pins[id]
+      if (at >= 0 && args[at] !== this.pinValues![id]) return 0
+    }
     const h = this.handler
     return h === undefined ? 0 : this.matchCall(h, id, args, n)
   }
