@@ -165,7 +165,7 @@ function summary(results) {
     )
   }
   for (const site of ['inlined', 'megamorphic']) {
-    for (const [c, goal, max] of [['dormant', '< 1 ns', 1], ['cleared', '< 1 ns', 1], ['filtered', '< 5 ns', 5]]) {
+    for (const [c, goal, max] of [['dormant', '< 1 ns', 1], ['cleared', '< 1 ns', 1], ['filtered', '< 5 ns', 5], ['guard', '< 5 ns', 5], ['pattern', '< 5 ns', 5]]) {
       const r = find(results, 'probe-dormant', (x) => x === `${c}, ${site}`)
       if (r) row(`probe on a tiny function, ${c}, ${site}: added`, `${f(r.added_ns)} ns`, goal, r.added_ns < max)
     }
