@@ -166,8 +166,11 @@ export class ProbeFile {
     /** Absolute path of the file. */
     readonly filename: string,
     readonly n: number,
-    private readonly raw: string,
+    /** The encoded table; '' until an ES module's body hands it over (`t`). */
+    private raw: string,
     slots: number[] | undefined,
+    /** Told when the table arrives after the file registered (an ES module's). */
+    private readonly onTable?: (f: ProbeFile) => void,
   ) {
     if (Array.isArray(slots) && slots.length === n) this.s = slots
     else {
@@ -175,6 +178,11 @@ export class ProbeFile {
       for (let i = 0; i < n; i++) s.push(0)
       this.s = s
     }
+  }
+
+  /** Whether the table is here (an ES module's comes when its body starts). */
+  get hasTable(): boolean {
+    return this.raw !== ''
   }
 
   /** The probed functions and the ones left alone, parsed on first use. */
@@ -189,10 +197,26 @@ export class ProbeFile {
     return (this.table ??= this.parse()).skipped
   }
   private parse(): { probes: ProbeInfo[]; skipped: SkippedInfo[] } {
+    if (this.raw === '') return { probes: [], skipped: [] }
     try {
       return decodeTable(this.raw)
     } catch {
       return { probes: [], skipped: [] }
+    }
+  }
+
+  /**
+   * The table of an ES module, from the first statement of its body (its header's import
+   * registered the file with none, before the body). Once; never throws.
+   */
+  t(table: unknown): void {
+    if (this.raw !== '' || typeof table !== 'string') return
+    this.raw = table
+    this.table = undefined
+    try {
+      this.onTable?.(this)
+    } catch {
+      /* never into the program */
     }
   }
 
@@ -274,8 +298,14 @@ export class Registry {
     }
     // A file evaluated twice (a cleared require.cache) gets a new slot array: the old one may
     // still be read by functions of the first evaluation, which a trace then leaves dormant.
-    const f = new ProbeFile(filename, n, table, slots)
+    const f = new ProbeFile(filename, n, typeof table === 'string' ? table : '', slots, (g) => this.notify(g))
     this.files.set(filename, f)
+    // An ES module's table comes with its body (ProbeFile.t): the trace hears of it then.
+    if (f.hasTable) this.notify(f)
+    return f
+  }
+
+  private notify(f: ProbeFile): void {
     const on = this.onFile
     if (on !== undefined) {
       try {
@@ -284,7 +314,6 @@ export class Registry {
         /* never into the program */
       }
     }
-    return f
   }
 }
 

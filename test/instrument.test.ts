@@ -1430,15 +1430,19 @@ describe('the header', () => {
     expect(module.exports).toBe(2)
   })
 
-  it('imports an ES module header from a data: URL that registers the file', () => {
+  it('imports an ES module header from a data: URL that registers the file, and hands over its table in the body', () => {
     const r = rewrite('export function f() {}', 'module')
     const first = r.code.split('\n')[0]
-    expect(first).toMatch(/^import\{s as \$rtS,p as \$rtP\}from"data:text\/javascript,[^"]+";export function f\(\) \{/)
+    expect(first).toMatch(/^import\{s as \$rtS,p as \$rtP\}from"data:text\/javascript,[^"]+";\$rtP\.t\("[^\n]*"\);export function f\(\) \{/)
     const url = /from"(data:text\/javascript,[^"]+)"/.exec(first)![1]
     const body = decodeURIComponent(url.slice('data:text/javascript,'.length))
-    expect(body).toContain(`.file(${JSON.stringify(FILE)},1,`)
+    // The data: URL registers the file with no table (small and quick to load); the table is the
+    // argument of $rtP.t(...), the body's first statement.
+    expect(body).toContain(`.file(${JSON.stringify(FILE)},1,"",[0])`)
     expect(body).toContain('export const s=p.s;export{p};')
     expect(() => acorn.parse(body, { ecmaVersion: 'latest', sourceType: 'module' })).not.toThrow()
+    const table = JSON.parse(JSON.parse(/\$rtP\.t\(("(?:[^"\\]|\\.)*")\)/.exec(first)![1]) as string) as { p: unknown[][] }
+    expect(table.p.map((p) => p[0])).toEqual(['f'])
   })
 
   it.each(['commonjs', 'module'] as const)("goes after a leading 'use strict' (%s)", (format) => {

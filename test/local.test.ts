@@ -75,6 +75,25 @@ describe('local scope, CommonJS', () => {
     expect(r.lines).toEqual(['<0> fact:fact(2)', '<0> fact:fact/1 --> 2'])
   })
 
+  it('an ES module function called through an import cycle before its body ran: the call works, the trace selects the file when its body starts', () => {
+    // The trace starts first, waiting for the file. b.mjs's body calls a.mjs's `early` before
+    // a.mjs's body has run: its probe finds its slot (the data: URL registered the file), but the
+    // table comes with the body's first statement, so the trace selects the file then and that
+    // first call is not traced; the later one is.
+    const r = run(
+      `
+      import { calls } from 'recon-trace'
+      calls('./fixtures/local/cycle/a.mjs:early -> return', 10, { scope: 'local', ${IO} })
+      const a = await import('./fixtures/local/cycle/a.mjs')
+      console.error('later', a.later)
+      a.early(1)
+    `,
+      { esm: true },
+    )
+    expect(r.stderr).toContain('later 43')
+    expect(r.lines).toEqual(['<0> a:early(1)', '<0> a:early/1 --> 2'])
+  })
+
   it('works the same when preloaded through NODE_OPTIONS', () => {
     const r = run(
       `

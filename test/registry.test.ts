@@ -67,3 +67,22 @@ describe('ProbeFile.e, the entry check of a live probe', () => {
     expect(f.e(0, [1, 2])).toBe(0)
   })
 })
+
+describe('Registry.file and an ES module table handed over later', () => {
+  const TABLE = '{"p":[["f","function",0,1,0,["f"],-1]],"s":[]}'
+
+  it('tells the trace of a file with its table at once, of an ES module when its body hands the table over', async () => {
+    const { Registry } = await import('../src/registry.js')
+    const reg = new Registry(() => true)
+    const heard: string[] = []
+    reg.onFile = (f) => void heard.push(`${f.filename}:${f.probes.map((p) => p.name).join(',')}`)
+    reg.file('/app/a.cjs', 1, TABLE, [0])
+    const esm = reg.file('file:///app/b.mjs', 1, '', [0])
+    expect(heard).toEqual(['/app/a.cjs:f'])
+    expect(esm.probes).toEqual([])
+    esm.t(TABLE)
+    esm.t('{"p":[],"s":[]}') // once only
+    expect(heard).toEqual(['/app/a.cjs:f', '/app/b.mjs:f'])
+    expect(esm.probes.map((p) => p.name)).toEqual(['f'])
+  })
+})
