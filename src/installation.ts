@@ -2,7 +2,7 @@
  * Installation: where this copy of recon-trace's files are, for what loads them by path: the
  * CommonJS preload that worker threads and `recon-trace --run` start with, the agent an attach
  * loads into a process through its inspector, the loader thread's hooks (Node 20), and the
- * rewrite's own files, whose content keys the rewrite cache.
+ * rewrite's own files and the package's version, which key the rewrite cache.
  *
  * The package ships two builds side by side, `dist/esm/` and `dist/cjs/`, with the same file
  * names; this module finds its own file (there is no `import.meta` in a build that is also

@@ -102,19 +102,22 @@ export function fnv64(parts: readonly string[]): string {
 
 let version: string | undefined
 /**
- * The rewrite's own code, by the size and time of its files: a cached file is reused only by the
- * same rewrite (a new build or install writes them anew). Their stat, not their content: hashing
- * 150 KB in JavaScript at start-up, before the JIT, took 7-8 ms (Node 24).
+ * The rewrite's own code: recon-trace's version (npm gives every file of a package the same
+ * time, so a release is told by its version) and the size and time of the rewrite's files (a
+ * new build writes them anew): a cached file is reused only by the same rewrite. Not their
+ * content: hashing 150 KB in JavaScript at start-up, before the JIT, took 7-8 ms (Node 24).
  */
 function rewriteVersion(): string {
   if (version === undefined) {
     try {
-      version = fnv64(
-        REWRITE_FILES.map((f) => {
+      const pkg = JSON.parse(readFileSync(ownFileURL('../../package.json'), 'utf8')) as { version?: unknown }
+      version = fnv64([
+        String(pkg.version),
+        ...REWRITE_FILES.map((f) => {
           const s = statSync(ownFileURL(f))
           return `${f}:${s.size}:${s.mtimeMs}`
         }),
-      )
+      ])
     } catch {
       version = String(Date.now()) // cannot tell: never reuse
     }

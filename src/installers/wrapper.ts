@@ -311,10 +311,11 @@ function copyFunctionProperties(original: Function, wrapper: Function): void {
 }
 
 /**
- * Make the wrapper of a target. Two shapes: constructible (the original has its own
- * `prototype`), or not.
+ * Make the wrapper of a target: generated code of its own (generateWrapper) where code
+ * generation is allowed, else a closure. Two shapes of each: constructible (the original has
+ * its own `prototype`), or not.
  *
- * The wrapper never lets `arguments` escape: it reads `arguments.length`, checks the count
+ * The closure never lets `arguments` escape: it reads `arguments.length`, checks the count
  * range, and calls the original with its arguments spelled out for up to three of them
  * (`Reflect.apply(original, this, [a, b])`, which V8 turns into a direct call it can inline),
  * forwarding `arguments` only beyond that. A call whose count is in range continues in
@@ -340,11 +341,10 @@ export function makeWrapper(t: Target, onMatch: OnMatch): Function {
       return onMatch(t, flags, undefined, arguments, new.target)
     }
   }
+  // Generated where code generation is allowed; else one of the two closures below.
   const shapes = t.match.shapes
   if (shapes !== undefined && shapes.length > 0) wrapper = generateWrapper(t, original, shapes, constructible, onMatch)
-  if (wrapper !== undefined) {
-    // generated
-  } else if (constructible) {
+  if (wrapper === undefined && constructible) {
     wrapper = function (this: unknown, a?: unknown, b?: unknown, c?: unknown) {
       const n = arguments.length
       if (t.on === 1 && guard[0] === 0 && n >= t.min && n <= t.max) {
@@ -357,7 +357,7 @@ export function makeWrapper(t: Target, onMatch: OnMatch): Function {
       if (n === 0) return apply(original, this, [])
       return apply(original, this, arguments)
     }
-  } else {
+  } else if (wrapper === undefined) {
     wrapper = {
       wrapper(this: unknown, a?: unknown, b?: unknown, c?: unknown) {
         const n = arguments.length
@@ -395,7 +395,7 @@ function paramsOf(fn: Function): number {
  * It declares as many parameters as the original does: where V8 cannot inline the wrapper, a
  * call with fewer arguments than the callee declares costs about 4 ns more (a wrapper of
  * `add(a, b)` declared `(a, b, c)`: +5.1 ns per megamorphic call, `(a, b)`: +1.4 ns, Node 20
- * and 24; the experiment is described in docs/benchmarks.md §3).
+ * and 24; docs/benchmarks.md, issue 14's reading).
  */
 function generateWrapper(t: Target, original: Function, shapes: readonly MatchShape[], constructible: boolean, onMatch: OnMatch): Function | undefined {
   const count = paramsOf(t.original)
