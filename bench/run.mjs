@@ -5,8 +5,9 @@
 //   node bench/run.mjs --all-runtimes       under every Node found (also: BENCH_ALL_RUNTIMES=1)
 //   npm run bench -- --all-runtimes
 //
-// --all-runtimes runs everything under each distinct Node version among: this one, the `node`
-// devDependency (node_modules/node/bin/node) and every `node` on PATH outside node_modules/.bin.
+// --all-runtimes runs everything under each distinct Node version among: this one, the runtime
+// devDependencies (node_modules/{node,node22,node26}/bin/node) and every `node` on PATH outside
+// node_modules/.bin.
 // BENCH_NODES=/path/to/node:/other/node names them instead. Note that `npm run bench` runs under
 // the devDependency's Node (npm puts node_modules/.bin first on PATH), here Node 24.
 //
@@ -54,7 +55,8 @@ function runtimes() {
   let candidates
   if (process.env.BENCH_NODES) candidates = process.env.BENCH_NODES.split(delimiter).filter(Boolean)
   else {
-    candidates = [process.execPath, join(ROOT, 'node_modules', 'node', 'bin', 'node')]
+    // The runtime devDependencies (npm aliases: node is 24, node22, node26), then PATH.
+    candidates = [process.execPath, ...['node', 'node22', 'node26'].map((alias) => join(ROOT, 'node_modules', alias, 'bin', 'node'))]
     for (const dir of (process.env.PATH ?? '').split(delimiter)) {
       if (dir && !dir.includes(join('node_modules', '.bin'))) candidates.push(join(dir, 'node'))
     }
