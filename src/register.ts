@@ -81,7 +81,8 @@ export interface ScopeData {
 export const REWRITE_FILES: readonly string[] = ['instrument.js', 'naming.js', 'sourcemap.js', 'origin.js', 'registry.js', 'state.js']
 
 /**
- * A 64-bit FNV-1a hash of `parts` (two 32-bit lanes), in hex. It names cache entries; it does not
+ * A 64-bit hash of `parts` in the manner of FNV-1a (two 32-bit lanes, the second also fed by the
+ * first), in hex. It names cache entries; it does not
  * vouch for them: an entry holds the file's name and source, compared in full before its code is
  * used (`cached`). No crypto: loading `node:crypto` alone took 4-6 ms of a preloaded start (Node
  * 24), a third of the preload's fixed cost.
@@ -585,7 +586,7 @@ export function register(options: RegisterOptions = {}): Registry {
 }
 
 /**
- * V8's compile cache (Node 22.1+, `module.enableCompileCache`) for the modules loaded from now on,
+ * V8's compile cache (`module.enableCompileCache`, Node 22.8+) for the modules loaded from now on,
  * in `<cache>/v8`, when the rewrite cache is on: a warm start then neither rewrites a file nor
  * compiles its larger code again (bench/probe-load.mjs, 200 files on Node 24: x1.88 of a plain
  * start with the rewrite cache alone, x1.35 with both). Node keys the cache by the source after
