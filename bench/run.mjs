@@ -24,7 +24,7 @@ import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood', 'probe-dormant', 'probe-workload', 'probe-load', 'cli-first-event', 'service-throughput', 'liveedit-cost', 'binding-arm', 'binding-filtered', 'binding-restore', 'binding-breakpoint']
+const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood', 'probe-dormant', 'probe-workload', 'probe-packages', 'probe-load', 'cli-first-event', 'service-throughput', 'liveedit-cost', 'binding-arm', 'binding-filtered', 'binding-restore', 'binding-breakpoint']
 // Micro-benchmarks of one module each, written with the same conventions (own processes,
 // medians), run when present. bench/snapshot.mjs is left out of the default run: it takes about
 // 6 minutes per runtime here (its util.inspect column of an object of 1e5 keys), over the
@@ -176,6 +176,8 @@ function summary(results) {
     const r = find(results, 'probe-workload', (x) => x === m)
     if (r) row(`acorn 1 MB, every function probed (${m === 'calls' ? 'calls-only probes' : 'full probes'}), dormant: ratio`, `x${f(r.ratio, 3)} (+${f(r.added_ns)} ns/call)`, '<= 1.02 (issue 14)', r.ratio <= 1.02)
   }
+  for (const r of results.filter((x) => x.scenario === 'probe-packages'))
+    row(`${r.case}, every function probed, dormant: ratio`, `x${f(r.ratio, 3)} (${f(r.base_ms)} -> ${f(r.ms)} ms)`, '<= 1.02 (issue 14)', r.ratio <= 1.02)
   const lf = find(results, 'probe-workload', (x) => x === 'filtered')
   if (lf) row('acorn 1 MB, every probe live, calls filtered out: added', `${f(lf.added_ns)} ns/call`, '< 5 ns', lf.added_ns < 5)
   const tp = find(results, 'probe-load', (x) => x === 'rewrite all')
