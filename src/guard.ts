@@ -4,7 +4,9 @@
  *     ./src/db.js:findUser(id, _) when id === 42 && typeof id === "number" -> return
  *
  * A guard is an expression in a small, restricted subset of JavaScript. It is parsed once with
- * acorn, checked, and compiled into a tree of closures (no `eval`, no `new Function`). It then
+ * acorn, checked, and compiled into a tree of closures, and from the same checked tree into
+ * JavaScript source (`GuardCode`) that match.ts and the wrappers compile where code generation
+ * is allowed (codegen.ts): no text of the guard ever becomes code. It then
  * runs on the traced call's hot path, with the values the argument pattern bound, and it must
  * never run user code nor throw into the traced program:
  *
@@ -22,7 +24,7 @@
  * `Guard.test` turns into false; what JS itself throws on primitives (`-Symbol()`, `1n + 1`) is
  * caught there too.
  *
- * Cost per evaluation, measured with bench/guard.mjs (median of 5 processes x 2e7 calls, 2 cores,
+ * Cost per evaluation of the closures, measured with bench/guard.mjs (median of 5 processes x 2e7 calls, 2 cores,
  * Node 20.20 / 24.21, the loop's own ~3-5 ns included, plain JS predicate in brackets):
  * `id === 42` 4.8 / 6.1 ns [5.0 / 5.2]; `id > 10 && id < 100` 3.7 / 3.6 ns [3.1 / 3.3];
  * `typeof id === "number"` 8.7 / 11.1 ns [3.4 / 3.1]; `u.id === 42` 39 / 37 ns [5.6 / 5.8]
