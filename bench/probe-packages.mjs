@@ -14,7 +14,11 @@
 // fails the run.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { createRequire } from 'node:module'
 import { ROOT, header, result, median, fmt, pad, lpad } from './common.mjs'
+
+// The seeded generator and words of the transparency workloads (fixtures/workloads).
+const { rng, WORDS } = createRequire(import.meta.url)('../fixtures/workloads/_harness.cjs')
 
 const PAIRS = Number(process.env.PAIRS ?? 7)
 const ROUNDS = Number(process.env.ROUNDS ?? 15)
@@ -22,20 +26,6 @@ const WARMUP = Number(process.env.WARMUP ?? 5)
 const PACKAGES = ['marked', 'yaml', 'handlebars']
 const mode = process.env.BENCH_MODE
 const which = process.env.BENCH_PACKAGE
-
-/** A small deterministic generator (mulberry32). */
-function rng(seed) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  return { int: (n) => Math.floor(next() * n), pick: (xs) => xs[Math.floor(next() * xs.length)] }
-}
-const WORDS = 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega'.split(' ')
 
 /** The work of each package: `prepare()` builds the input once, `run(input)` returns a string to digest. */
 const WORK = {
@@ -70,7 +60,6 @@ const WORK = {
     return () => YAML.stringify(YAML.parse(text))
   },
   async handlebars() {
-    const { createRequire } = await import('node:module')
     const Handlebars = createRequire(import.meta.url)('handlebars')
     const r = rng(3)
     const templates = Array.from(

@@ -425,21 +425,20 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     // The registry in the process-wide state, or (no preload in this thread) an inert stand-in.
     const inert = '{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(t,e){return e},t(){}})}'
     const slots = `[${'0,'.repeat(probes.length).slice(0, -1)}]`
-    const registry = `(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||${inert})`
-    const register = `${registry}.file(${key},${probes.length},${table},${slots})`
+    const register = (t: string) => `(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||${inert}).file(${key},${probes.length},${t},${slots})`
     let header: string
     if (module) {
       // The data: module registers the file before the module body runs, so that a function
       // called through an import cycle before then finds its slot; the table (most of the
       // header) follows in the body, at its first statement: a data: URL of the table's size
       // cost about 100 us more per file to load (200 files: 20 ms of a start, Node 24).
-      const data = `const p=${registry}.file(${key},${probes.length},"",${slots});export const s=p.s;export{p};`
+      const data = `const p=${register('""')};export const s=p.s;export{p};`
       header =
         `import{s as ${S},p as ${P}}from${JSON.stringify(`data:text/javascript,${encodeURIComponent(data)}`)};` +
         `${P}.t(${table});`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
     } else {
       // Line breaks to JavaScript: escaped, so the header stays on its line.
-      header = `const ${P}=${register},${S}=${P}.s;`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
+      header = `const ${P}=${register(table)},${S}=${P}.s;`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
     }
     if (needsNewline) ms.appendLeft(pos, '\n') // a lone shebang line: the header goes on a line of its own, after all the code
     left(pos, (afterDirective ? ';' : '') + header)

@@ -70,6 +70,15 @@ function sameLiteral(a: unknown, b: unknown): boolean {
   return a === b || (a !== a && b !== b)
 }
 
+/** The argument index of each name a guard sees by position (`$v0`, `$v1`...: the bound arguments, in order). */
+function positionsOf(spec: TraceSpec): number[] {
+  const positions: number[] = []
+  spec.bindings.forEach((b, i) => {
+    if (b !== undefined) positions.push(i)
+  })
+  return positions
+}
+
 /** The checks of `spec` that run no user code. */
 export function shapeOf(spec: TraceSpec): MatchShape {
   const literals: [number, unknown][] = []
@@ -80,10 +89,7 @@ export function shapeOf(spec: TraceSpec): MatchShape {
   const pins: [number, unknown][] = literals.filter(([, v]) => v === v)
   if (spec.guard !== undefined) {
     // The names a guard sees: the bound arguments by index, then the rest's name, then `args`.
-    const positions: number[] = []
-    spec.bindings.forEach((b, i) => {
-      if (b !== undefined) positions.push(i)
-    })
+    const positions = positionsOf(spec)
     const code = spec.guard.code
     if (code.uses.every((k) => k < positions.length)) guard = { code, positions }
     for (const [k, v] of code.equals) if (k < positions.length) pins.push([positions[k], v])
@@ -135,11 +141,7 @@ function generateMatcher(spec: TraceSpec, shape: MatchShape, where: (() => boole
   shape.literals.forEach(([i], k) => body.push(`if (!(${literalCheckSource(`$a[${i}]`, lits[k], `$L[${k}]`)})) return 0;`))
   let decls = ''
   if (guard !== undefined) {
-    const positions: number[] = []
-    spec.bindings.forEach((b, i) => {
-      if (b !== undefined) positions.push(i)
-    })
-    const values = positions.map((i) => `$a[${i}]`)
+    const values = positionsOf(spec).map((i) => `$a[${i}]`)
     if (spec.restName !== undefined) values.push(`$copy($a, ${arity ?? 0}, $n)`)
     values.push('$a')
     decls += guardFunctionSource('$guard', guard.code, values.length, '$GK')

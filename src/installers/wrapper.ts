@@ -82,7 +82,7 @@ export class Target {
   wrapper: Function = noop
   /** What the wrapper calls: the original, or (binding installer) a function that marks the call first. */
   call: Function
-  /** Where a call whose count is in range continues: runs the matcher with its own `arguments`. */
+  /** Where a closure wrapper's call whose count is in range continues: runs the matcher with its own `arguments`. */
   enter: Function = noop
   /** The same for `new`. */
   enterNew: Function = noop
@@ -328,22 +328,25 @@ function copyFunctionProperties(original: Function, wrapper: Function): void {
 export function makeWrapper(t: Target, onMatch: OnMatch): Function {
   const original = t.call
   let wrapper: Function | undefined
-  t.enter = function (this: unknown) {
-    const flags = t.match(arguments, arguments.length)
-    if (flags === 0) return apply(original, this, arguments)
-    return onMatch(t, flags, this, arguments, undefined)
-  }
   const constructible = getOwnDescriptor(t.original, 'prototype') !== undefined
-  if (constructible) {
-    t.enterNew = function () {
-      const flags = t.match(arguments, arguments.length)
-      if (flags === 0) return construct(original, arguments, new.target!)
-      return onMatch(t, flags, undefined, arguments, new.target)
-    }
-  }
-  // Generated where code generation is allowed; else one of the two closures below.
+  // Generated where code generation is allowed (it runs the matcher itself); else one of the two
+  // closures below, which continue in `enter` / `enterNew`.
   const shapes = t.match.shapes
   if (shapes !== undefined && shapes.length > 0) wrapper = generateWrapper(t, original, shapes, constructible, onMatch)
+  if (wrapper === undefined) {
+    t.enter = function (this: unknown) {
+      const flags = t.match(arguments, arguments.length)
+      if (flags === 0) return apply(original, this, arguments)
+      return onMatch(t, flags, this, arguments, undefined)
+    }
+    if (constructible) {
+      t.enterNew = function () {
+        const flags = t.match(arguments, arguments.length)
+        if (flags === 0) return construct(original, arguments, new.target!)
+        return onMatch(t, flags, undefined, arguments, new.target)
+      }
+    }
+  }
   if (wrapper === undefined && constructible) {
     wrapper = function (this: unknown, a?: unknown, b?: unknown, c?: unknown) {
       const n = arguments.length
