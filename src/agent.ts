@@ -126,6 +126,18 @@ interface Session {
   finishing: boolean
   /** Messages not sent because the client did not read them fast enough (see BACKLOG). */
   dropped: number
+  /**
+   * Stats mode: the threads report their counters (kind `stats`), and the client is told the end
+   * only after this thread's last report (`mainEnded`), or a second after asking for it.
+   */
+  stats: boolean
+  mainEnded: boolean
+  /** Why it ends, once `finish` was called; undefined: cleared. */
+  reason: string | undefined
+  told: boolean
+  tellTimer: NodeJS.Timeout | undefined
+  /** Stats mode: the calls each thread counted, from its latest report (for the time limit's line). */
+  counted: Map<number, number>
 }
 
 /**
@@ -139,6 +151,8 @@ export const BACKLOG = 4 << 20
 class Agent {
   private current: Session | undefined
   private sessions = 0
+  /** Sessions whose client has not been told their end yet, by id: a stats report may still come. */
+  private readonly open = new Map<number, Session>()
   private readonly channel: BroadcastChannel
 
   constructor(readonly server: Server) {
@@ -166,6 +180,7 @@ class Agent {
     socket.on('close', () => {
       const c = this.current
       if (c?.socket === socket) this.stop(c)
+      for (const [id, s] of this.open) if (s.socket === socket) this.open.delete(id)
     })
     socket.on('error', () => {
       /* a client that vanished: 'close' follows */
@@ -181,16 +196,49 @@ class Agent {
     clearHere()
   }
 
-  /** End a session and tell its client why: a trip (if a limit or the time ended it), then `end`. */
+  /**
+   * End a session and tell its client why: a trip (if a limit or the time ended it), then `end`.
+   * In stats mode this thread's trace writes its last report as it ends, and the client is told
+   * after it.
+   */
   private finish(c: Session, reason: string | undefined): void {
     if (c.finishing) return
-    if (reason !== undefined) this.send(c.socket, { type: 'trip', reason })
+    c.reason = reason
     this.stop(c)
-    this.send(c.socket, { type: 'end', reason: reason ?? 'cleared' })
+    if (!c.stats || c.mainEnded) this.tell(c)
+    else {
+      c.tellTimer = setTimeout(() => this.tell(c), 1000)
+      c.tellTimer.unref()
+    }
+  }
+
+  /** Tell the client its session ended, once. */
+  private tell(c: Session): void {
+    if (c.told) return
+    c.told = true
+    if (c.tellTimer) clearTimeout(c.tellTimer)
+    this.open.delete(c.id)
+    if (c.reason !== undefined) this.send(c.socket, { type: 'trip', reason: c.reason })
+    this.send(c.socket, { type: 'end', reason: c.reason ?? 'cleared' })
   }
 
   /** A line of any thread: a message is counted against the one limit of the process. */
   private line(id: number, line: string, kind: LineKind): void {
+    if (kind === 'stats') {
+      // A thread's counters: passed on while its client has not been told the end.
+      const s = this.open.get(id)
+      if (s === undefined || s.told) return
+      try {
+        const d = JSON.parse(line) as { thread?: unknown; functions?: { all?: { calls?: unknown } }[] }
+        let n = 0
+        for (const f of d.functions ?? []) n += typeof f.all?.calls === 'number' ? f.all.calls : 0
+        if (typeof d.thread === 'number') s.counted.set(d.thread, n)
+      } catch {
+        return
+      }
+      this.send(s.socket, { type: 'stats', line })
+      return
+    }
     const c = this.current
     if (!c || c.id !== id || c.finishing) return
     // A thread's own end (its copy of the limit, or its time): the agent, which holds the one
@@ -290,6 +338,7 @@ class Agent {
     // Replacing: the previous client is told, and let go.
     if (previous) {
       this.stop(previous)
+      this.open.delete(previous.id)
       if (previous.socket !== socket) {
         this.send(previous.socket, { type: 'end', reason: `replaced by recon-trace (pid ${client})` })
         previous.socket.end()
@@ -307,8 +356,14 @@ class Agent {
         r.limit as Parameters<typeof startTrace>[1],
         options,
         (reason) => {
-          const c = this.current
-          if (reason === undefined && c?.id === id && !c.finishing) this.finish(c, undefined)
+          const c = this.open.get(id)
+          if (c === undefined) return
+          c.mainEnded = true
+          if (c.finishing) {
+            if (c.stats) this.tell(c)
+          } else if (reason === undefined) this.finish(c, undefined)
+          // In stats mode no line reaches the agent's count: this thread's own limit or time ends the session.
+          else if (c.stats) this.finish(c, reason)
         },
         undefined,
         (line, kind) => this.line(id, line, kind),
@@ -327,12 +382,27 @@ class Agent {
       timer: undefined,
       finishing: false,
       dropped: 0,
+      stats: options.stats === true,
+      mainEnded: false,
+      reason: undefined,
+      told: false,
+      tellTimer: undefined,
+      counted: new Map(),
     }
     if (typeof options.time === 'number') {
       const ms = options.time
-      session.timer = setTimeout(() => this.finish(session, timeLimitReason(ms, session.limiter.taken)), ms)
+      // In stats mode this thread's trace ends itself at the same time, with its last report;
+      // the agent's timer is the backstop (a trace with nothing hooked here).
+      session.timer = setTimeout(
+        () => {
+          const calls = [...session.counted.values()].reduce((a, b) => a + b, 0)
+          this.finish(session, session.stats ? timeLimitReason(ms, calls, 'calls') : timeLimitReason(ms, session.limiter.taken))
+        },
+        session.stats ? ms + 250 : ms,
+      )
       session.timer.unref()
     }
+    this.open.set(id, session)
     this.current = session
     this.channel.postMessage(request)
     this.send(socket, { type: 'started', hooked: started.hooked, pid: process.pid, installers: started.installers })

@@ -42,6 +42,12 @@ Options:
   --args arity      print queue:in/2 instead of the arguments
   --timestamp trace stamp each message on the call itself
   --json            JSON Lines
+  --stats           no line per call: count calls, errors and durations per function, and
+                    print a table with percentiles and histograms when the trace ends (on a
+                    terminal it refreshes every second); the limit counts calls (default
+                    1000000 calls or 60 s when no limit is given)
+  --by NAME         with --stats: a row per value of the argument the pattern binds to NAME
+                    ('db:findUser(id)' --by id)
   --color, --no-color
   --depth N         levels of nesting printed (default 4)
   --width N         characters per line (default 4096)
@@ -55,6 +61,8 @@ Examples (Erlang in Anger, ch. 9):
   recon-trace 4242 './lib/queue.js:in/2 -> return' -n 3      calls of in/2 and what they return
   recon-trace 4242 './lib/queue.js:in(x, _) when x > 1' -n 5 calls whose first argument is > 1
   recon-trace 4242 'pg:Client#query' --rate 50/1000          at most 50 messages a second
+  recon-trace 4242 './src/db.js:findUser(id)' --stats --by id --time 30s
+                                                             which ids are slow, for 30 s
 `
 
 export interface Parsed {
@@ -72,6 +80,17 @@ export interface Parsed {
 }
 
 export class UsageError extends Error {}
+
+/** What stats mode needs in the CLI, loaded only for it: the reports merged (report.ts) and drawn (table.ts). */
+type StatsView = typeof import('./report.js') & typeof import('./table.js')
+
+async function statsView(): Promise<StatsView> {
+  const [report, table] = await Promise.all([import('./report.js'), import('./table.js')])
+  return { ...report, ...table }
+}
+
+/** The limit of a stats trace given none: a flood still trips it. */
+const STATS_DEFAULT_LIMIT = 1_000_000
 
 function parseDuration(v: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v)
@@ -141,6 +160,12 @@ export function parseArgs(argv: readonly string[]): Parsed {
       case '--json':
         options.json = true
         break
+      case '--stats':
+        options.stats = true
+        break
+      case '--by':
+        options.by = value(i++, a)
+        break
       case '--color':
         options.color = true
         break
@@ -168,12 +193,15 @@ export function parseArgs(argv: readonly string[]): Parsed {
     }
   }
   if (Object.keys(format).length > 0) options.format = format
+  if (options.by !== undefined && options.stats !== true) throw new UsageError('--by groups the rows of --stats: give --stats too')
+  // Without a limit: 10 messages, or in stats mode (where the limit counts calls) a million calls; and 60 s.
+  const defaultLimit = options.stats === true ? STATS_DEFAULT_LIMIT : 10
   if (run !== undefined) {
     if (positional.length < 1) throw new UsageError('give at least one spec after --run "command"')
     if (children) throw new UsageError('--run starts one program: --children does not apply')
     let defaultedRun = false
     if (limit === undefined) {
-      limit = 10
+      limit = defaultLimit
       if (options.time === undefined) options.time = 60_000
       defaultedRun = true
     }
@@ -186,7 +214,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
   if (children && pids.length > 1) throw new UsageError('--children takes one parent pid')
   let defaulted = false
   if (limit === undefined) {
-    limit = 10
+    limit = defaultLimit
     if (options.time === undefined) options.time = 60_000
     defaulted = true
   }
@@ -231,13 +259,14 @@ export class StatusLine {
     private readonly limit: number | [number, number],
     private readonly time: number | undefined,
     private readonly pid: number | string,
+    /** What the limit counts: messages, or calls in stats mode (then `messages` holds the calls reported). */
+    private readonly unit: 'messages' | 'calls' = 'messages',
   ) {}
 
   text(now = Date.now()): string {
+    const u = this.unit
     const lim =
-      typeof this.limit === 'number'
-        ? `${this.messages}/${this.limit} messages`
-        : `${this.messages} messages (at most ${this.limit[0]} per ${this.limit[1]} ms)`
+      typeof this.limit === 'number' ? `${this.messages}/${this.limit} ${u}` : `${this.messages} ${u} (at most ${this.limit[0]} per ${this.limit[1]} ms)`
     const left = this.time === undefined ? '' : `, ${Math.max(0, Math.ceil((this.time - (now - this.startedAt)) / 1000))} s left`
     const threads = this.threads > 1 ? ` in ${this.threads} threads` : ''
     const by = this.byInstaller.size > 0 ? ` (${[...this.byInstaller].map(([name, n]) => `${name} ${n}`).join(', ')})` : ''
@@ -339,12 +368,32 @@ export function childrenOf(pid: number): number[] {
  * print), and the CLI holds the one global limit: it counts the messages of all of them, prints
  * exactly the limit's worth, then stops every agent and prints the trip line itself.
  */
-function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: NodeJS.WritableStream, given?: Socket): Promise<number> {
+function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: NodeJS.WritableStream, given?: Socket, view?: StatsView): Promise<number> {
   const pids = [...initial]
   const multi = pids.length > 1 || p.children
   const limiter = new Limiter(p.limit)
   const tty = (err as { isTTY?: boolean }).isTTY === true
-  const status = tty ? new StatusLine(err, p.limit, p.options.time as number | undefined, pids.length === 1 ? pids[0] : pids.join(',')) : undefined
+  const status = tty
+    ? new StatusLine(err, p.limit, p.options.time as number | undefined, pids.length === 1 ? pids[0] : pids.join(','), view ? 'calls' : 'messages')
+    : undefined
+  // Stats mode: the latest counters of each thread and process, shown in place on a terminal, printed at the end.
+  const latest = view ? new view.LatestReports() : undefined
+  const json = p.options.json === true
+  const inPlace = view !== undefined && !json && (out as { isTTY?: boolean }).isTTY === true
+  let shown = 0
+  let reported = false
+  const showStats = (final: boolean) => {
+    if (!view || !latest || reported) return
+    if (final) reported = true
+    const report = latest.report()
+    const text = json ? (final ? view.reportJSON(report) : '') : view.reportLines(report).join('\n')
+    if (text === '') return
+    status?.erase()
+    out.write(`${shown > 0 ? `\x1b[${shown}F\x1b[J` : ''}${text}\n`)
+    shown = final ? 0 : text.split('\n').length
+    if (status) status.messages = report.calls
+    status?.draw()
+  }
   let ticker: NodeJS.Timeout | undefined
   return new Promise((resolve) => {
     let code: number | undefined
@@ -353,6 +402,7 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
     const ended = new Set<number>()
     const finish = (c: number) => {
       if (code !== undefined) return
+      if (c === 0) showStats(true)
       code = c
       if (ticker) clearInterval(ticker)
       status?.erase()
@@ -373,6 +423,7 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
     const print = (line: string) => {
       status?.erase()
       out.write(`${line}\n`)
+      shown = 0
       status?.draw()
     }
     // Which way of hooking serves which functions, once per process and text: on stderr, or with
@@ -395,9 +446,18 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
     }
     const onReply = (pid: number, msg: Reply) => {
       if (msg.type === 'notice') print(msg.line)
-      else if (msg.type === 'trip') {
+      else if (msg.type === 'stats') {
+        if (latest?.add(msg.line) && inPlace) showStats(false)
+        else if (status && latest) {
+          status.messages = latest.report().calls
+          status.draw()
+        }
+      } else if (msg.type === 'trip') {
         // With several processes the global limit is the CLI's, which says it once.
-        if (!multi) print(tripLine(msg.reason, p.options.json === true))
+        if (!multi) {
+          showStats(true)
+          print(tripLine(msg.reason, p.options.json === true))
+        }
       } else if (msg.type === 'line') {
         if (multi) {
           if (limiter.tripped) return // in flight when the global limit tripped: not printed
@@ -548,7 +608,7 @@ async function runProgram(p: Parsed, out: NodeJS.WritableStream, err: NodeJS.Wri
     err.write(`recon-trace: the program exited before its agent started (is it a Node.js program? the preload is given to it through NODE_OPTIONS)\n`)
     return 1
   }
-  const code = await trace(p, [child.pid ?? 0], out, err, socket)
+  const code = await trace(p, [child.pid ?? 0], out, err, socket, p.options.stats === true ? await statsView() : undefined)
   return code
 }
 
@@ -621,7 +681,14 @@ export function main(argv: readonly string[], io: { out?: NodeJS.WritableStream;
     return Promise.resolve(2)
   }
   if (p.options.color === undefined) p.options.color = (out as { isTTY?: boolean }).isTTY === true
-  if (p.defaulted) err.write(`recon-trace: no limit given: stopping after 10 messages or 60 s, whichever comes first (-n, --rate, --time)\n`)
+  if (p.defaulted) {
+    const count = p.options.stats === true ? `${STATS_DEFAULT_LIMIT} calls` : '10 messages'
+    const ms = p.options.time as number
+    const time = ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
+    err.write(`recon-trace: no limit given: stopping after ${count} or ${time}, whichever comes first (-n, --rate, --time)\n`)
+  }
   if (p.run !== undefined) return runProgram(p, out, err)
-  return withAgents(p).then((pids) => attachWhereNeeded(pids, err).then((ok) => (ok ? trace(p, pids, out, err) : 1)))
+  return withAgents(p).then((pids) =>
+    attachWhereNeeded(pids, err).then(async (ok) => (ok ? trace(p, pids, out, err, undefined, p.options.stats === true ? await statsView() : undefined) : 1)),
+  )
 }

@@ -26,3 +26,22 @@ export function wallTime(): number {
   }
   return offset + monotonic
 }
+
+/**
+ * A call's duration as the text prints it, three significant figures in the unit that keeps it
+ * readable: `412 ns`, `52.3 µs`, `31.2 ms`, `1.20 s`, `95.0 s`.
+ */
+export function formatDuration(ms: number): string {
+  if (!(ms >= 0) || !Number.isFinite(ms)) return '? ms'
+  if (ms < 0.001) return `${Math.round(ms * 1e6)} ns`
+  if (ms < 1) return `${figures(ms * 1000)} µs`
+  if (ms < 1000) return `${figures(ms)} ms`
+  return `${figures(ms / 1000)} s`
+}
+
+/** Three significant figures, without exponent: `1.20`, `52.3`, `412`, `1234`. */
+function figures(x: number): string {
+  if (x >= 100) return String(Math.round(x))
+  if (x >= 10) return (Math.round(x * 10) / 10).toFixed(1)
+  return (Math.round(x * 100) / 100).toFixed(2)
+}

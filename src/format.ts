@@ -7,17 +7,19 @@
  *
  * ```
  * 13:14:55.365157 <4242.0> queue:in('a', Queue { front: [], back: [] })
- * 13:14:55.365190 <4242.0> queue:in/2 --> Queue { front: ['a'], back: [] }
- * 13:14:55.365301 <4242.0> db:findUser/1 !! NotFoundError: no user 42
- * 13:14:55.371012 <4242.3> db:load/1 ~> { id: 42, name: 'x' }
- * 13:14:55.371012 <4242.3> db:load/1 ~! Error: timeout
+ * 13:14:55.365190 <4242.0> queue:in/2 --> Queue { front: ['a'], back: [] } (3.12 µs)
+ * 13:14:55.365301 <4242.0> db:findUser/1 !! NotFoundError: no user 42 (41.0 µs)
+ * 13:14:55.371012 <4242.3> db:load/1 ~> { id: 42, name: 'x' } (31.2 ms)
+ * 13:14:55.371012 <4242.3> db:load/1 ~! Error: timeout (5.00 s)
  * ```
+ *
+ * A return line ends with how long the call took (a promise's: until it settled).
  *
  * Arrays print as `[1, 2]`, objects as `{ a: 1 }`, class instances as `Queue { ... }`.
  *
  * @module
  */
-import { wallTime } from './clock.js'
+import { formatDuration, wallTime } from './clock.js'
 import type { Snap, SnapError, SnapNode, SnapString } from './snapshot.js'
 
 export interface TraceEvent {
@@ -37,6 +39,11 @@ export interface TraceEvent {
   result?: Snap
   /** On 'call' when the spec asked for `stack`. */
   stack?: StackFrame[]
+  /**
+   * On 'return', 'exception', 'fulfilled', 'rejected': how long the call took, in ms (for a
+   * promise, until it settled), on the monotonic clock.
+   */
+  duration?: number
 }
 
 export interface StackFrame {
@@ -562,7 +569,9 @@ function lineLimit(n: unknown): number {
 export function formatEvent(event: TraceEvent, options: FormatOptions): string {
   const max = lineLimit(options?.line)
   const c = options?.color === true ? colorizer : undefined
-  const line = new Line(max)
+  // A return's duration ends its line: a long value is cut before it, never the duration.
+  const took = event.type !== 'call' && event.duration !== undefined ? ` (${formatDuration(event.duration)})` : ''
+  const line = new Line(took === '' ? max : Math.max(LINE_MIN, max - took.length))
   line.put(formatTime(event.time || now()), 'time')
   line.put(' ')
   line.put(`<${event.pid}.${event.threadId}>`, 'pid')
@@ -585,7 +594,7 @@ export function formatEvent(event: TraceEvent, options: FormatOptions): string {
     line.put(' ')
     value(line, event.result, true)
   }
-  let out = line.text(c)
+  let out = took === '' ? line.text(c) : line.text(c) + (c !== undefined ? paint(c, 'time', took) : took)
   const stack = event.stack
   if (stack !== undefined) {
     for (const f of stack) {
@@ -634,8 +643,9 @@ let cachedClock = ''
  *   "function": "in", "arity": 2, "args": ["a", { "$class": "Queue", "front": [], "back": [] }] }
  * ```
  *
- * `args` (on calls, unless arities are traced), `result` (on the other types) and `stack` (an
- * array of `{ function, file, line, column }`) appear only when the event has them. `time` is
+ * `args` (on calls, unless arities are traced), `result` and `duration` (on the other types;
+ * milliseconds, to the nanosecond) and `stack` (an array of `{ function, file, line, column }`)
+ * appear only when the event has them. `time` is
  * in ms with microseconds as the fraction.
  *
  * Values map to JSON as follows. Strings, booleans, null and finite numbers stay themselves;
@@ -686,6 +696,7 @@ export function eventToJSON(event: TraceEvent): Record<string, unknown> {
   }
   if (event.args !== undefined) out.args = event.args.map((a) => toJSONValue(a))
   if (event.type !== 'call') out.result = toJSONValue(event.result)
+  if (event.type !== 'call' && event.duration !== undefined) out.duration = durationJSON(event.duration)
   if (event.stack !== undefined) {
     out.stack = event.stack.map((f) => ({ function: f.function, file: f.file, line: f.line, column: f.column }))
   }
@@ -693,6 +704,11 @@ export function eventToJSON(event: TraceEvent): Record<string, unknown> {
 }
 
 const stringify = JSON.stringify
+
+/** A duration in JSON: milliseconds to the nanosecond. */
+function durationJSON(ms: number): number {
+  return Number.isFinite(ms) ? Math.round(ms * 1e6) / 1e6 : 0
+}
 
 /** A captured value as JSON text: primitives written directly, the rest through toJSONValue. */
 function jsonText(s: Snap): string {
@@ -724,6 +740,7 @@ export function eventToJSONText(event: TraceEvent): string {
     out += ']'
   }
   if (event.type !== 'call') out += `,"result":${jsonText(event.result)}`
+  if (event.type !== 'call' && event.duration !== undefined) out += `,"duration":${durationJSON(event.duration)}`
   if (event.stack !== undefined)
     out += `,"stack":${stringify(event.stack.map((f) => ({ function: f.function, file: f.file, line: f.line, column: f.column })))}`
   return `${out}}`

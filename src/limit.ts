@@ -1,7 +1,9 @@
 /**
  * Limits: every trace has one, and the limiter is what stops it.
  *
- * As in recon_trace, every message counts: a call line and a return line are two messages.
+ * As in recon_trace, every message counts: a call line and a return line are two messages. In
+ * stats mode (stats.ts), where nothing is printed per call, every call counts instead, so that a
+ * flood still trips.
  *
  * - A count `N` lets exactly N messages through; the Nth closes the trace.
  * - A rate `[N, ms]` lets at most N messages through per window of `ms` milliseconds; the
@@ -51,7 +53,11 @@ export class Limiter {
   private windowStart = 0
   private inWindow = 0
 
-  constructor(readonly limit: Limit) {
+  constructor(
+    readonly limit: Limit,
+    /** What it counts, as its trip line says: messages, or calls in stats mode. */
+    readonly unit: 'messages' | 'calls' = 'messages',
+  ) {
     if (typeof limit === 'number') {
       this.max = limit
       this.windowMs = 0
@@ -65,8 +71,8 @@ export class Limiter {
   why(): string {
     const l = this.limit
     return typeof l === 'number'
-      ? `rate limit tripped after ${this.taken} messages`
-      : `rate limit tripped after ${this.taken} messages (more than ${l[0]} in ${l[1]} ms)`
+      ? `rate limit tripped after ${this.taken} ${this.unit}`
+      : `rate limit tripped after ${this.taken} ${this.unit} (more than ${l[0]} in ${l[1]} ms)`
   }
 
   /** One more message: true if it may be printed. Sets `tripped` when the trace must close. */

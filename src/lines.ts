@@ -25,8 +25,8 @@ export function tripLine(reason: string, json: boolean): string {
 }
 
 /** Why a trace with a `time` option ended. */
-export function timeLimitReason(ms: number, messages: number): string {
-  return `time limit of ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} reached after ${messages} messages`
+export function timeLimitReason(ms: number, counted: number, unit: 'messages' | 'calls' = 'messages'): string {
+  return `time limit of ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} reached after ${counted} ${unit}`
 }
 
 /** Which installer serves which functions: `work:add, work:greet through runtime wrappers (why)`. */

@@ -79,6 +79,19 @@ export interface TraceOptions {
    * Default false; the CLI always says it.
    */
   explain?: boolean
+  /**
+   * Stats mode: print no line per call; count calls, throws and rejections and measure
+   * durations per function, and print a table of them (percentiles, and a histogram per
+   * function) when the trace ends; on a terminal it refreshes once a second. The limit counts
+   * calls. Default false. docs/stats.md.
+   */
+  stats?: boolean
+  /**
+   * With `stats`: a row per value of the argument that every spec's pattern binds to this name
+   * (`'db:findUser(id)'` and `by: 'id'`), at most 1000 values per function, the rest counted as
+   * "others". Default: a row per function.
+   */
+  by?: string
 }
 
 /** Options after checking, with defaults filled in. */
@@ -101,9 +114,11 @@ export interface Resolved {
   explain: boolean
   /** The overhead budget: the share of one core a trace's breakpoints and pauses may cost (0.05: 5 %). */
   budget: number
+  stats: boolean
+  by: string | undefined
 }
 
-const KNOWN = ['pid', 'scope', 'args', 'timestamp', 'time', 'io', 'formatter', 'json', 'format', 'redact', 'color', 'queue', 'explain', 'budget']
+const KNOWN = ['pid', 'scope', 'args', 'timestamp', 'time', 'io', 'formatter', 'json', 'format', 'redact', 'color', 'queue', 'explain', 'budget', 'stats', 'by']
 /** The options a client may send an agent (protocol.ts): data only, no `io` or `formatter` function. */
 export const WIRE_OPTIONS: readonly string[] = KNOWN.filter((k) => k !== 'io' && k !== 'formatter')
 const MAX_TIME = 7 * 24 * 3600 * 1000
@@ -201,7 +216,16 @@ export function checkOptions(options: unknown, problems: string[]): Resolved | u
     else
       problems.push(`option budget: ${show(o.budget)} is not valid: give the share of one core the trace may cost, in percent, above 0 and up to 100 (e.g. 5)`)
   }
+  const stats = flag('stats', o.stats, problems)
+  let by: string | undefined
+  if (o.by !== undefined) {
+    if (typeof o.by !== 'string' || !/^[A-Za-z_$][\w$]*$/.test(o.by))
+      problems.push(`option by: ${show(o.by)} is not a name: give the name a spec's pattern binds, as id in 'db:findUser(id)'`)
+    else if (!stats) problems.push(`option by: ${show(o.by)} groups the rows of stats mode: give stats: true too (--stats)`)
+    else by = o.by
+  }
+  if (stats && formatter) problems.push(`options stats and formatter: stats mode prints no event to format; give one of them`)
   if (problems.length > before || !pid) return undefined
   const { line, frames, ...snapshot } = limits
-  return { pid, scope, args, timestamp, time, io, formatter, json, snapshot, line, frames, redact, color, queue, explain, budget }
+  return { pid, scope, args, timestamp, time, io, formatter, json, snapshot, line, frames, redact, color, queue, explain, budget, stats, by }
 }

@@ -35,6 +35,16 @@ export interface OutputOptions {
   capacity: number
   /** Told once per kind of user-code failure (formatter, io function). */
   onUserError: (what: string, err: unknown) => void
+  /**
+   * Stats mode (stats.ts): the report as it is to be written, asked for when a report queued with
+   * `stats()` is written: text lines, one JSON line, or for a sink the counters as JSON.
+   */
+  report?: (final: boolean) => string
+}
+
+/** A report of the stats mode, waiting in the queue: rendered when it is written, with what was counted by then. */
+class StatsMark {
+  constructor(readonly final: boolean) {}
 }
 
 /** Notices (diagnostic lines) kept at most per trace; they are few by construction. */
@@ -69,7 +79,7 @@ function untrack(o: Output): void {
 
 export class Output {
   /** Events, and notices (their message, rendered with the prefix or as JSON when written). */
-  private items: (TraceEvent | string)[] = []
+  private items: (TraceEvent | string | StatsMark)[] = []
   /** Index of the first item not yet written (the array is reset once it is all written). */
   private head = 0
   private events = 0
@@ -84,6 +94,8 @@ export class Output {
   private endReason: string | undefined
   private formatterFailed = false
   private ioFailed = false
+  /** Lines of the last report written in place on a terminal, while nothing was written after it (0: none). */
+  private inPlace = 0
 
   constructor(private readonly options: OutputOptions) {
     this.colorReady = !options.color
@@ -136,6 +148,16 @@ export class Output {
   }
 
   /**
+   * Queue a report of the stats mode: `final` at the end of the trace (before its last line),
+   * else a refresh, which a terminal shows in place of the one before.
+   */
+  stats(final: boolean): void {
+    if (this.finished || this.options.report === undefined) return
+    this.items.push(new StatsMark(final))
+    if (!this.scheduled) this.schedule()
+  }
+
+  /**
    * End: the last line says why the trace stopped (none when `reason` is undefined: cleared);
    * once everything before it is written, `then` runs and the output closes.
    */
@@ -174,6 +196,23 @@ export class Output {
       }
     }
     return formatEvent(item, { color: this.options.color, line: this.options.line })
+  }
+
+  /**
+   * A report, as written: on a terminal a refresh replaces the report written before it, if
+   * nothing came after it (the cursor goes up that many lines and clears to the end).
+   */
+  private renderReport(mark: StatsMark): string | undefined {
+    let text: string
+    try {
+      text = this.options.report!(mark.final)
+    } catch {
+      return undefined
+    }
+    if (!('stream' in this.options.io)) return text
+    const erase = this.inPlace > 0 ? `\x1b[${this.inPlace}F\x1b[J` : ''
+    this.inPlace = mark.final ? 0 : text.split('\n').length
+    return erase + text
   }
 
   private droppedLine(): string | undefined {
@@ -226,9 +265,19 @@ export class Output {
       const deadline = sync ? Infinity : performance.now() + TURN_MS
       while (i < items.length) {
         const item = items[i++]
-        if (typeof item !== 'string') this.events--
-        const line = this.render(item)
-        if (line !== undefined) add(line, typeof item === 'string' ? 'notice' : 'line')
+        if (item instanceof StatsMark) {
+          const report = this.renderReport(item)
+          if (report !== undefined) {
+            // A function is told each line of a text report; a sink the report whole.
+            if (toFunction && !this.options.json) for (const l of report.split('\n')) emit(l, 'stats')
+            else add(report, 'stats')
+          }
+        } else {
+          if (typeof item !== 'string') this.events--
+          if (this.inPlace > 0) this.inPlace = 0
+          const line = this.render(item)
+          if (line !== undefined) add(line, typeof item === 'string' ? 'notice' : 'line')
+        }
         if (chunk.length >= CHUNK) {
           const ok = write(chunk)
           chunk = ''
@@ -243,6 +292,7 @@ export class Output {
         const d = this.droppedLine()
         if (d) add(d, 'notice')
         if (this.finished && this.endReason !== undefined) {
+          this.inPlace = 0
           add(tripLine(this.endReason, this.options.json), 'end')
           this.endReason = undefined
         }

@@ -8,27 +8,31 @@
  * Requests (client to agent), declarative only: specs as strings, tuples or plain objects, never
  * functions or code; options that are data (`WIRE_OPTIONS`, options.ts).
  *
- *     {"v":2,"type":"trace","specs":["./lib/db.js:find/1"],"limit":10,"options":{"time":60000},"client":4300}
- *     {"v":2,"type":"stop"}
- *     {"v":2,"type":"status"}
+ *     {"v":3,"type":"trace","specs":["./lib/db.js:find/1"],"limit":10,"options":{"time":60000},"client":4300}
+ *     {"v":3,"type":"stop"}
+ *     {"v":3,"type":"status"}
  *
  * Replies (agent to client), typed, so that no side reads meaning from English text:
  *
- *     {"v":2,"type":"started","hooked":1,"pid":4242,"installers":[...]}   the trace runs in the main thread
- *     {"v":2,"type":"thread","threadId":3,"hooked":1,"installers":[...]}  and in a worker thread
+ *     {"v":3,"type":"started","hooked":1,"pid":4242,"installers":[...]}   the trace runs in the main thread
+ *     {"v":3,"type":"thread","threadId":3,"hooked":1,"installers":[...]}  and in a worker thread
  *
  * `installers` says which way of hooking serves which functions, and why (InstallerReport,
  * installers/installer.ts); the CLI prints it on stderr.
- *     {"v":2,"type":"line","line":"13:16:02.118337 <4242.0> db:find(42)"}   a trace message
- *     {"v":2,"type":"notice","line":"recon-trace: ..."}    a diagnostic line, not a message
- *     {"v":2,"type":"trip","reason":"rate limit tripped after 10 messages"}
- *     {"v":2,"type":"end","reason":"rate limit tripped after 10 messages"}  the session is over
- *     {"v":2,"type":"error","message":"...","code":"busy","holder":4300}
+ *     {"v":3,"type":"line","line":"13:16:02.118337 <4242.0> db:find(42)"}   a trace message
+ *     {"v":3,"type":"notice","line":"recon-trace: ..."}    a diagnostic line, not a message
+ *     {"v":3,"type":"stats","line":"{\"type\":\"stats\",\"final\":false,\"pid\":4242,\"thread\":0,\"functions\":[...]}"}
+ *                                                         stats mode: a thread's counters (stats.ts), once
+ *                                                         a second and at its end (`final`); the CLI merges them
+ *     {"v":3,"type":"trip","reason":"rate limit tripped after 10 messages"}
+ *     {"v":3,"type":"end","reason":"rate limit tripped after 10 messages"}  the session is over
+ *     {"v":3,"type":"error","message":"...","code":"busy","holder":4300}
  *
  * A `line` or `notice` arrives rendered (text, or JSON Lines when the trace asked for `json`):
  * redaction and every bound apply in the traced process. A `trip` carries the reason only; the
  * client renders it with `tripLine` (lines.ts), as the in-process trace does. Version 1 agents
- * (which sent trips and notices as plain `line`s) are refused with the version check.
+ * (which sent trips and notices as plain `line`s) and version 2 agents (no stats mode) are
+ * refused with the version check.
  */
 import { lstatSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -36,7 +40,7 @@ import { join } from 'node:path'
 import type { Socket } from 'node:net'
 import type { InstallerReport } from './installers/installer.js'
 
-export const PROTOCOL = 2
+export const PROTOCOL = 3
 
 /** A request, as sent; the agent checks every field (agent.ts, checkRequest). */
 export interface Request {
@@ -49,8 +53,8 @@ export interface Request {
   client?: unknown
 }
 
-/** What a thread's trace writes, by kind: a trace message, a diagnostic notice, its end. */
-export type LineKind = 'line' | 'notice' | 'end'
+/** What a thread's trace writes, by kind: a trace message, a diagnostic notice, its end, a stats report. */
+export type LineKind = 'line' | 'notice' | 'end' | 'stats'
 
 /** A reply, as received. */
 export type Reply =
@@ -58,6 +62,7 @@ export type Reply =
   | { type: 'thread'; threadId: number; hooked: number; installers: InstallerReport[] }
   | { type: 'line'; line: string }
   | { type: 'notice'; line: string }
+  | { type: 'stats'; line: string }
   | { type: 'trip'; reason: string }
   | { type: 'end'; reason: string }
   | { type: 'error'; message: string; code?: string; holder?: number }

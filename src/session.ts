@@ -44,6 +44,10 @@ import { Settler } from './settle.js'
 import { captureStack } from './stack.js'
 import { explainLine, timeLimitReason } from './lines.js'
 import { wallTime } from './clock.js'
+import { performance } from 'node:perf_hooks'
+import { keyOf, Stats, type FunctionStats, type Row } from './stats.js'
+import { mergeReports, reportJSON } from './report.js'
+import { reportLines } from './table.js'
 // The agent loads the trace machinery through this module, and checks requests with this list.
 export { WIRE_OPTIONS } from './options.js'
 import type { LineKind } from './protocol.js'
@@ -86,12 +90,23 @@ function forbiddenTargets(options: Resolved): Set<object> {
 /** What a message is about: a wrapped function or a probed one. */
 type Subject = Target | ProbeTarget
 
-/** A live probe's call whose outcome is to be reported. */
+/** A live probe's call whose outcome is to be reported (or, in stats mode, counted). */
 interface Pending {
   readonly trace: Trace
   readonly t: ProbeTarget
   readonly n: number
+  /** When the call began (`performance.now()`). */
+  readonly start: number
+  /** Stats mode: the function's counters, and the row of its argument value (or the same). */
+  readonly fn?: FunctionStats
+  readonly row?: Row
 }
+
+/** How a call ended, for the stats mode. */
+const RETURNED = 0
+const THREW = 1
+const REJECTED = 2
+type Ending = typeof RETURNED | typeof THREW | typeof REJECTED
 
 /** The specs each installer serves, as planned. */
 interface Planned {
@@ -118,6 +133,13 @@ class Trace implements ProbeHandler, TraceHost {
   private readonly stamp: boolean
   private readonly withArgs: boolean
   private settleFailed = false
+  /** Stats mode: the counters (stats.ts), else undefined. */
+  readonly stats: Stats | undefined
+  /** Stats mode with `by`: the argument position every spec binds the name to; -1 without. */
+  private readonly byAt: number
+  /** Counters by subject, so that a call looks its function's up once. */
+  private readonly statsOf = new Map<Subject, FunctionStats>()
+  private refresher: NodeJS.Timeout | undefined
 
   constructor(
     private readonly planned: Planned,
@@ -130,9 +152,13 @@ class Trace implements ProbeHandler, TraceHost {
     private readonly onEnd?: (reason: string | undefined) => void,
     /** This thread as the pid option sees it (default: the thread that calls, existing). */
     thread?: ThreadView,
+    /** Stats mode with `by`: the argument position of the name. */
+    byAt = -1,
   ) {
-    this.limiter = new Limiter(limit)
+    this.limiter = new Limiter(limit, options.stats ? 'calls' : 'messages')
     this.redact = makeRedactor(options.redact)
+    this.stats = options.stats ? new Stats(options.by) : undefined
+    this.byAt = byAt
     this.stamp = options.timestamp === 'trace'
     this.withArgs = options.args === 'args'
     const onUserError = (what: string, err: unknown) => this.userError(what, err)
@@ -144,6 +170,7 @@ class Trace implements ProbeHandler, TraceHost {
       line: options.line,
       capacity: options.queue,
       onUserError,
+      report: this.stats === undefined ? undefined : (final) => this.statsReport(final),
     })
     const where = compileWhere(options.pid, onUserError, thread)
     this.here = where.here
@@ -196,10 +223,28 @@ class Trace implements ProbeHandler, TraceHost {
     }
     if (options.time !== undefined) {
       const ms = options.time
-      this.timer = setTimeout(() => this.end(timeLimitReason(ms, this.limiter.taken)), ms)
+      this.timer = setTimeout(() => this.end(timeLimitReason(ms, this.limiter.taken, this.limiter.unit)), ms)
       this.timer.unref()
     }
+    // Stats mode: a report once a second where someone watches it, a terminal or the agent's client.
+    const io = options.io
+    if (this.stats !== undefined && ('sink' in io || ('stream' in io && (io.stream as { isTTY?: boolean }).isTTY === true && !options.json))) {
+      const stats = this.stats
+      this.refresher = setInterval(() => {
+        if (stats.changed) this.output.stats(false)
+      }, 1000)
+      this.refresher.unref()
+    }
     state.active = this.slot
+  }
+
+  /** Stats mode: the report as the output writes it (the counters themselves for the agent's client). */
+  private statsReport(final: boolean): string {
+    const data = this.stats!.data(final, this.pid, threadId)
+    if ('sink' in this.options.io) return JSON.stringify(data)
+    const report = mergeReports([data])
+    if (this.options.json) return reportJSON(report)
+    return reportLines(report).join('\n')
   }
 
   /** Whether this thread is selected at all by the pid option (if not, nothing is hooked here). */
@@ -241,7 +286,15 @@ class Trace implements ProbeHandler, TraceHost {
    * only counted as dropped: no snapshot is taken for a message that would be thrown away),
    * then the trip check. A call carries its arguments (and stack), the others their value.
    */
-  private record(type: TraceEvent['type'], t: Subject, n: number, args: ArrayLike<unknown> | undefined, stack: boolean, value: unknown): void {
+  private record(
+    type: TraceEvent['type'],
+    t: Subject,
+    n: number,
+    args: ArrayLike<unknown> | undefined,
+    stack: boolean,
+    value: unknown,
+    duration?: number,
+  ): void {
     if (this.limiter.take()) {
       if (this.output.full) this.output.drop()
       else {
@@ -254,8 +307,10 @@ class Trace implements ProbeHandler, TraceHost {
           function: t.name,
           arity: n,
         }
-        if (args === undefined) ev.result = snapshot(value, this.options.snapshot, this.redact)
-        else if (this.withArgs) ev.args = snapshotArgs(args, this.options.snapshot, this.redact)
+        if (args === undefined) {
+          ev.result = snapshot(value, this.options.snapshot, this.redact)
+          if (duration !== undefined) ev.duration = duration
+        } else if (this.withArgs) ev.args = snapshotArgs(args, this.options.snapshot, this.redact)
         if (stack) ev.stack = captureStack(this.options.frames, t.wrapper, 'skipFrames' in t ? t.skipFrames : 0)
         this.output.push(ev)
       }
@@ -265,6 +320,7 @@ class Trace implements ProbeHandler, TraceHost {
 
   /** The slow path of a wrapper whose matcher said yes. */
   readonly onMatch = (t: Target, flags: number, self: unknown, args: IArguments, newTarget: Function | undefined): unknown => {
+    if (this.stats !== undefined) return this.measure(t, self, args, newTarget)
     const n = args.length
     let follow = false
     enterBusy()
@@ -280,15 +336,101 @@ class Trace implements ProbeHandler, TraceHost {
     }
     if (!follow) return newTarget === undefined ? apply(t.call, self, args) : construct(t.call, args, newTarget)
     let result: unknown
+    const start = performance.now()
     try {
       result = newTarget === undefined ? apply(t.call, self, args) : construct(t.call, args, newTarget)
     } catch (err) {
-      this.outcome('exception', t, n, err)
+      this.outcome('exception', t, n, err, performance.now() - start)
       throw err
     }
-    if (isPromise(result)) this.follow(t, n, result as Promise<unknown>)
-    else this.outcome('return', t, n, result)
+    if (isPromise(result)) this.follow(t, n, result as Promise<unknown>, start)
+    else this.outcome('return', t, n, result, performance.now() - start)
     return result
+  }
+
+  // Stats mode: the call is counted and timed, nothing is captured or printed.
+
+  /** The counters of a call, counted: undefined when the limit refuses it (then it runs untimed). */
+  private count(t: Subject): FunctionStats | undefined {
+    if (!this.active || !this.limiter.take()) return undefined
+    let fn = this.statsOf.get(t)
+    if (fn === undefined) {
+      fn = this.stats!.of(`${t.module}:${t.name}`)
+      this.statsOf.set(t, fn)
+    }
+    fn.all.calls++
+    this.stats!.calls++
+    this.stats!.changed = true
+    return fn
+  }
+
+  /** The row of the call's argument value (with `by`), counted; the function's own row without. */
+  private rowOf(fn: FunctionStats, args: ArrayLike<unknown>, n: number): Row {
+    if (this.byAt < 0) return fn.all
+    const row = fn.row(keyOf(this.byAt < n ? args[this.byAt] : undefined, this.redact))
+    row.calls++
+    return row
+  }
+
+  /** A measured call's end: its duration in the function's histogram (and its value's), its kind counted. */
+  private ended(fn: FunctionStats, row: Row, how: Ending, ms: number): void {
+    fn.all.hist.add(ms)
+    if (how === THREW) fn.all.throws++
+    else if (how === REJECTED) fn.all.rejections++
+    if (row !== fn.all) {
+      row.hist.add(ms)
+      if (how === THREW) row.throws++
+      else if (how === REJECTED) row.rejections++
+    }
+    this.stats!.changed = true
+  }
+
+  /** A wrapper's call in stats mode. The limit's last call still runs timed: the trace has ended, its report is written after. */
+  private measure(t: Target, self: unknown, args: IArguments, newTarget: Function | undefined): unknown {
+    let fn: FunctionStats | undefined
+    let row: Row | undefined
+    enterBusy()
+    try {
+      fn = this.count(t)
+      if (fn !== undefined) row = this.rowOf(fn, args, args.length)
+      this.checkTrip()
+    } catch {
+      fn = undefined // a fault of ours never reaches the program
+    } finally {
+      leaveBusy()
+    }
+    if (fn === undefined || row === undefined) return newTarget === undefined ? apply(t.call, self, args) : construct(t.call, args, newTarget)
+    let result: unknown
+    const start = performance.now()
+    try {
+      result = newTarget === undefined ? apply(t.call, self, args) : construct(t.call, args, newTarget)
+    } catch (err) {
+      this.ended(fn, row, THREW, performance.now() - start)
+      throw err
+    }
+    if (isPromise(result)) this.settleStats(fn, row, result as Promise<unknown>, start)
+    else this.ended(fn, row, RETURNED, performance.now() - start)
+    return result
+  }
+
+  /** A returned promise, in stats mode: its duration is until it settles; it is counted as returned if it cannot be followed. */
+  private settleStats(fn: FunctionStats, row: Row, p: Promise<unknown>, start: number): void {
+    enterBusy()
+    let ok = false
+    try {
+      ok = this.active && this.settler.watch(p, (state, _value, at) => this.ended(fn, row, state === 'rejected' ? REJECTED : RETURNED, at - start), false)
+    } catch {
+      ok = false
+    } finally {
+      leaveBusy()
+    }
+    if (!ok) {
+      if (this.active && !this.settleFailed) {
+        this.settleFailed = true
+        this.output.notice('a returned promise cannot be followed (no inspector in this runtime, or too many pending); its call is timed until it returned')
+      }
+      this.ended(fn, row, RETURNED, performance.now() - start)
+    }
   }
 
   // The three entry points of live probes (ProbeHandler). Never throw into the program.
@@ -299,6 +441,7 @@ class Trace implements ProbeHandler, TraceHost {
     // targets, since the table and the handler are set and cleared together.
     if (!this.active) return 0
     const t = target as ProbeTarget
+    if (this.stats !== undefined) return this.enterStats(t, args, n)
     let follow = false
     enterBusy()
     try {
@@ -312,31 +455,65 @@ class Trace implements ProbeHandler, TraceHost {
       leaveBusy()
     }
     if (!follow) return 0
-    const pending: Pending = { trace: this, t, n }
+    const pending: Pending = { trace: this, t, n, start: performance.now() }
     return pending
+  }
+
+  /** A probe's call in stats mode: counted, and its end awaited (the token). */
+  private enterStats(t: ProbeTarget, args: ArrayLike<unknown>, n: number): unknown {
+    enterBusy()
+    try {
+      const fn = this.count(t)
+      if (fn === undefined) {
+        this.checkTrip()
+        return 0
+      }
+      const row = this.rowOf(fn, args, n)
+      this.checkTrip()
+      const pending: Pending = { trace: this, t, n, start: performance.now(), fn, row }
+      return pending
+    } catch {
+      return 0
+    } finally {
+      leaveBusy()
+    }
   }
 
   ret(_file: ProbeFile, token: unknown, value: unknown): void {
     const p = token as Pending
-    if (typeof p !== 'object' || p === null || p.trace !== this || !this.active) return
-    if (p.t.info.async && !p.t.info.generator) {
+    if (typeof p !== 'object' || p === null || p.trace !== this) return
+    const async = p.t.info.async && !p.t.info.generator
+    if (p.fn !== undefined) {
+      // Stats mode: an async function's promise adopts a returned promise; follow it.
+      if (async && isPromise(value)) this.settleStats(p.fn, p.row!, value as Promise<unknown>, p.start)
+      else this.ended(p.fn, p.row!, RETURNED, performance.now() - p.start)
+      return
+    }
+    if (!this.active) return
+    if (async) {
       // An async function's `return v`: its promise adopts v. A native promise is followed;
       // anything else is what the function's promise fulfills with.
-      if (isPromise(value)) this.follow(p.t, p.n, value as Promise<unknown>)
-      else this.outcome('fulfilled', p.t, p.n, value)
-    } else this.outcome('return', p.t, p.n, value)
+      if (isPromise(value)) this.follow(p.t, p.n, value as Promise<unknown>, p.start)
+      else this.outcome('fulfilled', p.t, p.n, value, performance.now() - p.start)
+    } else this.outcome('return', p.t, p.n, value, performance.now() - p.start)
   }
 
   threw(_file: ProbeFile, token: unknown, err: unknown): void {
     const p = token as Pending
-    if (typeof p !== 'object' || p === null || p.trace !== this || !this.active) return
-    this.outcome(p.t.info.async && !p.t.info.generator ? 'rejected' : 'exception', p.t, p.n, err)
+    if (typeof p !== 'object' || p === null || p.trace !== this) return
+    const async = p.t.info.async && !p.t.info.generator
+    if (p.fn !== undefined) {
+      this.ended(p.fn, p.row!, async ? REJECTED : THREW, performance.now() - p.start)
+      return
+    }
+    if (!this.active) return
+    this.outcome(async ? 'rejected' : 'exception', p.t, p.n, err, performance.now() - p.start)
   }
 
-  private outcome(type: 'return' | 'exception' | 'fulfilled' | 'rejected', t: Subject, n: number, value: unknown): void {
+  private outcome(type: 'return' | 'exception' | 'fulfilled' | 'rejected', t: Subject, n: number, value: unknown, duration: number): void {
     enterBusy()
     try {
-      if (this.active) this.record(type, t, n, undefined, false, value)
+      if (this.active) this.record(type, t, n, undefined, false, value, duration)
     } catch {
       /* never into the program */
     } finally {
@@ -344,31 +521,31 @@ class Trace implements ProbeHandler, TraceHost {
     }
   }
 
-  private follow(t: Subject, n: number, p: Promise<unknown>): void {
+  private follow(t: Subject, n: number, p: Promise<unknown>, start: number): void {
     enterBusy()
     let ok = false
     try {
       ok =
         this.active &&
-        this.settler.watch(p, (state, value) => {
-          if (state !== 'unobservable') this.outcome(state, t, n, value)
-          else this.unfollowable(t, n, p)
+        this.settler.watch(p, (state, value, at) => {
+          if (state !== 'unobservable') this.outcome(state, t, n, value, at - start)
+          else this.unfollowable(t, n, p, at - start)
         })
     } catch {
       ok = false
     } finally {
       leaveBusy()
     }
-    if (!ok) this.unfollowable(t, n, p)
+    if (!ok) this.unfollowable(t, n, p, performance.now() - start)
   }
 
   /** A returned promise whose outcome cannot be observed: said once, and printed as a value. */
-  private unfollowable(t: Subject, n: number, p: Promise<unknown>): void {
+  private unfollowable(t: Subject, n: number, p: Promise<unknown>, duration: number): void {
     if (!this.settleFailed) {
       this.settleFailed = true
       this.output.notice('a returned promise cannot be followed (no inspector in this runtime, or too many pending); its return prints as a value')
     }
-    this.outcome('return', t, n, p)
+    this.outcome('return', t, n, p, duration)
   }
 
   /** End the trace: hooks off now, then the queued lines, then `reason` if given. */
@@ -378,12 +555,41 @@ class Trace implements ProbeHandler, TraceHost {
     for (let i = this.installers.length - 1; i >= 0; i--) this.installers[i].restore()
     this.settler.close()
     if (this.timer) clearTimeout(this.timer)
+    if (this.refresher) clearInterval(this.refresher)
+    // Stats mode: the report, before the line that says why the trace ended.
+    if (this.stats !== undefined) this.output.stats(true)
     if (state.active === this.slot) state.active = undefined
     const onEnd = this.onEnd
     this.output.end(reason, onEnd && (() => onEnd(reason)))
   }
 
   readonly slot: ActiveTrace = { end: (reason) => this.end(reason) }
+}
+
+/**
+ * The argument position that every spec's pattern binds `name` to, for stats by that name; every
+ * spec that does not, or binds it elsewhere, is a problem, and so is a name redacted.
+ */
+function positionOf(name: string, specs: readonly TraceSpec[], redact: readonly string[], problems: string[]): number {
+  if (makeRedactor(redact)(name)) {
+    problems.push(`option by: ${JSON.stringify(name)} is a redacted name: its values are never shown, so they cannot name rows`)
+    return -1
+  }
+  const at = new Map<number, string[]>()
+  for (const spec of specs) {
+    const i = spec.bindings.indexOf(name)
+    if (i < 0) {
+      const why = spec.restName === name ? `binds ${name} to the rest of the arguments: bind one argument by position` : `does not bind ${name}`
+      problems.push(`${spec.text}: ${why}; stats by ${name} need a pattern such as 'module:function(${name}, _)'`)
+      continue
+    }
+    at.set(i, [...(at.get(i) ?? []), spec.text])
+  }
+  if (at.size > 1)
+    problems.push(
+      `option by: the specs bind ${name} at different positions (${[...at].map(([i, texts]) => `argument ${i + 1} in ${texts.join(', ')}`).join('; ')}): give one position`,
+    )
+  return at.size === 1 ? [...at.keys()][0] : -1
 }
 
 /**
@@ -423,6 +629,8 @@ export function startTrace(
   const checked = checkOptions(options, problems)
   throwIfProblems(problems)
   const opts = sink === undefined ? checked! : { ...checked!, io: { sink } }
+  const byAt = opts.by === undefined ? -1 : positionOf(opts.by, parsed, opts.redact, problems)
+  throwIfProblems(problems)
   // Plan: which installer serves each spec (installers/choose.ts), then each one's own planning.
   const reg = registry()
   const planned: Planned = { wrapper: [], preload: [], live: [], liveFiles: undefined, debug: [], debugFiles: undefined, why: new Map() }
@@ -487,7 +695,7 @@ export function startTrace(
   const found = plan(planned.wrapper, forbidden, problems)
   throwIfProblems(problems)
   // Install.
-  const trace = new Trace(planned, found, lim!, opts, forbidden, onEnd, thread)
+  const trace = new Trace(planned, found, lim!, opts, forbidden, onEnd, thread, byAt)
   if (!trace.here) {
     if (liveFiles !== undefined && liveFiles.files.length > 0) liveEditor().closeIfIdle()
     if (debugFiles !== undefined) debugSession().release()

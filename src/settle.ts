@@ -19,11 +19,15 @@
  * the query), so their return prints as a plain `-->` value.
  */
 import { promiseHooks } from 'node:v8'
+import { performance } from 'node:perf_hooks'
 import { openSession } from './inspector.js'
 import type { Session } from 'node:inspector'
 
-/** How a followed promise ended: its state and result, or `unobservable` (the inspector failed: `value` is the promise). */
-export type Settled = (state: 'fulfilled' | 'rejected' | 'unobservable', value: unknown) => void
+/**
+ * How a followed promise ended: its state and result, or `unobservable` (the inspector failed:
+ * `value` is the promise); `at`, when it settled (`performance.now()`, read in the settle hook).
+ */
+export type Settled = (state: 'fulfilled' | 'rejected' | 'unobservable', value: unknown, at: number) => void
 
 /** Most promises watched at once; beyond this, a return is not followed (and the caller says so). */
 export const MAX_WATCHED = 10_000
@@ -56,12 +60,17 @@ export class Settler {
   private session: Session | undefined
   private unavailable = false
   private readonly waiting = new WeakMap<Promise<unknown>, Settled>()
+  /** Followed for their state only (stats mode): their result is not read. */
+  private readonly stateOnly = new WeakSet<Promise<unknown>>()
   private pending = 0
   private stopHook: (() => void) | undefined
   private closed = false
 
-  /** Follow `p`; false when it cannot be followed (no inspector, or too many pending). */
-  watch(p: Promise<unknown>, done: Settled): boolean {
+  /**
+   * Follow `p`; false when it cannot be followed (no inspector, or too many pending). Without
+   * `value`, only its state is read (`done` gets undefined for the value).
+   */
+  watch(p: Promise<unknown>, done: Settled, value = true): boolean {
     if (this.closed || this.unavailable || this.pending >= MAX_WATCHED) return false
     if (this.session === undefined) {
       this.session = trySession()
@@ -72,17 +81,23 @@ export class Settler {
     }
     if (this.waiting.has(p)) return true
     this.waiting.set(p, done)
+    if (!value) this.stateOnly.add(p)
     this.pending++
     this.stopHook ??= promiseHooks.onSettled((q: Promise<unknown>) => {
       // The hook runs inside resolve/reject, before the state is set: look at the next microtask.
-      if (this.waiting.has(q)) queueMicrotask(() => this.check(q))
+      if (this.waiting.has(q)) {
+        const at = performance.now()
+        queueMicrotask(() => this.check(q, at))
+      }
     }) as () => void
-    // It may have settled already (an async function that returned without awaiting).
-    queueMicrotask(() => this.check(p))
+    // It may have settled already (an async function that returned without awaiting): then it
+    // settled by the time it was returned.
+    const returned = performance.now()
+    queueMicrotask(() => this.check(p, returned))
     return true
   }
 
-  private check(p: Promise<unknown>): void {
+  private check(p: Promise<unknown>, at: number): void {
     const done = this.waiting.get(p)
     if (done === undefined || this.closed) return
     const r = this.read(p)
@@ -93,8 +108,8 @@ export class Settler {
     if (r === FAILED) {
       // Whatever failed will fail again: follow no more promises in this trace.
       this.unavailable = true
-      done('unobservable', p)
-    } else done(r.state, r.value)
+      done('unobservable', p, at)
+    } else done(r.state, r.value, at)
   }
 
   private post<T>(method: string, params: object): T {
@@ -124,7 +139,8 @@ export class Settler {
       if (state !== 'fulfilled' && state !== 'rejected') return FAILED
       const rv = internalProperties.find((x) => x.name === '[[PromiseResult]]')?.value
       let value: unknown
-      if (rv?.objectId !== undefined) {
+      if (this.stateOnly.has(p)) value = undefined
+      else if (rv?.objectId !== undefined) {
         this.post('Runtime.callFunctionOn', { objectId: rv.objectId, functionDeclaration: STORE, silent: true })
         value = g[SLOT]
       } else if (rv?.unserializableValue !== undefined) value = unserializable(rv.unserializableValue)
