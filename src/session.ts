@@ -585,10 +585,10 @@ function positionOf(name: string, specs: readonly TraceSpec[], redact: readonly 
     }
     at.set(i, [...(at.get(i) ?? []), spec.text])
   }
-  if (at.size > 1)
-    problems.push(
-      `option by: the specs bind ${name} at different positions (${[...at].map(([i, texts]) => `argument ${i + 1} in ${texts.join(', ')}`).join('; ')}): give one position`,
-    )
+  if (at.size > 1) {
+    const where = [...at].map(([i, texts]) => `argument ${i + 1} in ${texts.join(', ')}`).join('; ')
+    problems.push(`option by: the specs bind ${name} at different positions (${where}): give one position`)
+  }
   return at.size === 1 ? [...at.keys()][0] : -1
 }
 

@@ -8,7 +8,7 @@ import * as workerThreadsModule from 'node:worker_threads'
 import { join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
 import { BINDING_ON, LIVE_EDIT_ON, NO_LIVE_EDIT, itUnless } from './runtime.js'
-import { publicCopy } from './helpers.js'
+import { publicCopy, undurated } from './helpers.js'
 import { PROTOCOL } from '../src/protocol.js'
 
 const root = resolve(import.meta.dirname, '..')
@@ -55,7 +55,7 @@ function status(s: ChildProcess): Promise<{ active: boolean; calls: number }> {
 /** Run the CLI to its end. */
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 20_000 })
-  return { code: r.status, out: r.stdout, err: r.stderr, lines: r.stdout.split('\n').filter(Boolean).map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>')) }
+  return { code: r.status, out: r.stdout, err: r.stderr, lines: r.stdout.split('\n').filter(Boolean).map((l) => undurated(l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>'))) }
 }
 
 /** Start the CLI and keep it running, its output collected. */
@@ -508,7 +508,7 @@ describe('an HTTP service under load', () => {
     const lines = c.out().trim().split('\n')
     expect(lines).toHaveLength(7)
     expect(lines.filter((l) => / work:add\(\d+, \d+\)$/.test(l))).toHaveLength(3)
-    expect(lines.filter((l) => / work:add\/2 --> \d+$/.test(l))).toHaveLength(3)
+    expect(lines.filter((l) => / work:add\/2 --> \d+ \([\d.]+ (ns|µs|ms|s)\)$/.test(l))).toHaveLength(3)
     expect(lines[6]).toBe('recon-trace: rate limit tripped after 6 messages; tracing stopped.')
     expect((await status(s)).active).toBe(false)
   })

@@ -11,7 +11,7 @@ import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs'
 import * as moduleApi from 'node:module'
 import { join, resolve } from 'node:path'
 import { itUnless } from './runtime.js'
-import { tempDirs } from './helpers.js'
+import { tempDirs, undurated } from './helpers.js'
 
 const root = resolve(import.meta.dirname, '..')
 const NODE = process.versions.node
@@ -93,7 +93,7 @@ function run(app: string, flags: readonly string[], opts: { trace: boolean; env?
     signal: r.signal,
     app: out.filter((l) => l.startsWith('app: ')),
     hooked: out.filter((l) => l.startsWith('trace: ')),
-    trace: err.filter((l) => TRACE_LINE.test(l)).map((l) => l.replace(TRACE_LINE, '<$1> ')),
+    trace: err.filter((l) => TRACE_LINE.test(l)).map((l) => undurated(l.replace(TRACE_LINE, '<$1> '))),
     stderr: err.filter((l) => !TRACE_LINE.test(l)).map((l) => l.replace(/^\(node:\d+\)/, '(node:N)')),
     spans: spansOf(r.stdout),
     stdout: r.stdout,

@@ -5,6 +5,7 @@ import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { connect } from 'node:net'
 import { join, resolve } from 'node:path'
 import { BINDING_ON } from './runtime.js'
+import { undurated } from './helpers.js'
 
 const root = resolve(import.meta.dirname, '..')
 const bin = join(root, 'dist/cjs/bin.js')
@@ -65,7 +66,7 @@ function startCli(args: string[]) {
     out
       .split('\n')
       .filter(Boolean)
-      .map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>'))
+      .map((l) => undurated(l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>')))
   return { c, exited, lines, err: () => err }
 }
 

@@ -74,8 +74,7 @@ describe('formatEvent', () => {
     class NotFoundError extends Error {
       override name = 'NotFoundError'
     }
-    const ev = (type: TraceEvent['type'], result: unknown, over: Partial<TraceEvent> = {}) =>
-      formatEvent(event({ type, result: snap(result), ...over }), plain)
+    const ev = (type: TraceEvent['type'], result: unknown, over: Partial<TraceEvent> = {}) => formatEvent(event({ type, result: snap(result), ...over }), plain)
     expect(ev('return', q)).toBe("13:14:55.365157 <4242.0> queue:in/2 --> Queue { front: ['a'], back: [] }")
     expect(ev('exception', new NotFoundError('no user 42'), { module: 'db', function: 'findUser', arity: 1 })).toBe(
       '13:14:55.365157 <4242.0> db:findUser/1 !! NotFoundError: no user 42',
@@ -115,9 +114,7 @@ describe('formatEvent', () => {
 
   it('says how many arguments the node budget left out', () => {
     const args = snapshotArgs([[1, 2, 3], 'x', 'y'], { ...DEFAULT_SNAPSHOT_LIMITS, nodes: 3 }, redact)
-    expect(formatEvent(event({ arity: 3, args }), plain)).toBe(
-      '13:14:55.365157 <4242.0> queue:in([1, 2, ... 1 more item], ... 2 more arguments)',
-    )
+    expect(formatEvent(event({ arity: 3, args }), plain)).toBe('13:14:55.365157 <4242.0> queue:in([1, 2, ... 1 more item], ... 2 more arguments)')
   })
 
   it('cuts a long line to the line limit, ending it with ...', () => {
@@ -145,9 +142,7 @@ describe('formatEvent', () => {
   it('colors the parts of a line once colors are on, and prints plain otherwise', () => {
     const ev = event({ type: 'exception', result: snap(new Error('x')) })
     setColorizer(tags)
-    expect(formatEvent(ev, { color: true, line: 4096 })).toBe(
-      '<gray>13:14:55.365157</> <magenta><4242.0></> <bold>queue:in/2</> <red>!!</> <red>Error: x</>',
-    )
+    expect(formatEvent(ev, { color: true, line: 4096 })).toBe('<gray>13:14:55.365157</> <magenta><4242.0></> <bold>queue:in/2</> <red>!!</> <red>Error: x</>')
     expect(formatEvent(ev, plain)).toBe('13:14:55.365157 <4242.0> queue:in/2 !! Error: x')
     setColorizer(undefined)
     expect(formatEvent(ev, { color: true, line: 4096 })).toBe('13:14:55.365157 <4242.0> queue:in/2 !! Error: x')
@@ -182,9 +177,9 @@ describe('renderValue', () => {
   })
 
   it('renders numbers, bigints, symbols and the rest like util.inspect', () => {
-    expect(snapshotArgs([-0, NaN, -Infinity, 10n, Symbol('s'), Symbol(), undefined, null, true], DEFAULT_SNAPSHOT_LIMITS, redact).map((s) => renderValue(s))).toEqual(
-      ['-0', 'NaN', '-Infinity', '10n', 'Symbol(s)', 'Symbol()', 'undefined', 'null', 'true'],
-    )
+    expect(
+      snapshotArgs([-0, NaN, -Infinity, 10n, Symbol('s'), Symbol(), undefined, null, true], DEFAULT_SNAPSHOT_LIMITS, redact).map((s) => renderValue(s)),
+    ).toEqual(['-0', 'NaN', '-Infinity', '10n', 'Symbol(s)', 'Symbol()', 'undefined', 'null', 'true'])
   })
 
   it('writes arrays as [1, 2] and objects as { a: 1 }, quoting keys that are not identifiers', () => {
@@ -199,9 +194,7 @@ describe('renderValue', () => {
   })
 
   it('says how much of a long error message was left out', () => {
-    expect(renderValue(snapshot(new Error('abcdef'), { ...DEFAULT_SNAPSHOT_LIMITS, string: 2 }, redact))).toBe(
-      '[Error: ab... 4 more characters]',
-    )
+    expect(renderValue(snapshot(new Error('abcdef'), { ...DEFAULT_SNAPSHOT_LIMITS, string: 2 }, redact))).toBe('[Error: ab... 4 more characters]')
   })
 
   it('renders an empty Buffer and collections cut to nothing', () => {
@@ -226,8 +219,32 @@ describe('eventToJSONText', () => {
     const a: Record<string, unknown> = {}
     a.self = a
     const values = [
-      'plain', 'quote " backslash \\ newline \n \u2028 \ud800', '', 0, -0, 1.5, -7, 1e21, 5e-324, NaN, Infinity, -Infinity, true, false,
-      null, undefined, 10n, Symbol('x'), a, [1, , 3], new Map([[1, 2]]), new Set([1]), Buffer.from('hi'), new Error('e'), () => {}, 'x'.repeat(300),
+      'plain',
+      'quote " backslash \\ newline \n \u2028 \ud800',
+      '',
+      0,
+      -0,
+      1.5,
+      -7,
+      1e21,
+      5e-324,
+      NaN,
+      Infinity,
+      -Infinity,
+      true,
+      false,
+      null,
+      undefined,
+      10n,
+      Symbol('x'),
+      a,
+      [1, , 3],
+      new Map([[1, 2]]),
+      new Set([1]),
+      Buffer.from('hi'),
+      new Error('e'),
+      () => {},
+      'x'.repeat(300),
       JSON.parse('{"__proto__": 1, "$id": 2}'),
     ]
     const stack = [{ function: 'f "q"', file: '/a b.js', line: 1, column: 2 }]
@@ -240,8 +257,30 @@ describe('eventToJSONText', () => {
       event({ time: T + 0.0004 }),
       ...(['return', 'exception', 'fulfilled', 'rejected'] as const).flatMap((type) => values.map((v) => event({ type, result: snap(v) }))),
       event({ type: 'return', result: undefined }),
+      ...[0, 0.000123456789, 31.2, 1e7, NaN].map((duration) => event({ type: 'fulfilled', result: snap(1), duration })),
     ]
     for (const e of events) expect(eventToJSONText(e)).toBe(JSON.stringify(eventToJSON(e)))
+  })
+})
+
+describe('durations', () => {
+  it('a return line ends with its duration in the unit that reads best; a call line has none', () => {
+    const line = (duration: number, type: TraceEvent['type'] = 'return') =>
+      formatEvent(event({ type, result: snap(1), duration }), { color: false, line: 4096 })
+    expect(line(0.000412)).toMatch(/ --> 1 \(412 ns\)$/)
+    expect(line(0.0523)).toMatch(/ --> 1 \(52\.3 µs\)$/)
+    expect(line(3.125)).toMatch(/ --> 1 \(3\.13 ms\)$/)
+    expect(line(31.24)).toMatch(/ --> 1 \(31\.2 ms\)$/)
+    expect(line(1203)).toMatch(/ --> 1 \(1\.20 s\)$/)
+    expect(line(95000)).toMatch(/ --> 1 \(95\.0 s\)$/)
+    expect(line(2, 'rejected')).toMatch(/ ~! 1 \(2\.00 ms\)$/)
+    expect(formatEvent(event({ duration: 5 }), { color: false, line: 4096 })).not.toMatch(/ms\)$/)
+  })
+
+  it('JSON Lines give it in ms to the nanosecond, on the events that end a call', () => {
+    expect(eventToJSON(event({ type: 'return', result: snap(1), duration: 0.0001234567 })).duration).toBe(0.000123)
+    expect(eventToJSON(event({ type: 'exception', result: snap(1), duration: 31.2 })).duration).toBe(31.2)
+    expect('duration' in eventToJSON(event({ type: 'return', result: snap(1) }))).toBe(false)
   })
 })
 
@@ -278,7 +317,26 @@ describe('eventToJSON', () => {
   it('tags values JSON cannot carry', () => {
     const a: Record<string, unknown> = {}
     a.self = a
-    const values = [undefined, NaN, -0, Infinity, 10n, Symbol('x'), a, new Map([[1, { b: 2 }]]), new Set(['s']), [1, , 3], new Date(0), /x/g, () => {}, Buffer.from('hi'), new Uint8Array([1]), Object(1), Promise.resolve(), new Error('e', { cause: 1 })]
+    const values = [
+      undefined,
+      NaN,
+      -0,
+      Infinity,
+      10n,
+      Symbol('x'),
+      a,
+      new Map([[1, { b: 2 }]]),
+      new Set(['s']),
+      [1, , 3],
+      new Date(0),
+      /x/g,
+      () => {},
+      Buffer.from('hi'),
+      new Uint8Array([1]),
+      Object(1),
+      Promise.resolve(),
+      new Error('e', { cause: 1 }),
+    ]
     const json = eventToJSON(event({ arity: values.length, args: snapshotArgs(values, DEFAULT_SNAPSHOT_LIMITS, redact) })).args
     expect(json).toEqual([
       { $undefined: true },
@@ -307,15 +365,17 @@ describe('eventToJSON', () => {
     o.long = 'x'.repeat(300)
     const json = eventToJSON(event({ arity: 1, args: [snap(o)] }))
     const back = JSON.parse(JSON.stringify(json))
-    expect(back.args[0]).toEqual(
-      JSON.parse(`{"__proto__": 1, "$$id": 2, "password": "[REDACTED]", "long": {"$string": "${'x'.repeat(256)}", "$more": 44}}`),
-    )
+    expect(back.args[0]).toEqual(JSON.parse(`{"__proto__": 1, "$$id": 2, "password": "[REDACTED]", "long": {"$string": "${'x'.repeat(256)}", "$more": 44}}`))
     expect(Object.getPrototypeOf(json.args as object[])).toBe(Array.prototype)
   })
 
   it('tags cut collections, deep values and placeholders', () => {
     const limits = { ...DEFAULT_SNAPSHOT_LIMITS, depth: 0, collection: 1 }
-    const get = { get g() { return 1 } }
+    const get = {
+      get g() {
+        return 1
+      },
+    }
     const v = snapshot({ a: [1, 2], p: new Proxy({}, {}), b: 2 }, limits, redact)
     expect(eventToJSON(event({ arity: 1, args: [v] })).args).toEqual([{ a: { $deep: 'Array' }, $more: 2 }])
     expect(eventToJSON(event({ arity: 2, args: snapshotArgs([[1, 2], get], limits, redact) })).args).toEqual([
@@ -362,7 +422,7 @@ describe('runs no replaced built-in', () => {
 
   it('renders strings, keys, symbols, dates, regexps, buffers, errors and times, in text and JSON, calling none of them', () => {
     const values = [
-      "it's \"q\" `t` ${x}\n\u2028\u202e\ud800 \\",
+      'it\'s "q" `t` ${x}\n\u2028\u202e\ud800 \\',
       { 'not an identifier': 1, ok_1: 2, [Symbol('s\n')]: 3, $dollar: 4 },
       new Date(0),
       /a\/b/gi,

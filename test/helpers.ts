@@ -41,9 +41,17 @@ export function descriptors(o: object): Record<string | symbol, PropertyDescript
   return Object.getOwnPropertyDescriptors(o)
 }
 
-/** Lines without their leading timestamp: `<pid.0> queue:in(...)`. */
+/** A return line's duration at its end: ` (3.12 µs)`. */
+export const DURATION = / \((\d+|\d+\.\d+) (ns|µs|ms|s)\)$/
+
+/** A line without its duration, if it ends with one. */
+export function undurated(line: string): string {
+  return line.replace(DURATION, '')
+}
+
+/** Lines without their leading timestamp and a return's duration: `<pid.0> queue:in(...)`, `<pid.0> queue:in/2 --> ...`. */
 export function untimed(lines: readonly string[]): string[] {
-  return lines.map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} /, ''))
+  return lines.map((l) => undurated(l.replace(/^\d\d:\d\d:\d\d\.\d{6} /, '')))
 }
 
 /**
@@ -124,7 +132,7 @@ export function runProgram(program: string, opts: { esm?: boolean; flags?: reado
   const lines = r.stdout
     .split('\n')
     .filter((l) => l.length > 0)
-    .map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>'))
+    .map((l) => undurated(l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>')))
   return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal, lines }
 }
 

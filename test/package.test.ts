@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { itUnless } from './runtime.js'
+import { undurated } from './helpers.js'
 
 const run = (file: string, ...args: string[]) =>
   spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, FORCE_COLOR: undefined, NO_COLOR: undefined } })
@@ -13,7 +14,7 @@ const expected = (pid: number | undefined) => [
   `<${pid}.0> queue:in/2 --> Queue { front: ['a'], back: [] }`,
   'recon-trace: rate limit tripped after 2 messages; tracing stopped.',
 ]
-const untimed = (s: string) => s.trim().split('\n').map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} /, ''))
+const untimed = (s: string) => s.trim().split('\n').map((l) => undurated(l.replace(/^\d\d:\d\d:\d\d\.\d{6} /, '')))
 
 describe('the test run', () => {
   // .ci/run says which Node each pass is for; npm runs its scripts with node_modules/.bin (Node

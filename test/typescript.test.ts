@@ -13,7 +13,7 @@ import ts from 'typescript'
 import { buildSync } from 'esbuild'
 import { SourceMapConsumer } from 'source-map'
 import { BINDING_ON, describeUnless, itUnless } from './runtime.js'
-import { tempDirs } from './helpers.js'
+import { tempDirs, undurated } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const fixtures = join(root, 'fixtures/typescript')
@@ -67,7 +67,7 @@ function run(dir: string, args: readonly string[], env: Record<string, string> =
   const err = r.stderr.split('\n').filter((l) => l.length > 0)
   return {
     program: r.stdout.split('\n').filter((l) => l.length > 0),
-    trace: err.filter((l) => TRACE_LINE.test(l)).map((l) => l.replace(TRACE_LINE, '')),
+    trace: err.filter((l) => TRACE_LINE.test(l)).map((l) => undurated(l.replace(TRACE_LINE, ''))),
     stderr: err.filter((l) => !TRACE_LINE.test(l) && !l.startsWith('recon-trace: ')).join('\n'),
     status: r.status,
   }
@@ -361,7 +361,7 @@ describe('the CLI', () => {
     const lines = r.stdout
       .split('\n')
       .filter((l) => TRACE_LINE.test(l))
-      .map((l) => l.replace(TRACE_LINE, ''))
+      .map((l) => undurated(l.replace(TRACE_LINE, '')))
     expect(lines).toHaveLength(4)
     for (const l of lines) expect(l).toMatch(/^math:fact(\(\d\)|\/1 --> \d+)$/)
     expect(r.stderr).toContain('math:fact through the preload')

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { Worker } from 'node:worker_threads'
 import { resolve } from 'node:path'
+import { undurated } from './helpers.js'
 
 describe('in a worker thread', () => {
   it('labels lines with the worker thread and follows its promises', async () => {
@@ -14,7 +15,7 @@ describe('in a worker thread', () => {
     await worker.terminate()
     const label = `<${process.pid}.${threadId}>`
     expect(threadId).toBeGreaterThan(0)
-    expect(lines.map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{6} /, ''))).toEqual([
+    expect(lines.map((l) => undurated(l.replace(/^\d\d:\d\d:\d\d\.\d{6} /, '')))).toEqual([
       `${label} queue:in('w', Queue { front: [], back: [] })`,
       `${label} db:findUser(42)`,
       `${label} db:findUser/1 ~> { id: 42, name: 'x' }`,

@@ -257,7 +257,7 @@ describe('paths', () => {
     const { lines } = trace('math.deep.twice')
     expect(shapes.math.deep.twice(4)).toBe(8)
     await drain()
-    expect(lines).toEqual([expect.stringMatching(/shapes:math\.deep\.twice\(4\)$/), expect.stringMatching(/math\.deep\.twice\/1 --> 8$/)])
+    expect(lines).toEqual([expect.stringMatching(/shapes:math\.deep\.twice\(4\)$/), expect.stringMatching(/math\.deep\.twice\/1 --> 8 \([\d.]+ (ns|µs|ms|s)\)$/)])
   })
 
   it('wraps what a glob names (get*)', async () => {
