@@ -45,7 +45,7 @@ import { captureStack } from './stack.js'
 import { explainLine, timeLimitReason } from './lines.js'
 import { wallTime } from './clock.js'
 import { performance } from 'node:perf_hooks'
-import { keyOf, Stats, type FunctionStats, type Row } from './stats.js'
+import { rowKey, Stats, type FunctionStats, type Row } from './stats.js'
 import { mergeReports, reportJSON } from './report.js'
 import { reportLines } from './table.js'
 // The agent loads the trace machinery through this module, and checks requests with this list.
@@ -54,7 +54,9 @@ import type { LineKind } from './protocol.js'
 
 const apply = Reflect.apply
 const construct = Reflect.construct
-const isPromise = types.isPromise
+const isNativePromise = types.isPromise
+/** A native promise (a call into C++ only for objects: a returned primitive costs one typeof, bench/stats.mjs). */
+const isPromise = (v: unknown): boolean => typeof v === 'object' && v !== null && isNativePromise(v)
 
 /** What a user function threw, rendered the way values are: no getter, trap or toString of it runs. */
 function describeError(err: unknown): string {
@@ -367,7 +369,7 @@ class Trace implements ProbeHandler, TraceHost {
   /** The row of the call's argument value (with `by`), counted; the function's own row without. */
   private rowOf(fn: FunctionStats, args: ArrayLike<unknown>, n: number): Row {
     if (this.byAt < 0) return fn.all
-    const row = fn.row(keyOf(this.byAt < n ? args[this.byAt] : undefined, this.redact))
+    const row = fn.row(rowKey(this.byAt < n ? args[this.byAt] : undefined, this.redact))
     row.calls++
     return row
   }

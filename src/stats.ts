@@ -44,12 +44,13 @@ export class Row {
 /** One function's rows: all its calls, and with `by` each argument value's. */
 export class FunctionStats {
   readonly all = new Row()
-  readonly keys = new Map<string, Row>()
+  /** By the value itself where it is a primitive (no string is made per call), else by its text. */
+  readonly keys = new Map<unknown, Row>()
   others: Row | undefined
   constructor(readonly label: string) {}
 
-  /** The row of an argument value: its own while there is room, else "others". */
-  row(key: string): Row {
+  /** The row of an argument value (`rowKey`): its own while there is room, else "others". */
+  row(key: unknown): Row {
     let r = this.keys.get(key)
     if (r !== undefined) return r
     if (this.keys.size < MAX_KEYS) {
@@ -92,6 +93,18 @@ export interface StatsData {
 }
 
 const slice = String.prototype.slice
+
+/**
+ * What a row of an argument value is found by, on the call: a number, bigint, boolean, null,
+ * undefined or symbol itself (Map keys compare them by value, 0 and -0 alike); a string itself,
+ * or its first `KEY_CHARS` characters (a long string is not kept whole); anything else its text
+ * (`keyOf`).
+ */
+export function rowKey(v: unknown, redact: (key: string) => boolean): unknown {
+  if (typeof v === 'string') return v.length > KEY_CHARS ? keyOf(v, redact) : v
+  if (typeof v === 'object' ? v === null : typeof v !== 'function') return v
+  return keyOf(v, redact)
+}
 
 /**
  * An argument value as a row's key, without running code of the program: a string as itself,
@@ -148,6 +161,9 @@ export class Stats {
     return f
   }
 
+  /** Key texts are made when reported, per row. */
+  private readonly redact: (key: string) => boolean = () => false
+
   data(final: boolean, pid: number, thread: number): StatsData {
     this.changed = false
     const functions: FunctionData[] = []
@@ -155,7 +171,7 @@ export class Stats {
       const fd: FunctionData = { function: f.label, all: f.all.data() }
       if (this.by !== undefined) {
         fd.keys = []
-        for (const [k, r] of f.keys) fd.keys.push(r.data(k))
+        for (const [k, r] of f.keys) fd.keys.push(r.data(typeof k === 'string' ? k : keyOf(k, this.redact)))
         if (f.others !== undefined) fd.keys.push(f.others.data('others', true))
       }
       functions.push(fd)

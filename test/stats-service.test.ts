@@ -86,7 +86,11 @@ function checkRows(rows: Row[], timings: readonly [string, number][], mix = MIX)
 describe('in-process, an Express app in this process', () => {
   /** The app, built here around the fixture's users module: /load/:id calls users.loadUser. */
   async function app() {
-    const express = require('express') as typeof import('express')
+    type Handler = (req: { params: Record<string, string> }, res: { json(v: unknown): void }) => Promise<void>
+    const express = require('express') as () => {
+      get(path: string, h: Handler): void
+      listen(port: number, host: string, cb: () => void): import('node:http').Server
+    }
     const users = require('../fixtures/binding/lib/users.cjs') as { loadUser: (id: string) => Promise<unknown>; timings: [string, number][] }
     const a = express()
     a.get('/load/:id', async (req, res) => {

@@ -175,6 +175,36 @@ describe('stats mode', () => {
     expect(rows.reduce((n, r) => n + r.calls, 0)).toBe(MAX_KEYS + 60)
   })
 
+  it('a row is named by the value as it prints: objects through a small snapshot (no getter runs, redacted keys hidden), long strings cut to 120 characters', async () => {
+    const out = collector()
+    const o = { f: (v: unknown) => v }
+    let ran = false
+    const tricky = {
+      id: 1,
+      get lazy() {
+        ran = true
+        return 2
+      },
+      password: 'hunter2',
+    }
+    calls([{ module: o, function: 'f', args: 'v' }], 1000, { io: out.io, stats: true, by: 'v', json: true })
+    o.f(tricky)
+    o.f('x'.repeat(500))
+    o.f('x'.repeat(500) + 'y')
+    o.f(3)
+    o.f(-0)
+    o.f(0)
+    clear()
+    await drain()
+    expect(ran).toBe(false)
+    const keys = (JSON.parse(out.lines[0]) as { rows: { key: string; calls: number }[] }).rows.map((r) => [r.key, r.calls])
+    expect(keys).toContainEqual(['{ id: 1, lazy: [Getter], password: [REDACTED] }', 1])
+    // Two strings alike in their first 117 characters share a row.
+    expect(keys).toContainEqual([`${'x'.repeat(117)}...`, 2])
+    expect(keys).toContainEqual(['3', 1])
+    expect(keys).toContainEqual(['0', 2])
+  })
+
   it('a count limit counts calls: a flood trips it, and the table still prints what was seen, then the trip line', async () => {
     const out = collector()
     const o = { f: (x: number) => x }
