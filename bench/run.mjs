@@ -24,7 +24,7 @@ import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'flood', 'probe-dormant', 'probe-workload', 'probe-packages', 'probe-load', 'cli-first-event', 'service-throughput', 'liveedit-cost', 'binding-arm', 'binding-filtered', 'binding-restore', 'binding-breakpoint']
+const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'stats', 'flood', 'probe-dormant', 'probe-workload', 'probe-packages', 'probe-load', 'cli-first-event', 'service-throughput', 'liveedit-cost', 'binding-arm', 'binding-filtered', 'binding-restore', 'binding-breakpoint']
 // Micro-benchmarks of one module each, written with the same conventions (own processes,
 // medians), run when present. bench/snapshot.mjs is left out of the default run: it takes about
 // 6 minutes per runtime here (its util.inspect column of an object of 1e5 keys), over the
@@ -136,6 +136,18 @@ function summary(results) {
     // Issue 14: a null sink under 0.5 µs per message for text, under 1 µs for JSON Lines.
     const goal = r.case.startsWith('small-json') ? 1 : 0.5
     row(`traced, ${r.case}: end to end`, `${f(r.e2e_us)} µs/msg (${f(r.msgs_per_s / 1e6)} M msgs/s, ${f(r.call_ns, 0)} ns on the call)`, small ? `< ${goal} µs` : 'report', small ? r.e2e_us < goal : undefined)
+  }
+  // Issue 15: a counted and timed call (stats mode) under 50 ns, beside a traced line's cost;
+  // the clock case is the floor any per-call timing pays on this machine.
+  const clock = find(results, 'stats', (c) => c === 'clock, inlined')
+  if (clock) row('two clock reads per call, untraced (the floor of per-call timing): added', `${f(clock.added_ns)} ns`, 'reference', undefined)
+  for (const c of ['stats', 'stats-by']) {
+    for (const site of ['inlined', 'megamorphic']) {
+      const r = find(results, 'stats', (x) => x === `${c}, ${site}`)
+      if (!r) continue
+      const over = clock ? `, ${f(r.added_ns - clock.added_ns)} ns over the clock floor` : ''
+      row(`stats mode, ${c === 'stats' ? 'per function' : 'by an argument'}, ${site}: added`, `${f(r.added_ns)} ns${over}`, '< 50 ns', r.added_ns < 50)
+    }
   }
   const quiet = find(results, 'flood', (c) => c === 'untraced')
   if (quiet) row('flood untraced (the noise floor): longest event-loop delay', `${f(quiet.lag_ms, 1)} ms, worst run ${f(quiet.lag_worst_ms, 1)}`, 'reference', undefined)

@@ -96,11 +96,28 @@
  * function. With `{ explain: true }` a notice says which serves which function, and why; the
  * CLI always says it.
  *
+ * ## How long, and how often
+ *
+ * Every line that ends a call says how long it took (for a promise, until it settled):
+ * `db:load/1 ~> { id: 42 } (31.2 ms)`, `"duration": 31.2` in JSON Lines. Stats mode prints no
+ * line per call; it counts calls and errors and times them, per function or per value of an
+ * argument, and prints a table and a histogram per function when the trace ends (refreshed
+ * every second on a terminal):
+ *
+ *     > calls('./src/db.js:findUser(id)', 100_000, { stats: true, by: 'id', time: 10_000 })
+ *     function     id    calls  errors      p50      p90      p99      max
+ *     db:findUser  slow      8       0  29.7 ms  34.4 ms  34.4 ms  34.4 ms
+ *     db:findUser  a        60       0  2.18 ms  5.89 ms  7.91 ms  7.91 ms
+ *     ...
+ *
+ * See stats.ts, report.ts and docs/stats.md.
+ *
  * ## Limits
  *
  * A count `N` (at most N messages; every line counts, a return line too) or a rate
  * `[N, ms]` (more than N messages within one window of `ms` trips), and optionally
- * `{ time: ms }`. Whatever trips removes every hook at once, on the call that tripped it.
+ * `{ time: ms }`. Whatever trips removes every hook at once, on the call that tripped it. In
+ * stats mode the limit counts calls.
  *
  * ## Safety model
  *
@@ -127,7 +144,7 @@
  * patch for modules loaded later) or probe (the preload's probes: register -> instrument at
  * load time) -> where (threads, async context) -> match (arity, patterns, guard, predicate) ->
  * limit -> snapshot (bounded, on the call) -> output (queue, off the call) -> format (text,
- * color, JSON Lines).
+ * color, JSON Lines); in stats mode limit -> stats (count, time) -> report -> table at the end.
  */
 export { calls, clear } from './session.js'
 export { register } from './register.js'
