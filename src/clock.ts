@@ -11,6 +11,12 @@
  */
 import { performance } from 'node:perf_hooks'
 
+/**
+ * The monotonic clock in ms (`performance.now()`), bound at load: a trace of `performance.now`
+ * itself never reaches recon-trace's own clock reads (durations, stats, rate windows).
+ */
+export const monotonic: () => number = performance.now.bind(performance)
+
 let offset = performance.timeOrigin
 let checkedAt = -Infinity
 

@@ -25,7 +25,7 @@ import { checkLimit, Limiter, type Limit } from './limit.js'
 import { checkOptions, type Resolved, type TraceOptions } from './options.js'
 import { compileWhere, type ThreadView } from './where.js'
 import { CALL, RETURN, STACK, compileMatcher } from './match.js'
-import { Wrappers, mappedModule, plan, type Target } from './installers/wrapper.js'
+import { Wrappers, mappedModule, plan, type StatsPath, type Target } from './installers/wrapper.js'
 import { isEsmModule, isPath, labelOfFile } from './modules.js'
 import { enterBusy, leaveBusy, state, type ActiveTrace } from './state.js'
 import { Probes, preloadCovers, probeSelector, type ProbeSpec, type ProbeTarget } from './installers/probes.js'
@@ -43,8 +43,7 @@ import { Output } from './output.js'
 import { Settler } from './settle.js'
 import { captureStack } from './stack.js'
 import { explainLine, timeLimitReason } from './lines.js'
-import { wallTime } from './clock.js'
-import { performance } from 'node:perf_hooks'
+import { monotonic, wallTime } from './clock.js'
 import { rowKey, Stats, type FunctionStats, type Row } from './stats.js'
 import { mergeReports, reportJSON } from './report.js'
 import { reportLines } from './table.js'
@@ -97,10 +96,9 @@ interface Pending {
   readonly trace: Trace
   readonly t: ProbeTarget
   readonly n: number
-  /** When the call began (`performance.now()`). */
+  /** When the call began (`monotonic()`). */
   readonly start: number
-  /** Stats mode: the function's counters, and the row of its argument value (or the same). */
-  readonly fn?: FunctionStats
+  /** Stats mode: the row of the call's function, or of its argument value (whose parent is the function's). */
   readonly row?: Row
 }
 
@@ -161,6 +159,7 @@ class Trace implements ProbeHandler, TraceHost {
     this.redact = makeRedactor(options.redact)
     this.stats = options.stats ? new Stats(options.by) : undefined
     this.byAt = byAt
+    const statsPath = this.stats === undefined ? undefined : this.makeStatsPath()
     this.stamp = options.timestamp === 'trace'
     this.withArgs = options.args === 'args'
     const onUserError = (what: string, err: unknown) => this.userError(what, err)
@@ -180,7 +179,8 @@ class Trace implements ProbeHandler, TraceHost {
     const onLate = (notices: string[]) => {
       for (const n of notices) this.output.notice(n)
     }
-    if (planned.wrapper.length > 0) this.installers.push(new Wrappers(planned.wrapper, planned.wrapper.map(matcher), this.onMatch, forbidden, onLate, found))
+    if (planned.wrapper.length > 0)
+      this.installers.push(new Wrappers(planned.wrapper, planned.wrapper.map(matcher), this.onMatch, forbidden, onLate, found, statsPath))
     if (planned.preload.length > 0)
       this.installers.push(
         new Probes(
@@ -338,15 +338,15 @@ class Trace implements ProbeHandler, TraceHost {
     }
     if (!follow) return newTarget === undefined ? apply(t.call, self, args) : construct(t.call, args, newTarget)
     let result: unknown
-    const start = performance.now()
+    const start = monotonic()
     try {
       result = newTarget === undefined ? apply(t.call, self, args) : construct(t.call, args, newTarget)
     } catch (err) {
-      this.outcome('exception', t, n, err, performance.now() - start)
+      this.outcome('exception', t, n, err, monotonic() - start)
       throw err
     }
     if (isPromise(result)) this.follow(t, n, result as Promise<unknown>, start)
-    else this.outcome('return', t, n, result, performance.now() - start)
+    else this.outcome('return', t, n, result, monotonic() - start)
     return result
   }
 
@@ -367,60 +367,75 @@ class Trace implements ProbeHandler, TraceHost {
   }
 
   /** The row of the call's argument value (with `by`), counted; the function's own row without. */
-  private rowOf(fn: FunctionStats, args: ArrayLike<unknown>, n: number): Row {
+  private rowOf(fn: FunctionStats, value: unknown): Row {
     if (this.byAt < 0) return fn.all
-    const row = fn.row(rowKey(this.byAt < n ? args[this.byAt] : undefined, this.redact))
+    const row = fn.row(rowKey(value, this.redact))
     row.calls++
     return row
   }
 
-  /** A measured call's end: its duration in the function's histogram (and its value's), its kind counted. */
-  private ended(fn: FunctionStats, row: Row, how: Ending, ms: number): void {
-    fn.all.hist.add(ms)
-    if (how === THREW) fn.all.throws++
-    else if (how === REJECTED) fn.all.rejections++
-    if (row !== fn.all) {
-      row.hist.add(ms)
-      if (how === THREW) row.throws++
-      else if (how === REJECTED) row.rejections++
+  /** A counted call, its row: undefined when the limit refuses it. The trip check follows it. */
+  private counted(t: Subject, value: unknown): Row | undefined {
+    enterBusy()
+    try {
+      const fn = this.count(t)
+      const row = fn === undefined ? undefined : this.rowOf(fn, value)
+      this.checkTrip()
+      return row
+    } catch {
+      return undefined // a fault of ours never reaches the program
+    } finally {
+      leaveBusy()
+    }
+  }
+
+  /** A measured call's end: its duration in its row's histogram (and its function's), its kind counted. */
+  private ended(row: Row, how: Ending, ms: number): void {
+    for (let r: Row | undefined = row; r !== undefined; r = r.parent) {
+      r.hist.add(ms)
+      if (how === THREW) r.throws++
+      else if (how === REJECTED) r.rejections++
     }
     this.stats!.changed = true
   }
 
+  /** Stats mode's door for generated wrappers (installers/wrapper.ts), which time the call themselves. */
+  private makeStatsPath(): StatsPath {
+    return {
+      enter: (t, value) => (this.active ? this.counted(t as Target, value) : undefined),
+      by: this.byAt,
+      done: (row, value, start) => {
+        if (isPromise(value)) this.settleStats(row as Row, value as Promise<unknown>, start)
+        else this.ended(row as Row, RETURNED, monotonic() - start)
+      },
+      threw: (row, start) => this.ended(row as Row, THREW, monotonic() - start),
+      now: monotonic,
+    }
+  }
+
   /** A wrapper's call in stats mode. The limit's last call still runs timed: the trace has ended, its report is written after. */
   private measure(t: Target, self: unknown, args: IArguments, newTarget: Function | undefined): unknown {
-    let fn: FunctionStats | undefined
-    let row: Row | undefined
-    enterBusy()
-    try {
-      fn = this.count(t)
-      if (fn !== undefined) row = this.rowOf(fn, args, args.length)
-      this.checkTrip()
-    } catch {
-      fn = undefined // a fault of ours never reaches the program
-    } finally {
-      leaveBusy()
-    }
-    if (fn === undefined || row === undefined) return newTarget === undefined ? apply(t.call, self, args) : construct(t.call, args, newTarget)
+    const row = this.active ? this.counted(t, this.byAt >= 0 && this.byAt < args.length ? args[this.byAt] : undefined) : undefined
+    if (row === undefined) return newTarget === undefined ? apply(t.call, self, args) : construct(t.call, args, newTarget)
     let result: unknown
-    const start = performance.now()
+    const start = monotonic()
     try {
       result = newTarget === undefined ? apply(t.call, self, args) : construct(t.call, args, newTarget)
     } catch (err) {
-      this.ended(fn, row, THREW, performance.now() - start)
+      this.ended(row, THREW, monotonic() - start)
       throw err
     }
-    if (isPromise(result)) this.settleStats(fn, row, result as Promise<unknown>, start)
-    else this.ended(fn, row, RETURNED, performance.now() - start)
+    if (isPromise(result)) this.settleStats(row, result as Promise<unknown>, start)
+    else this.ended(row, RETURNED, monotonic() - start)
     return result
   }
 
   /** A returned promise, in stats mode: its duration is until it settles; it is counted as returned if it cannot be followed. */
-  private settleStats(fn: FunctionStats, row: Row, p: Promise<unknown>, start: number): void {
+  private settleStats(row: Row, p: Promise<unknown>, start: number): void {
     enterBusy()
     let ok = false
     try {
-      ok = this.active && this.settler.watch(p, (state, _value, at) => this.ended(fn, row, state === 'rejected' ? REJECTED : RETURNED, at - start), false)
+      ok = this.active && this.settler.watch(p, (state, _value, at) => this.ended(row, state === 'rejected' ? REJECTED : RETURNED, at - start), false)
     } catch {
       ok = false
     } finally {
@@ -431,7 +446,7 @@ class Trace implements ProbeHandler, TraceHost {
         this.settleFailed = true
         this.output.notice('a returned promise cannot be followed (no inspector in this runtime, or too many pending); its call is timed until it returned')
       }
-      this.ended(fn, row, RETURNED, performance.now() - start)
+      this.ended(row, RETURNED, monotonic() - start)
     }
   }
 
@@ -457,38 +472,26 @@ class Trace implements ProbeHandler, TraceHost {
       leaveBusy()
     }
     if (!follow) return 0
-    const pending: Pending = { trace: this, t, n, start: performance.now() }
+    const pending: Pending = { trace: this, t, n, start: monotonic() }
     return pending
   }
 
   /** A probe's call in stats mode: counted, and its end awaited (the token). */
   private enterStats(t: ProbeTarget, args: ArrayLike<unknown>, n: number): unknown {
-    enterBusy()
-    try {
-      const fn = this.count(t)
-      if (fn === undefined) {
-        this.checkTrip()
-        return 0
-      }
-      const row = this.rowOf(fn, args, n)
-      this.checkTrip()
-      const pending: Pending = { trace: this, t, n, start: performance.now(), fn, row }
-      return pending
-    } catch {
-      return 0
-    } finally {
-      leaveBusy()
-    }
+    const row = this.counted(t, this.byAt >= 0 && this.byAt < n ? args[this.byAt] : undefined)
+    if (row === undefined) return 0
+    const pending: Pending = { trace: this, t, n, start: monotonic(), row }
+    return pending
   }
 
   ret(_file: ProbeFile, token: unknown, value: unknown): void {
     const p = token as Pending
     if (typeof p !== 'object' || p === null || p.trace !== this) return
     const async = p.t.info.async && !p.t.info.generator
-    if (p.fn !== undefined) {
+    if (p.row !== undefined) {
       // Stats mode: an async function's promise adopts a returned promise; follow it.
-      if (async && isPromise(value)) this.settleStats(p.fn, p.row!, value as Promise<unknown>, p.start)
-      else this.ended(p.fn, p.row!, RETURNED, performance.now() - p.start)
+      if (async && isPromise(value)) this.settleStats(p.row, value as Promise<unknown>, p.start)
+      else this.ended(p.row, RETURNED, monotonic() - p.start)
       return
     }
     if (!this.active) return
@@ -496,20 +499,20 @@ class Trace implements ProbeHandler, TraceHost {
       // An async function's `return v`: its promise adopts v. A native promise is followed;
       // anything else is what the function's promise fulfills with.
       if (isPromise(value)) this.follow(p.t, p.n, value as Promise<unknown>, p.start)
-      else this.outcome('fulfilled', p.t, p.n, value, performance.now() - p.start)
-    } else this.outcome('return', p.t, p.n, value, performance.now() - p.start)
+      else this.outcome('fulfilled', p.t, p.n, value, monotonic() - p.start)
+    } else this.outcome('return', p.t, p.n, value, monotonic() - p.start)
   }
 
   threw(_file: ProbeFile, token: unknown, err: unknown): void {
     const p = token as Pending
     if (typeof p !== 'object' || p === null || p.trace !== this) return
     const async = p.t.info.async && !p.t.info.generator
-    if (p.fn !== undefined) {
-      this.ended(p.fn, p.row!, async ? REJECTED : THREW, performance.now() - p.start)
+    if (p.row !== undefined) {
+      this.ended(p.row, async ? REJECTED : THREW, monotonic() - p.start)
       return
     }
     if (!this.active) return
-    this.outcome(async ? 'rejected' : 'exception', p.t, p.n, err, performance.now() - p.start)
+    this.outcome(async ? 'rejected' : 'exception', p.t, p.n, err, monotonic() - p.start)
   }
 
   private outcome(type: 'return' | 'exception' | 'fulfilled' | 'rejected', t: Subject, n: number, value: unknown, duration: number): void {
@@ -538,7 +541,7 @@ class Trace implements ProbeHandler, TraceHost {
     } finally {
       leaveBusy()
     }
-    if (!ok) this.unfollowable(t, n, p, performance.now() - start)
+    if (!ok) this.unfollowable(t, n, p, monotonic() - start)
   }
 
   /** A returned promise whose outcome cannot be observed: said once, and printed as a value. */

@@ -24,6 +24,10 @@ export const KEY_CHARS = 120
 
 /** The counters of one function, or of one argument value of it. */
 export class Row {
+  constructor(
+    /** An argument value's row: its function's own row, which counts every call too. */
+    readonly parent?: Row,
+  ) {}
   /** Calls that matched (the limit counts these). */
   calls = 0
   /** Calls that threw. */
@@ -54,11 +58,11 @@ export class FunctionStats {
     let r = this.keys.get(key)
     if (r !== undefined) return r
     if (this.keys.size < MAX_KEYS) {
-      r = new Row()
+      r = new Row(this.all)
       this.keys.set(key, r)
       return r
     }
-    return (this.others ??= new Row())
+    return (this.others ??= new Row(this.all))
   }
 }
 

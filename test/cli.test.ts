@@ -55,7 +55,15 @@ function status(s: ChildProcess): Promise<{ active: boolean; calls: number }> {
 /** Run the CLI to its end. */
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 20_000 })
-  return { code: r.status, out: r.stdout, err: r.stderr, lines: r.stdout.split('\n').filter(Boolean).map((l) => undurated(l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>'))) }
+  return {
+    code: r.status,
+    out: r.stdout,
+    err: r.stderr,
+    lines: r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => undurated(l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>'))),
+  }
 }
 
 /** Start the CLI and keep it running, its output collected. */
@@ -77,7 +85,16 @@ async function liveCli(args: string[]) {
 }
 
 /** The threads of the work:greet lines of a CLI's output, in order. */
-const threadsOf = (out: string) => [...new Set(out.split('\n').map((l) => /<\d+\.(\d+)> work:greet/.exec(l)?.[1]).filter(Boolean).map(Number))].sort()
+const threadsOf = (out: string) =>
+  [
+    ...new Set(
+      out
+        .split('\n')
+        .map((l) => /<\d+\.(\d+)> work:greet/.exec(l)?.[1])
+        .filter(Boolean)
+        .map(Number),
+    ),
+  ].sort()
 
 /**
  * Trace until every thread of `want` has printed (or 15 s passed), then stop with Ctrl-C. Each
@@ -117,7 +134,10 @@ describe('recon-trace <pid> <spec>', () => {
   it('prints JSON Lines with --json', async () => {
     const s = await service()
     const r = cli([String(s.pid), `${work}:greet`, '-n', '2', '--scope', 'local', '--json'])
-    const events = r.out.trim().split('\n').map((l) => JSON.parse(l))
+    const events = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     // Which installer serves which function comes first, as an object of the stream.
     expect(events[0]).toEqual({
       type: 'installer',
@@ -186,16 +206,40 @@ describe('threads', () => {
     expect(threadsOf(r.out)).toEqual([0, first])
   })
 
-  itUnless(NO_LIVE_EDIT)('live edit in each thread: a file the preload left out is probed by the main thread and by the worker, each in its own isolate', async () => {
-    const s = forkService('threads.cjs', true, { RECON_TRACE_EXCLUDE: 'fixtures/service/work.cjs', ...LIVE_EDIT_ON })
-    const first = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
-    const r = await traceUntilSeen([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local'], [0, first])
-    expect(r.err).not.toContain('bad trace')
+  it('--stats --by who: one report with the rows of every thread (each counts its own calls), merged by the CLI', async () => {
+    const { s, first } = await threads()
+    const r = cli([String(s.pid), `${work}:greet(who)`, '--stats', '--by', 'who', '--json', '--time', '1500ms', '--scope', 'local'])
     expect(r.code).toBe(0)
-    expect(r.seen).toEqual([0, first])
+    const objects = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; rows?: { function: string; key: string; calls: number; errors: number }[]; message?: string })
+    const reports = objects.filter((o) => o.type === 'stats')
+    expect(reports).toHaveLength(1)
+    const rows = Object.fromEntries(reports[0].rows!.map((x) => [x.key, x]))
+    // Both threads greet every 5 ms: each counted its calls, the CLI added the worker's rows to the main thread's.
+    expect(Object.keys(rows).sort()).toEqual(['main', `worker ${first}`])
+    for (const x of Object.values(rows)) {
+      expect(x.function).toBe('work:greet')
+      expect(x.calls).toBeGreaterThan(20)
+      expect(x.errors).toBe(0)
+    }
+    expect(objects.at(-1)).toEqual({ type: 'end', message: expect.stringMatching(/^time limit of 1500 ms reached after \d+ calls; tracing stopped\.$/) })
   })
 
-  it("--pid existing leaves out a worker started after the trace began, --pid new takes only it", async () => {
+  itUnless(NO_LIVE_EDIT)(
+    'live edit in each thread: a file the preload left out is probed by the main thread and by the worker, each in its own isolate',
+    async () => {
+      const s = forkService('threads.cjs', true, { RECON_TRACE_EXCLUDE: 'fixtures/service/work.cjs', ...LIVE_EDIT_ON })
+      const first = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
+      const r = await traceUntilSeen([String(s.pid), `${work}:greet`, '-n', '100000', '--scope', 'local'], [0, first])
+      expect(r.err).not.toContain('bad trace')
+      expect(r.code).toBe(0)
+      expect(r.seen).toEqual([0, first])
+    },
+  )
+
+  it('--pid existing leaves out a worker started after the trace began, --pid new takes only it', async () => {
     const { s, first } = await threads()
     /** Trace with `--pid which` while the service starts one more worker; the threads seen, and that worker. */
     const whileSpawning = async (which: string) => {
@@ -220,15 +264,18 @@ describe('threads', () => {
 
 describe('worker names', () => {
   // A worker knows its name from Node 22 on (worker_threads.threadName); Node 20 does not tell it.
-  itUnless(!('threadName' in workerThreadsModule) && `worker_threads.threadName does not exist on Node ${process.versions.node}`)('--pid takes a worker by its name', async () => {
-    const s = forkService('threads.cjs')
-    const first = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
-    const r = cli([String(s.pid), `${work}:greet`, '-n', '4', '--scope', 'local', '--pid', 'jobs-1'])
-    expect(r.code).toBe(0)
-    const traced = r.out.split('\n').filter((l) => l.includes('work:greet('))
-    expect(traced).toHaveLength(4)
-    expect(traced.every((l) => l.includes(`<${s.pid}.${first}>`))).toBe(true)
-  })
+  itUnless(!('threadName' in workerThreadsModule) && `worker_threads.threadName does not exist on Node ${process.versions.node}`)(
+    '--pid takes a worker by its name',
+    async () => {
+      const s = forkService('threads.cjs')
+      const first = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/ready (\d+)/.exec(String(d))![1]))))
+      const r = cli([String(s.pid), `${work}:greet`, '-n', '4', '--scope', 'local', '--pid', 'jobs-1'])
+      expect(r.code).toBe(0)
+      const traced = r.out.split('\n').filter((l) => l.includes('work:greet('))
+      expect(traced).toHaveLength(4)
+      expect(traced.every((l) => l.includes(`<${s.pid}.${first}>`))).toBe(true)
+    },
+  )
 })
 
 describe('several processes, one limit', () => {
@@ -251,7 +298,12 @@ describe('several processes, one limit', () => {
     await new Promise((ok) => primary.stdout!.once('data', ok))
     const r = cli(['--children', String(primary.pid), `${work}:add/2`, '-n', '8', '--scope', 'local'])
     // Each process says which installer serves it, and nothing else goes to stderr.
-    expect(r.err.trim().split('\n').every((l) => /^recon-trace: process \d+: work:add through the preload's probes \(local scope/.test(l))).toBe(true)
+    expect(
+      r.err
+        .trim()
+        .split('\n')
+        .every((l) => /^recon-trace: process \d+: work:add through the preload's probes \(local scope/.test(l)),
+    ).toBe(true)
     expect(r.code).toBe(0)
     const traced = r.out.split('\n').filter((l) => l.includes('work:add('))
     expect(traced).toHaveLength(8)
@@ -291,7 +343,10 @@ describe('--children with new', () => {
       primary.send('spawn')
     })
     expect(await c.exited, c.err()).toBe(0)
-    const traced = c.out().split('\n').filter((l) => l.includes('work:add('))
+    const traced = c
+      .out()
+      .split('\n')
+      .filter((l) => l.includes('work:add('))
     expect(traced).toHaveLength(5)
     expect(traced.every((l) => l.includes(`<${spawned}.0>`))).toBe(true)
     primary.send('stop')
@@ -372,14 +427,21 @@ describe('attach without the preload, through the inspector', () => {
     const r = cli([String(s.pid), `${work}:greet`, '-n', '3'])
     expect(r.code).toBe(0)
     expect(r.err).toContain(`process ${s.pid} has no agent: attaching through its inspector`)
-    expect(r.lines).toEqual(["<0> work:greet('plain')", "<0> work:greet('plain')", "<0> work:greet('plain')", 'recon-trace: rate limit tripped after 3 messages; tracing stopped.'])
+    expect(r.lines).toEqual([
+      "<0> work:greet('plain')",
+      "<0> work:greet('plain')",
+      "<0> work:greet('plain')",
+      'recon-trace: rate limit tripped after 3 messages; tracing stopped.',
+    ])
     await new Promise((ok) => setTimeout(ok, 400))
     expect(await inspectorOpen()).toBe(false)
     expect((await status(s)).active).toBe(false)
     // The agent stays: the next trace goes straight to its socket.
     const again = cli([String(s.pid), `${work}:add/2 -> return`, '-n', '2'])
     expect(again.code).toBe(0)
-    expect(again.err).toBe('recon-trace: work:add through runtime wrappers (global scope on work: the function is replaced where its module\'s exports hold it)\n')
+    expect(again.err).toBe(
+      "recon-trace: work:add through runtime wrappers (global scope on work: the function is replaced where its module's exports hold it)\n",
+    )
     expect(again.lines[1]).toMatch(/^<0> work:add\/2 --> \d+$/)
   })
 
@@ -390,7 +452,14 @@ describe('attach without the preload, through the inspector', () => {
     // A process that binds that path and dies by SIGKILL leaves the file, refusing connections.
     // (The file may be there already: a stale socket of an earlier process of this pid, which is
     // the case under test; the binder replaces it.)
-    const binder = spawn(process.execPath, ['-e', `try { require('node:fs').unlinkSync(${JSON.stringify(path)}) } catch {}\nrequire('node:net').createServer().listen(${JSON.stringify(path)}, () => console.log('bound'))`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const binder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `try { require('node:fs').unlinkSync(${JSON.stringify(path)}) } catch {}\nrequire('node:net').createServer().listen(${JSON.stringify(path)}, () => console.log('bound'))`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     await new Promise((ok, fail) => {
       binder.stdout!.once('data', ok)
       binder.once('exit', (code) => fail(new Error(`the binder exited (${code}) before binding ${path}`)))
@@ -429,7 +498,9 @@ describe('attach without the preload, through the inspector', () => {
     expect(r.lines).toEqual(['<0> work:add/2', '<0> work:add/2', 'recon-trace: rate limit tripped after 2 messages; tracing stopped.'])
     await new Promise((ok) => setTimeout(ok, 200))
     s.send('source')
-    const seen = await new Promise<{ same: boolean; bindings: string[] }>((ok) => s.on('message', (m: { same?: boolean }) => m.same !== undefined && ok(m as { same: boolean; bindings: string[] })))
+    const seen = await new Promise<{ same: boolean; bindings: string[] }>((ok) =>
+      s.on('message', (m: { same?: boolean }) => m.same !== undefined && ok(m as { same: boolean; bindings: string[] })),
+    )
     expect(seen).toEqual({ same: true, bindings: [] })
   })
 
@@ -444,7 +515,9 @@ describe('attach without the preload, through the inspector', () => {
     expect(msgs.filter((l) => /^<0> work:add\/2 --> \d+$/.test(l)).length).toBeGreaterThanOrEqual(1)
     expect(r.lines.at(-1)).toBe('recon-trace: rate limit tripped after 4 messages; tracing stopped.')
     s.send('source')
-    const seen = await new Promise<{ same: boolean; bindings: string[] }>((ok) => s.on('message', (m: { same?: boolean }) => m.same !== undefined && ok(m as { same: boolean; bindings: string[] })))
+    const seen = await new Promise<{ same: boolean; bindings: string[] }>((ok) =>
+      s.on('message', (m: { same?: boolean }) => m.same !== undefined && ok(m as { same: boolean; bindings: string[] })),
+    )
     expect(seen).toEqual({ same: true, bindings: [] })
   })
 })
@@ -543,21 +616,37 @@ describe('errors, each with what to do', () => {
   // Running the CLI as another user needs root (to switch to uid 65534, nobody). That user may
   // not be able to read the checkout (a private directory) nor the Node binary in node_modules:
   // it runs a copy of both that anyone can read (helpers.ts, publicCopy).
-  itUnless(process.getuid?.() !== 0 && 'switching to another user (uid 65534) needs root')('another user cannot trace the process, nor reach its socket: exit 1, saying so', async () => {
-    const s = await service()
-    const copy = publicCopy()
-    try {
-      const r = spawnSync(copy.node, [copy.bin, String(s.pid), `${work}:greet`, '-n', '1', '--scope', 'local'], { cwd: '/', uid: 65534, gid: 65534, encoding: 'utf8', timeout: 10_000 })
-      expect(r.stderr).toContain(`process ${s.pid} belongs to another user: run recon-trace as that user, or as root`)
-      expect(r.status).toBe(1)
-      const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
-      const direct = spawnSync(copy.node, ['-e', `require('net').createConnection(${JSON.stringify(sock)}).on('error', (e) => console.log(e.code)).on('connect', () => console.log('connected'))`], { cwd: '/', uid: 65534, gid: 65534, encoding: 'utf8', timeout: 5000 })
-      expect(direct.stdout.trim()).toBe('EACCES')
-    } finally {
-      copy.remove()
-    }
-    expect((await status(s)).active).toBe(false)
-  })
+  itUnless(process.getuid?.() !== 0 && 'switching to another user (uid 65534) needs root')(
+    'another user cannot trace the process, nor reach its socket: exit 1, saying so',
+    async () => {
+      const s = await service()
+      const copy = publicCopy()
+      try {
+        const r = spawnSync(copy.node, [copy.bin, String(s.pid), `${work}:greet`, '-n', '1', '--scope', 'local'], {
+          cwd: '/',
+          uid: 65534,
+          gid: 65534,
+          encoding: 'utf8',
+          timeout: 10_000,
+        })
+        expect(r.stderr).toContain(`process ${s.pid} belongs to another user: run recon-trace as that user, or as root`)
+        expect(r.status).toBe(1)
+        const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
+        const direct = spawnSync(
+          copy.node,
+          [
+            '-e',
+            `require('net').createConnection(${JSON.stringify(sock)}).on('error', (e) => console.log(e.code)).on('connect', () => console.log('connected'))`,
+          ],
+          { cwd: '/', uid: 65534, gid: 65534, encoding: 'utf8', timeout: 5000 },
+        )
+        expect(direct.stdout.trim()).toBe('EACCES')
+      } finally {
+        copy.remove()
+      }
+      expect((await status(s)).active).toBe(false)
+    },
+  )
 
   it('a usage error: exit 2 with the usage', () => {
     const r = cli(['--bogus'])
@@ -571,7 +660,9 @@ describe('errors, each with what to do', () => {
     expect(parseArgs(['4242', 'work:add', '--budget', '2.5']).options.budget).toBe(2.5)
     expect(parseArgs(['4242', 'work:add', '--budget', '10%']).options.budget).toBe(10)
     for (const bad of ['0', '150', 'lots'])
-      expect(() => parseArgs(['4242', 'work:add', '--budget', bad])).toThrow(`--budget takes a percentage of one core above 0 and up to 100, such as 5, not ${bad}`)
+      expect(() => parseArgs(['4242', 'work:add', '--budget', bad])).toThrow(
+        `--budget takes a percentage of one core above 0 and up to 100, such as 5, not ${bad}`,
+      )
   })
 
   it("--help shows the book's examples, exit 0", () => {

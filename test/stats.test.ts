@@ -277,6 +277,54 @@ describe('stats mode', () => {
     expect(text.slice(text.lastIndexOf('\x1b[J') + 3)).toMatch(/^function\s+calls\s+errors\s+p50\s+p90\s+p99\s+max\nObject:f\s+2\s/)
   }, 10_000)
 
+  for (const build of ['generated', 'closures'] as const) {
+    it(`is faithful in stats mode (${build} wrappers): this, extra arguments, new, the same thrown object; each call counted`, async () => {
+      const before = process.env.RECON_TRACE_CODEGEN
+      if (build === 'closures') process.env.RECON_TRACE_CODEGEN = 'off'
+      try {
+        const out = collector()
+        class Point {
+          constructor(
+            public x: number,
+            public y: number,
+          ) {}
+        }
+        const thrown = new Error('same')
+        const o = {
+          k: 5,
+          self(this: { k: number }, a: number) {
+            return this.k + a + arguments.length
+          },
+          boom(_a: number) {
+            throw thrown
+          },
+          Point,
+        }
+        calls([o, '_'], 1000, { io: out.io, stats: true, json: true })
+        expect((o.self as (...a: number[]) => number)(1, 2, 3)).toBe(9)
+        expect(o.self(1)).toBe(7)
+        let caught: unknown
+        try {
+          o.boom(1)
+        } catch (e) {
+          caught = e
+        }
+        expect(caught).toBe(thrown)
+        const p = new o.Point(1, 2)
+        expect(p).toBeInstanceOf(Point)
+        expect([p.x, p.y]).toEqual([1, 2])
+        clear()
+        await drain()
+        const rows = (JSON.parse(out.lines[0]) as { rows: { function: string; calls: number; throws: number }[] }).rows
+        const by = Object.fromEntries(rows.map((r) => [r.function, [r.calls, r.throws]]))
+        expect(by).toEqual({ 'Object:self': [2, 0], 'Object:boom': [1, 1], 'Object:Point': [1, 0] })
+      } finally {
+        if (before === undefined) delete process.env.RECON_TRACE_CODEGEN
+        else process.env.RECON_TRACE_CODEGEN = before
+      }
+    })
+  }
+
   it('a returned function restores exactly: the same object back, nothing left on the object', () => {
     const o = { f: (x: number) => x, g: () => 2 }
     const before = Object.getOwnPropertyDescriptors(o)

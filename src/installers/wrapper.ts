@@ -55,6 +55,27 @@ const hasOwn = Object.prototype.hasOwnProperty
 /** The slow path, provided by the session: record the call, run it, record its outcome. */
 export type OnMatch = (target: Target, flags: number, self: unknown, args: IArguments, newTarget: Function | undefined) => unknown
 
+/**
+ * Stats mode's door from a generated wrapper into the session (session.ts): the wrapper counts a
+ * selected call there, then times it itself, with the arguments spelled out and no `arguments`
+ * object handed on (bench/stats.mjs). Calls with `new` go through `OnMatch`.
+ */
+export interface StatsPath {
+  /**
+   * Count a selected call: its row, or undefined when the limit refuses it (it then runs untimed).
+   * `value`: the argument at `by` (undefined when the call has none there).
+   */
+  enter(t: Target, value: unknown): object | undefined
+  /** The position of the argument whose values get rows of their own, or -1. */
+  readonly by: number
+  /** The call returned `value` (a promise is followed until it settles); it began at `start`. */
+  done(row: object, value: unknown, start: number): void
+  /** The call threw; it began at `start`. */
+  threw(row: object, start: number): void
+  /** The monotonic clock (clock.ts). */
+  now(): number
+}
+
 /** Where a wrapper sits: a property of an object (its value, or its getter or setter). */
 export interface Site {
   readonly owner: object
@@ -325,14 +346,14 @@ function copyFunctionProperties(original: Function, wrapper: Function): void {
  * check alone, +4.5 ns with the spelled-out call (Node 20 and 24); where V8 inlines the
  * wrapper, +1.0-1.3 ns.
  */
-export function makeWrapper(t: Target, onMatch: OnMatch): Function {
+export function makeWrapper(t: Target, onMatch: OnMatch, stats?: StatsPath): Function {
   const original = t.call
   let wrapper: Function | undefined
   const constructible = getOwnDescriptor(t.original, 'prototype') !== undefined
   // Generated where code generation is allowed (it runs the matcher itself); else one of the two
   // closures below, which continue in `enter` / `enterNew`.
   const shapes = t.match.shapes
-  if (shapes !== undefined && shapes.length > 0) wrapper = generateWrapper(t, original, shapes, constructible, onMatch)
+  if (shapes !== undefined && shapes.length > 0) wrapper = generateWrapper(t, original, shapes, constructible, onMatch, stats)
   if (wrapper === undefined) {
     t.enter = function (this: unknown) {
       const flags = t.match(arguments, arguments.length)
@@ -400,11 +421,28 @@ function paramsOf(fn: Function): number {
  * `add(a, b)` declared `(a, b, c)`: +5.1 ns per megamorphic call, `(a, b)`: +1.4 ns, Node 20
  * and 24; docs/benchmarks.md, issue 14's reading).
  */
-function generateWrapper(t: Target, original: Function, shapes: readonly MatchShape[], constructible: boolean, onMatch: OnMatch): Function | undefined {
+function generateWrapper(
+  t: Target,
+  original: Function,
+  shapes: readonly MatchShape[],
+  constructible: boolean,
+  onMatch: OnMatch,
+  stats: StatsPath | undefined,
+): Function | undefined {
   const count = paramsOf(t.original)
   const params = Array.from({ length: count }, (_, i) => `a${i}`)
   const argAt = (i: number): string => (i < count ? params[i] : `arguments[${i}]`)
-  const scope: Record<string, unknown> = { ...GUARD_SCOPE, $t: t, $original: original, $busy: guard, $apply: apply, $construct: construct, $onMatch: onMatch }
+  const scope: Record<string, unknown> = {
+    ...GUARD_SCOPE,
+    $t: t,
+    $original: original,
+    $busy: guard,
+    $apply: apply,
+    $construct: construct,
+    $onMatch: onMatch,
+    $stats: stats,
+    $now: stats?.now,
+  }
   let decls = ''
   const alternatives = shapes.map((shape, k) => {
     const parts: string[] = []
@@ -431,8 +469,17 @@ function generateWrapper(t: Target, original: Function, shapes: readonly MatchSh
   // A call that passes the check goes to the whole matcher here (V8 inlines it, and a user's
   // predicate with it, and keeps `arguments` unallocated while it only reads it), and on to the
   // session only when it is selected.
+  // Stats mode: a call (not a construction) is counted, then timed here around the call spelled out.
+  let call = '$apply($original, this, arguments)'
+  for (const k of [...Array.from({ length: count }, (_, i) => i), count].reverse())
+    call = `n === ${k} ? $apply($original, this, [${params.slice(0, k).join(', ')}]) : ${call}`
+  const timed =
+    `if (${'${newTarget}'} === undefined) {const r = $stats.enter($t, ${stats === undefined || stats.by < 0 ? 'undefined' : `n > ${stats.by} ? ${argAt(stats.by)} : undefined`});` +
+    `if (r !== undefined) {const s = $now(); let v;` +
+    `try {v = ${call}} catch (e) {$stats.threw(r, s); throw e} $stats.done(r, v, s); return v}} else `
   const selected = (self: string, newTarget: string) =>
-    `if (${check}) {const f = $t.match(arguments, n); if (f !== 0) return $onMatch($t, f, ${self}, arguments, ${newTarget})}`
+    `if (${check}) {const f = $t.match(arguments, n); if (f !== 0) ${stats === undefined ? '' : timed.replace('${newTarget}', newTarget)}` +
+    `return $onMatch($t, f, ${self}, arguments, ${newTarget})}`
   const body = constructible
     ? `return function (${list}) {const n = arguments.length;${selected('new.target === undefined ? this : undefined', 'new.target')}` +
       `if (new.target !== undefined) return $construct($original, arguments, new.target);${through}}`
@@ -592,6 +639,8 @@ export class Wrappers implements Installer {
     private readonly onLate: (notices: string[]) => void,
     /** What `plan()` found for the specs, before anything was changed. */
     private readonly found: Plan,
+    /** Stats mode: counted and timed in the generated wrapper. */
+    private readonly stats?: StatsPath,
   ) {}
 
   /** Wrap everything found; returns how many functions were hooked. Problems: sites that cannot be replaced. */
@@ -611,7 +660,7 @@ export class Wrappers implements Installer {
       if (!t) {
         t = new Target(f.fn, module, f.name, this.matchers[spec])
         ;[t.min, t.max] = arityRange(this.specs[spec])
-        makeWrapper(t, this.onMatch)
+        makeWrapper(t, this.onMatch, this.stats)
         this.targets.set(f.fn, t)
         this.specsOf.set(f.fn, new Set([spec]))
         added++
