@@ -128,16 +128,24 @@ interface Session {
   dropped: number
   /**
    * Stats mode: the threads report their counters (kind `stats`), and the client is told the end
-   * only after this thread's last report (`mainEnded`), or a second after asking for it.
+   * only after the last report of this thread (`mainEnded`) and of every worker that hooked
+   * something (`threads`, `finals`), or a second after asking for it. The time limit is the
+   * agent's alone then: its line counts the calls of every thread.
    */
   stats: boolean
   mainEnded: boolean
+  threads: Set<number>
+  finals: Set<number>
   /** Why it ends, once `finish` was called; undefined: cleared. */
   reason: string | undefined
+  /** It ends by its time limit (stats mode: the line is made when told, with every thread's calls). */
+  timeUp: boolean
   told: boolean
   tellTimer: NodeJS.Timeout | undefined
-  /** Stats mode: the calls each thread counted, from its latest report (for the time limit's line). */
+  /** Stats mode: the calls each thread counted, from its latest report. */
   counted: Map<number, number>
+  /** The time limit, ms. */
+  time: number | undefined
 }
 
 /**
@@ -205,11 +213,17 @@ class Agent {
     if (c.finishing) return
     c.reason = reason
     this.stop(c)
-    if (!c.stats || c.mainEnded) this.tell(c)
+    if (!c.stats) this.tell(c)
     else {
       c.tellTimer = setTimeout(() => this.tell(c), 1000)
       c.tellTimer.unref()
+      this.tellIfReported(c)
     }
+  }
+
+  /** Stats mode: tell the end once every thread that hooked something has sent its last report. */
+  private tellIfReported(c: Session): void {
+    if (c.finishing && c.mainEnded && [...c.threads].every((t) => c.finals.has(t))) this.tell(c)
   }
 
   /** Tell the client its session ended, once. */
@@ -218,6 +232,12 @@ class Agent {
     c.told = true
     if (c.tellTimer) clearTimeout(c.tellTimer)
     this.open.delete(c.id)
+    if (c.timeUp && c.stats)
+      c.reason = timeLimitReason(
+        c.time ?? 0,
+        [...c.counted.values()].reduce((a, b) => a + b, 0),
+        'calls',
+      )
     if (c.reason !== undefined) this.send(c.socket, { type: 'trip', reason: c.reason })
     this.send(c.socket, { type: 'end', reason: c.reason ?? 'cleared' })
   }
@@ -228,15 +248,22 @@ class Agent {
       // A thread's counters: passed on while its client has not been told the end.
       const s = this.open.get(id)
       if (s === undefined || s.told) return
+      let final = false
+      let thread = -1
       try {
-        const d = JSON.parse(line) as { thread?: unknown; functions?: { all?: { calls?: unknown } }[] }
+        const d = JSON.parse(line) as { thread?: unknown; final?: unknown; functions?: { all?: { calls?: unknown } }[] }
         let n = 0
         for (const f of d.functions ?? []) n += typeof f.all?.calls === 'number' ? f.all.calls : 0
-        if (typeof d.thread === 'number') s.counted.set(d.thread, n)
+        if (typeof d.thread === 'number') s.counted.set((thread = d.thread), n)
+        final = d.final === true
       } catch {
         return
       }
       this.send(s.socket, { type: 'stats', line })
+      if (final && thread > 0) {
+        s.finals.add(thread)
+        this.tellIfReported(s)
+      }
       return
     }
     const c = this.current
@@ -266,7 +293,10 @@ class Agent {
     // A thread that hooked something: its client counts the threads reached.
     else if (m.type === 'started') {
       const c = this.current
-      if (c !== undefined && c.id === m.id) this.send(c.socket, { type: 'thread', threadId: m.threadId, hooked: m.hooked, installers: m.installers })
+      if (c !== undefined && c.id === m.id) {
+        c.threads.add(m.threadId)
+        this.send(c.socket, { type: 'thread', threadId: m.threadId, hooked: m.hooked, installers: m.installers })
+      }
     }
     // A worker that starts while a trace runs asks for it (the pid spec 'new' selects it).
     else if (m.type === 'hello' && this.current && !this.current.finishing) this.channel.postMessage(this.current.request)
@@ -345,7 +375,10 @@ class Agent {
       }
     }
     const id = ++this.sessions
-    const request: ThreadRequest = { type: 'trace', id, specs: r.specs, limit: r.limit, options, startedAt: Date.now() }
+    // Stats mode: the time limit is the agent's alone, so that its line counts the calls of every
+    // thread; the threads' traces end when it stops them, each with its last report.
+    const traced = options.stats === true && options.time !== undefined ? { ...options, time: undefined } : options
+    const request: ThreadRequest = { type: 'trace', id, specs: r.specs, limit: r.limit, options: traced, startedAt: Date.now() }
     let started: Started
     try {
       // This thread's part; each thread counts its own messages too, so that none sends more
@@ -354,15 +387,15 @@ class Agent {
       started = startTrace(
         r.specs as Parameters<typeof startTrace>[0],
         r.limit as Parameters<typeof startTrace>[1],
-        options,
+        traced,
         (reason) => {
           const c = this.open.get(id)
           if (c === undefined) return
           c.mainEnded = true
           if (c.finishing) {
-            if (c.stats) this.tell(c)
+            if (c.stats) this.tellIfReported(c)
           } else if (reason === undefined) this.finish(c, undefined)
-          // In stats mode no line reaches the agent's count: this thread's own limit or time ends the session.
+          // In stats mode no line reaches the agent's count: this thread's own limit ends the session.
           else if (c.stats) this.finish(c, reason)
         },
         undefined,
@@ -384,22 +417,21 @@ class Agent {
       dropped: 0,
       stats: options.stats === true,
       mainEnded: false,
+      threads: new Set(),
+      finals: new Set(),
       reason: undefined,
+      timeUp: false,
       told: false,
       tellTimer: undefined,
       counted: new Map(),
+      time: typeof options.time === 'number' ? options.time : undefined,
     }
     if (typeof options.time === 'number') {
       const ms = options.time
-      // In stats mode this thread's trace ends itself at the same time, with its last report;
-      // the agent's timer is the backstop (a trace with nothing hooked here).
-      session.timer = setTimeout(
-        () => {
-          const calls = [...session.counted.values()].reduce((a, b) => a + b, 0)
-          this.finish(session, session.stats ? timeLimitReason(ms, calls, 'calls') : timeLimitReason(ms, session.limiter.taken))
-        },
-        session.stats ? ms + 250 : ms,
-      )
+      session.timer = setTimeout(() => {
+        session.timeUp = true
+        this.finish(session, timeLimitReason(ms, session.limiter.taken))
+      }, ms)
       session.timer.unref()
     }
     this.open.set(id, session)

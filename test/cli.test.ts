@@ -11,6 +11,9 @@ import { BINDING_ON, LIVE_EDIT_ON, NO_LIVE_EDIT, itUnless } from './runtime.js'
 import { publicCopy, undurated } from './helpers.js'
 import { PROTOCOL } from '../src/protocol.js'
 
+/** script(1) (util-linux) gives a process a terminal: the in-place refresh of stats mode is tested through it. */
+const NO_SCRIPT: string | false = spawnSync('script', ['--version']).error !== undefined && 'no script(1) on this machine to give the CLI a terminal'
+
 const root = resolve(import.meta.dirname, '..')
 const bin = join(root, 'dist/cjs/bin.js')
 const work = './fixtures/service/work.cjs'
@@ -224,7 +227,27 @@ describe('threads', () => {
       expect(x.calls).toBeGreaterThan(20)
       expect(x.errors).toBe(0)
     }
-    expect(objects.at(-1)).toEqual({ type: 'end', message: expect.stringMatching(/^time limit of 1500 ms reached after \d+ calls; tracing stopped\.$/) })
+    // The time limit is the agent's: its line counts the calls of both threads, each one's last report in.
+    const total = Object.values(rows).reduce((n, x) => n + x.calls, 0)
+    expect(objects.at(-1)).toEqual({ type: 'end', message: `time limit of 1500 ms reached after ${total} calls; tracing stopped.` })
+  })
+
+  itUnless(NO_SCRIPT)('--stats on a terminal: the table is redrawn in place every second, then the final table and the trip line', async () => {
+    const { s } = await threads()
+    // script(1) gives the CLI a terminal (its stdout and stderr), and copies what it writes.
+    const command = [process.execPath, bin, String(s.pid), `${work}:greet(who)`, '--stats', '--by', 'who', '--time', '3500ms', '--scope', 'local', '--no-color']
+    const r = spawnSync('script', ['-qfec', command.map((a) => `'${a}'`).join(' '), '/dev/null'], { cwd: root, encoding: 'utf8', timeout: 20_000 })
+    expect(r.status).toBe(0)
+    const out = r.stdout.replace(/\r/g, '')
+    // At least two refreshes: each moves up over the table before it (n lines) and clears below.
+    const ups = [...out.matchAll(/\x1b\[(\d+)F\x1b\[J(?:\x1b\[K)?function +who +calls/g)]
+    expect(ups.length).toBeGreaterThanOrEqual(2)
+    const final = out.slice(out.lastIndexOf('\x1b[J') + 3)
+    expect(final).toMatch(/^(\x1b\[K)?function +who +calls +errors +p50 +p90 +p99 +max\n/)
+    expect(final).toMatch(/\nwork:greet +main +\d+ +0 /)
+    const total = [...final.matchAll(/^work:greet +\S+(?: \d+)? +(\d+) +0 /gm)].reduce((n, m) => n + Number(m[1]), 0)
+    expect(total).toBeGreaterThan(0)
+    expect(final).toContain(`recon-trace: time limit of 3500 ms reached after ${total} calls; tracing stopped.\n`)
   })
 
   itUnless(NO_LIVE_EDIT)(

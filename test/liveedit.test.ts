@@ -15,7 +15,7 @@ const shapes = './fixtures/live/shapes.cjs'
 const describeLive = describeUnless(NO_LIVE_EDIT)
 
 /** Run `program` with plain node: no preload (live edit turned on where it is off by default). */
-function run(program: string, opts: { esm?: boolean; flags?: string[]; env?: Record<string, string> } = {}): Run {
+function run(program: string, opts: { esm?: boolean; flags?: string[]; env?: Record<string, string>; timeout?: number } = {}): Run {
   return runProgram(program, { ...opts, env: { ...LIVE_EDIT_ON, ...opts.env } })
 }
 
@@ -468,12 +468,15 @@ describeLive('livediff: the port of V8\'s text diff', () => {
         }
       }
       console.error(JSON.stringify(stats))
-    `)
+    `, { timeout: 100_000 })
+    // Each edit of lodash's script costs V8 60-125 ms here (two per try, about 100 tries): 15-31 s,
+    // past the 30 s a program gets by default on a slow day.
+    expect(r.signal).toBeNull()
     const stats = JSON.parse(r.stderr.trim())
     expect(stats.tried).toBeGreaterThan(40)
     expect(stats.wrong).toEqual([])
     expect(stats.patched).toBeGreaterThan(stats.tried / 3) // both forms are tried: some of each are not mapped, and the port must say which
-  }, 60_000)
+  }, 120_000)
 })
 
 describe('the runtime gate', () => {

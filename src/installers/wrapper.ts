@@ -473,13 +473,14 @@ function generateWrapper(
   let call = '$apply($original, this, arguments)'
   for (const k of [...Array.from({ length: count }, (_, i) => i), count].reverse())
     call = `n === ${k} ? $apply($original, this, [${params.slice(0, k).join(', ')}]) : ${call}`
-  const timed =
-    `if (${'${newTarget}'} === undefined) {const r = $stats.enter($t, ${stats === undefined || stats.by < 0 ? 'undefined' : `n > ${stats.by} ? ${argAt(stats.by)} : undefined`});` +
-    `if (r !== undefined) {const s = $now(); let v;` +
-    `try {v = ${call}} catch (e) {$stats.threw(r, s); throw e} $stats.done(r, v, s); return v}} else `
+  const keyed = stats === undefined || stats.by < 0 ? 'undefined' : `n > ${stats.by} ? ${argAt(stats.by)} : undefined`
+  const timed = (newTarget: string) =>
+    stats === undefined
+      ? ''
+      : `if (${newTarget} === undefined) {const r = $stats.enter($t, ${keyed}); if (r !== undefined) {const s = $now(); let v;` +
+        `try {v = ${call}} catch (e) {$stats.threw(r, s); throw e} $stats.done(r, v, s); return v}} else `
   const selected = (self: string, newTarget: string) =>
-    `if (${check}) {const f = $t.match(arguments, n); if (f !== 0) ${stats === undefined ? '' : timed.replace('${newTarget}', newTarget)}` +
-    `return $onMatch($t, f, ${self}, arguments, ${newTarget})}`
+    `if (${check}) {const f = $t.match(arguments, n); if (f !== 0) ${timed(newTarget)}` + `return $onMatch($t, f, ${self}, arguments, ${newTarget})}`
   const body = constructible
     ? `return function (${list}) {const n = arguments.length;${selected('new.target === undefined ? this : undefined', 'new.target')}` +
       `if (new.target !== undefined) return $construct($original, arguments, new.target);${through}}`
