@@ -7,8 +7,8 @@
  * here: returned (or fulfilled), threw, or rejected, with its duration in a fixed-size histogram
  * (histogram.ts). With `by` (`{ by: 'id' }`, `--by id`) each value of the argument the specs'
  * pattern binds to that name gets its own row: at most `MAX_KEYS` per function, the calls of
- * any further value counted in one row of "others". Memory is bounded by the number of hooked
- * functions times `MAX_KEYS + 2` rows of 401 counters.
+ * any further value counted in one row of "others", and at most `MAX_ROWS` such rows in the
+ * trace. Memory is bounded: `MAX_ROWS` rows plus two per hooked function, of 401 counters each.
  *
  * `data()` is what the trace reports (report.ts renders and merges it): once a second while the
  * trace runs, where someone watches (a terminal, the CLI), and once at its end.
@@ -19,6 +19,12 @@ import { snapshot } from './snapshot.js'
 
 /** Distinct argument values counted apart, per function; the rest are "others". */
 export const MAX_KEYS = 1000
+/**
+ * Rows of argument values in one trace, all functions together (each row is 401 counters, 1.6
+ * KB): a wildcard spec over many functions stays within about 16 MB; past it, a function's new
+ * values are "others" too.
+ */
+export const MAX_ROWS = 10_000
 /** Characters kept of an argument value used as a key. */
 export const KEY_CHARS = 120
 
@@ -51,13 +57,18 @@ export class FunctionStats {
   /** By the value itself where it is a primitive (no string is made per call), else by its text. */
   readonly keys = new Map<unknown, Row>()
   others: Row | undefined
-  constructor(readonly label: string) {}
+  constructor(
+    readonly label: string,
+    /** The trace's count of value rows, shared by its functions. */
+    private readonly budget: { rows: number },
+  ) {}
 
   /** The row of an argument value (`rowKey`): its own while there is room, else "others". */
   row(key: unknown): Row {
     let r = this.keys.get(key)
     if (r !== undefined) return r
-    if (this.keys.size < MAX_KEYS) {
+    if (this.keys.size < MAX_KEYS && this.budget.rows < MAX_ROWS) {
+      this.budget.rows++
       r = new Row(this.all)
       this.keys.set(key, r)
       return r
@@ -149,6 +160,8 @@ export class Stats {
   calls = 0
   /** Counters changed since the last report. */
   changed = false
+  /** Value rows made, all functions together (at most `MAX_ROWS`). */
+  private readonly budget = { rows: 0 }
 
   constructor(
     /** The name rows are keyed by, or undefined. */
@@ -159,7 +172,7 @@ export class Stats {
   of(label: string): FunctionStats {
     let f = this.fns.get(label)
     if (f === undefined) {
-      f = new FunctionStats(label)
+      f = new FunctionStats(label, this.budget)
       this.fns.set(label, f)
     }
     return f

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { Writable } from 'node:stream'
 import { calls, clear, TraceError } from '../src/index.js'
-import { MAX_KEYS } from '../src/stats.js'
+import { MAX_KEYS, MAX_ROWS } from '../src/stats.js'
 import { DURATION, collector, drain, requireFixture, untimed } from './helpers.js'
 
 const queue = requireFixture('./queue.cjs')
@@ -173,6 +173,20 @@ describe('stats mode', () => {
     expect(rows.at(-1)).toMatchObject({ key: 'others', others: true, calls: 50 })
     expect(rows.find((r) => r.key === '3')!.calls).toBe(11)
     expect(rows.reduce((n, r) => n + r.calls, 0)).toBe(MAX_KEYS + 60)
+  })
+
+  it(`keeps at most ${MAX_ROWS} value rows in a trace, all functions together: past it new values are "others"`, async () => {
+    const out = collector()
+    const fns: Record<string, (id: number) => number> = {}
+    for (let k = 0; k < 12; k++) fns[`f${k}`] = (id: number) => id
+    calls([{ module: fns, function: '_', args: 'id' }], 1_000_000, { io: out.io, stats: true, by: 'id', json: true })
+    for (let k = 0; k < 12; k++) for (let i = 0; i < MAX_KEYS; i++) fns[`f${k}`](i)
+    clear()
+    await drain()
+    const rows = (JSON.parse(out.lines[0]) as { rows: { function: string; others?: boolean; calls: number }[] }).rows
+    expect(rows.filter((r) => r.others !== true)).toHaveLength(MAX_ROWS)
+    expect(rows.filter((r) => r.others === true).reduce((n, r) => n + r.calls, 0)).toBe(12 * MAX_KEYS - MAX_ROWS)
+    expect(rows.reduce((n, r) => n + r.calls, 0)).toBe(12 * MAX_KEYS)
   })
 
   it('a row is named by the value as it prints: objects through a small snapshot (no getter runs, redacted keys hidden), long strings cut to 120 characters', async () => {
