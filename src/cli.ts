@@ -382,6 +382,8 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
   const inPlace = view !== undefined && !json && (out as { isTTY?: boolean }).isTTY === true
   let shown = 0
   let reported = false
+  // Stats mode with several processes: each ends by its own limit or time; why, after the table.
+  const ends = new Map<number, string>()
   const showStats = (final: boolean) => {
     if (!view || !latest || reported) return
     if (final) reported = true
@@ -402,7 +404,10 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
     const ended = new Set<number>()
     const finish = (c: number) => {
       if (code !== undefined) return
-      if (c === 0) showStats(true)
+      if (c === 0) {
+        showStats(true)
+        for (const [pid, reason] of ends) print(tripLine(`process ${pid}: ${reason}`, p.options.json === true))
+      }
       code = c
       if (ticker) clearInterval(ticker)
       status?.erase()
@@ -457,7 +462,7 @@ function trace(p: Parsed, initial: number[], out: NodeJS.WritableStream, err: No
         if (!multi) {
           showStats(true)
           print(tripLine(msg.reason, p.options.json === true))
-        }
+        } else if (view) ends.set(pid, msg.reason)
       } else if (msg.type === 'line') {
         if (multi) {
           if (limiter.tripped) return // in flight when the global limit tripped: not printed

@@ -316,6 +316,28 @@ describe('several processes, one limit', () => {
     expect((await status(b)).active).toBe(false)
   })
 
+  it('--stats over a list of pids: one table of both processes, then why each one ended', async () => {
+    const [a, b] = [await service(), await service()]
+    const r = cli([`${a.pid},${b.pid}`, `${work}:greet`, '--stats', '--json', '--time', '1200ms', '--scope', 'local'])
+    expect(r.code).toBe(0)
+    const objects = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; rows?: { function: string; calls: number }[]; message?: string })
+    const reports = objects.filter((o) => o.type === 'stats')
+    expect(reports).toHaveLength(1)
+    expect(reports[0].rows).toHaveLength(1)
+    expect(reports[0].rows![0].function).toBe('work:greet')
+    const ends = objects.filter((o) => o.type === 'end').map((o) => o.message)
+    expect(ends.sort()).toEqual(
+      [a.pid, b.pid].map((pid) => expect.stringMatching(new RegExp(`^process ${pid}: time limit of 1200 ms reached after \\d+ calls; tracing stopped\\.$`))),
+    )
+    // The table adds both processes' calls: each line says its own count.
+    const each = ends.map((m) => Number(/after (\d+) calls/.exec(m!)![1]))
+    expect(each.every((n) => n > 0)).toBe(true)
+    expect(reports[0].rows![0].calls).toBe(each[0] + each[1])
+  })
+
   it('traces a cluster with --children: the workers of the primary, one global limit', async () => {
     const primary = forkService('cluster.cjs')
     await new Promise((ok) => primary.stdout!.once('data', ok))
