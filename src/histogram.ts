@@ -12,6 +12,12 @@
  * row per power of two of microseconds, everything under 1 µs in `[0, 1)`.
  */
 
+/**
+ * Math's functions as they were at load: a counted call's bucket is found outside recon-trace's
+ * re-entry guard, and a trace of `Math.log2` itself must not be called back from it.
+ */
+const { clz32, floor, log2 } = Math
+
 /** Parts of each power of two. */
 const SUB = 8
 /** The first power of two of microseconds with its own buckets (2^-10 µs: 0.98 ns). */
@@ -37,17 +43,17 @@ export function bucketOf(us: number): number {
   const v = us * UNITS
   if (v >= 8 && v < 2147483648) {
     const x = v >>> 0
-    const e = 31 - Math.clz32(x)
+    const e = 31 - clz32(x)
     return 1 + e * SUB + ((x >>> (e - 3)) & 7)
   }
   if (!(v >= 1)) return 0
-  let e = Math.floor(Math.log2(us))
+  let e = floor(log2(us))
   if (e >= MAX_EXP) return BUCKETS - 1
   // log2 may round across a power of two: put the ratio back in [1, 2).
   let ratio = us / pow2(e)
   if (ratio < 1) ratio = us / pow2(--e)
   else if (ratio >= 2) ratio = us / pow2(++e)
-  let sub = Math.floor((ratio - 1) * SUB)
+  let sub = floor((ratio - 1) * SUB)
   if (sub >= SUB) sub = SUB - 1
   return 1 + (e - MIN_EXP) * SUB + sub
 }
@@ -55,7 +61,7 @@ export function bucketOf(us: number): number {
 /** The lowest duration (µs) of bucket `i`; bucket 0 starts at 0. */
 export function lowOf(i: number): number {
   if (i <= 0) return 0
-  const e = MIN_EXP + Math.floor((i - 1) / SUB)
+  const e = MIN_EXP + floor((i - 1) / SUB)
   return pow2(e) * (1 + ((i - 1) % SUB) / SUB)
 }
 

@@ -19,13 +19,13 @@
  * the query), so their return prints as a plain `-->` value.
  */
 import { promiseHooks } from 'node:v8'
-import { performance } from 'node:perf_hooks'
+import { monotonic } from './clock.js'
 import { openSession } from './inspector.js'
 import type { Session } from 'node:inspector'
 
 /**
  * How a followed promise ended: its state and result, or `unobservable` (the inspector failed:
- * `value` is the promise); `at`, when it settled (`performance.now()`, read in the settle hook).
+ * `value` is the promise); `at`, when it settled (clock.ts `monotonic`, read in the settle hook).
  */
 export type Settled = (state: 'fulfilled' | 'rejected' | 'unobservable', value: unknown, at: number) => void
 
@@ -86,13 +86,13 @@ export class Settler {
     this.stopHook ??= promiseHooks.onSettled((q: Promise<unknown>) => {
       // The hook runs inside resolve/reject, before the state is set: look at the next microtask.
       if (this.waiting.has(q)) {
-        const at = performance.now()
+        const at = monotonic()
         queueMicrotask(() => this.check(q, at))
       }
     }) as () => void
     // It may have settled already (an async function that returned without awaiting): then it
     // settled by the time it was returned.
-    const returned = performance.now()
+    const returned = monotonic()
     queueMicrotask(() => this.check(p, returned))
     return true
   }

@@ -339,6 +339,26 @@ describe('stats mode', () => {
     })
   }
 
+  it("stats of Math.log2 and performance.now themselves: recon-trace's own calls of them are not counted, nor called back", async () => {
+    const out = collector()
+    const { performance } = await import('node:perf_hooks')
+    calls(
+      [
+        [Math, 'log2', '_'],
+        [performance, 'now', '_'],
+      ],
+      1000,
+      { io: out.io, stats: true, json: true },
+    )
+    // Were recon-trace's clock reads (two per call) or bucket math the live functions, they would count too.
+    for (let i = 0; i < 5; i++) Math.log2(1e-12)
+    for (let i = 0; i < 3; i++) performance.now()
+    clear()
+    await drain()
+    const rows = (JSON.parse(out.lines[0]) as { rows: { function: string; calls: number }[] }).rows
+    expect(Object.fromEntries(rows.map((r) => [r.function, r.calls]))).toEqual({ 'Object:log2': 5, 'Performance:now': 3 })
+  })
+
   it('a returned function restores exactly: the same object back, nothing left on the object', () => {
     const o = { f: (x: number) => x, g: () => 2 }
     const before = Object.getOwnPropertyDescriptors(o)
