@@ -361,7 +361,6 @@ class Trace implements ProbeHandler, TraceHost {
       this.statsOf.set(t, fn)
     }
     fn.all.calls++
-    this.stats!.calls++
     this.stats!.changed = true
     return fn
   }
@@ -372,6 +371,11 @@ class Trace implements ProbeHandler, TraceHost {
     const row = fn.row(rowKey(value, this.redact))
     row.calls++
     return row
+  }
+
+  /** With `by`: the call's argument at its position (undefined when it has none there). */
+  private keyArg(args: ArrayLike<unknown>, n: number): unknown {
+    return this.byAt >= 0 && this.byAt < n ? args[this.byAt] : undefined
   }
 
   /** A counted call, its row: undefined when the limit refuses it. The trip check follows it. */
@@ -415,7 +419,7 @@ class Trace implements ProbeHandler, TraceHost {
 
   /** A wrapper's call in stats mode. The limit's last call still runs timed: the trace has ended, its report is written after. */
   private measure(t: Target, self: unknown, args: IArguments, newTarget: Function | undefined): unknown {
-    const row = this.active ? this.counted(t, this.byAt >= 0 && this.byAt < args.length ? args[this.byAt] : undefined) : undefined
+    const row = this.active ? this.counted(t, this.keyArg(args, args.length)) : undefined
     if (row === undefined) return newTarget === undefined ? apply(t.call, self, args) : construct(t.call, args, newTarget)
     let result: unknown
     const start = monotonic()
@@ -478,7 +482,7 @@ class Trace implements ProbeHandler, TraceHost {
 
   /** A probe's call in stats mode: counted, and its end awaited (the token). */
   private enterStats(t: ProbeTarget, args: ArrayLike<unknown>, n: number): unknown {
-    const row = this.counted(t, this.byAt >= 0 && this.byAt < n ? args[this.byAt] : undefined)
+    const row = this.counted(t, this.keyArg(args, n))
     if (row === undefined) return 0
     const pending: Pending = { trace: this, t, n, start: monotonic(), row }
     return pending

@@ -108,6 +108,7 @@ export interface StatsData {
 }
 
 const slice = String.prototype.slice
+const NO_REDACTION = () => false
 
 /**
  * What a row of an argument value is found by, on the call: a number, bigint, boolean, null,
@@ -156,8 +157,6 @@ export function keyOf(v: unknown, redact: (key: string) => boolean): string {
 /** A trace's counters, per function label (`db:findUser`). */
 export class Stats {
   private readonly fns = new Map<string, FunctionStats>()
-  /** Calls counted, all functions together. */
-  calls = 0
   /** Counters changed since the last report. */
   changed = false
   /** Value rows made, all functions together (at most `MAX_ROWS`). */
@@ -178,9 +177,6 @@ export class Stats {
     return f
   }
 
-  /** Key texts are made when reported, per row. */
-  private readonly redact: (key: string) => boolean = () => false
-
   data(final: boolean, pid: number, thread: number): StatsData {
     this.changed = false
     const functions: FunctionData[] = []
@@ -188,7 +184,8 @@ export class Stats {
       const fd: FunctionData = { function: f.label, all: f.all.data() }
       if (this.by !== undefined) {
         fd.keys = []
-        for (const [k, r] of f.keys) fd.keys.push(r.data(typeof k === 'string' ? k : keyOf(k, this.redact)))
+        // A key that is not a string is a primitive (rowKey): its text runs no redaction.
+        for (const [k, r] of f.keys) fd.keys.push(r.data(typeof k === 'string' ? k : keyOf(k, NO_REDACTION)))
         if (f.others !== undefined) fd.keys.push(f.others.data('others', true))
       }
       functions.push(fd)

@@ -1,14 +1,13 @@
 // An Express service (express from npm) started with plain `node`, with modules of its own,
 // traced from the CLI in local scope: the binding installer reached through the inspector.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { fork, type ChildProcess } from 'node:child_process'
 import { connect } from 'node:net'
 import { join, resolve } from 'node:path'
 import { BINDING_ON } from './runtime.js'
-import { undurated } from './helpers.js'
+import { startCli as startCliIn, undurated } from './helpers.js'
 
 const root = resolve(import.meta.dirname, '..')
-const bin = join(root, 'dist/cjs/bin.js')
 const users = './fixtures/binding/lib/users.cjs'
 const render = './fixtures/binding/lib/render.mjs'
 const children: ChildProcess[] = []
@@ -53,21 +52,16 @@ function bindings(s: ChildProcess): Promise<{ changed: string[]; active: boolean
   })
 }
 
-/** Start the CLI; its output collected. */
+/** Start the CLI; its output collected, `lines()` without timestamps, pids and durations. */
 function startCli(args: string[]) {
-  const c = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(c)
-  let out = ''
-  let err = ''
-  c.stdout.on('data', (d) => (out += d))
-  c.stderr.on('data', (d) => (err += d))
-  const exited = new Promise<number | null>((ok) => c.on('exit', (code) => ok(code)))
+  const c = startCliIn(root, args, children)
   const lines = () =>
-    out
+    c
+      .out()
       .split('\n')
       .filter(Boolean)
       .map((l) => undurated(l.replace(/^\d\d:\d\d:\d\d\.\d{6} <\d+\.(\d+)>/, '<$1>')))
-  return { c, exited, lines, err: () => err }
+  return { ...c, lines }
 }
 
 /** Wait until the CLI says the trace is installed (its report of which installer serves what). */
@@ -117,7 +111,7 @@ describe('an Express service started with plain node', () => {
     expect(msgs).toContain('<0> users:getUser/3')
     expect(msgs.filter((l) => l.startsWith('<0> users:getUser/3 '))).toEqual([])
     expect(msgs).toContain('<0> render:render/1')
-    expect(msgs).toContain('<0> users:loadUser/1 ~> { id: \'bob0\', depth: 3 }')
+    expect(msgs).toContain("<0> users:loadUser/1 ~> { id: 'bob0', depth: 3 }")
     expect(msgs).toContain("<0> users:normalize/1 --> 'bob0'")
     expect(msgs).toContain('<0> users:Cache#get/1 --> undefined')
     // The recursive function's innermost call, picked by a guard.

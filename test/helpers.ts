@@ -1,10 +1,25 @@
 import { afterAll } from 'vitest'
 import { createRequire } from 'node:module'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { chmodSync, copyFileSync, cpSync, existsSync, linkSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+
+/**
+ * Start the CLI (`dist/cjs/bin.js`) in `cwd` and keep it running, its output collected; the
+ * process is pushed to `children` for the test's cleanup.
+ */
+export function startCli(cwd: string, args: readonly string[], children: ChildProcess[]) {
+  const c = spawn(process.execPath, [join(cwd, 'dist/cjs/bin.js'), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(c)
+  let out = ''
+  let err = ''
+  c.stdout.on('data', (d) => (out += d))
+  c.stderr.on('data', (d) => (err += d))
+  const exited = new Promise<number | null>((ok) => c.on('exit', (code) => ok(code)))
+  return { c, exited, out: () => out, err: () => err }
+}
 
 /** Load a fixture the way a CommonJS user does: through Node's own require. */
 export const requireFixture = createRequire(new URL('../fixtures/', import.meta.url))

@@ -4,16 +4,15 @@
 // counts equal the requests sent, the slow id is on top, percentiles fall within one histogram
 // bucket of the truth (loadUser times itself), and a trip mid-way still prints what was seen.
 import { afterEach, describe, expect, it } from 'vitest'
-import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { fork, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { calls, clear } from '../src/index.js'
 import { bucketOf } from '../src/histogram.js'
-import { collector } from './helpers.js'
+import { collector, startCli } from './helpers.js'
 
 const root = resolve(import.meta.dirname, '..')
-const bin = join(root, 'dist/cjs/bin.js')
 const USERS = './fixtures/binding/lib/users.cjs'
 const require = createRequire(import.meta.url)
 const children: ChildProcess[] = []
@@ -168,18 +167,16 @@ describe('from the CLI, the app preloaded', () => {
   }
 
   function cli(args: string[]) {
-    const c = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
-    children.push(c)
-    let out = ''
-    let err = ''
-    c.stdout.on('data', (d) => (out += d))
-    c.stderr.on('data', (d) => (err += d))
-    const exited = new Promise<number | null>((ok) => c.on('exit', (code) => ok(code)))
+    const c = startCli(root, args, children)
     const started = async () => {
-      for (let i = 0; i < 400 && !/ through (runtime wrappers|the preload's probes) \(|"type":"installer"/.test(err + out) && c.exitCode === null; i++)
+      for (
+        let i = 0;
+        i < 400 && !/ through (runtime wrappers|the preload's probes) \(|"type":"installer"/.test(c.err() + c.out()) && c.c.exitCode === null;
+        i++
+      )
         await new Promise((ok) => setTimeout(ok, 25))
     }
-    return { c, exited, started, out: () => out, err: () => err }
+    return { ...c, started }
   }
 
   for (const scope of ['global', 'local'] as const) {

@@ -461,18 +461,15 @@ function generateWrapper(
   const check = `$t.on === 1 && $busy[0] === 0 && ((${alternatives.join(') || (')}) || ($t.pre === 0 && n >= $t.min && n <= $t.max))`
   // The call with its arguments spelled out, which V8 turns into a direct call: the declared
   // count first, then fewer; `arguments` beyond.
-  let through = ''
-  for (const k of [count, ...Array.from({ length: count }, (_, i) => i)])
-    through += `if (n === ${k}) return $apply($original, this, [${params.slice(0, k).join(', ')}]);`
-  through += 'return $apply($original, this, arguments)'
+  let call = '$apply($original, this, arguments)'
+  for (const k of [count, ...Array.from({ length: count }, (_, i) => i)].reverse())
+    call = `n === ${k} ? $apply($original, this, [${params.slice(0, k).join(', ')}]) : ${call}`
+  const through = `return ${call}`
   const list = params.join(', ')
   // A call that passes the check goes to the whole matcher here (V8 inlines it, and a user's
   // predicate with it, and keeps `arguments` unallocated while it only reads it), and on to the
   // session only when it is selected.
   // Stats mode: a call (not a construction) is counted, then timed here around the call spelled out.
-  let call = '$apply($original, this, arguments)'
-  for (const k of [...Array.from({ length: count }, (_, i) => i), count].reverse())
-    call = `n === ${k} ? $apply($original, this, [${params.slice(0, k).join(', ')}]) : ${call}`
   const keyed = stats === undefined || stats.by < 0 ? 'undefined' : `n > ${stats.by} ? ${argAt(stats.by)} : undefined`
   const timed = (newTarget: string) =>
     stats === undefined
