@@ -1,7 +1,8 @@
 /**
  * Agent: the control socket of a preloaded process, through which the `recon-trace` CLI traces it.
  *
- * The preload starts it in the main thread: a Unix socket at
+ * The preload starts it in the main thread, at the program's first turn of the event loop
+ * (startup.ts; a program that ends in its first turn never opens it): a Unix socket at
  * `<os.tmpdir()>/recon-trace-<uid>/<pid>.sock`, in a directory only the owner can enter (0700,
  * checked: a directory of another owner, or open to others, is refused rather than used), the
  * socket itself 0600. Only the process owner (or root) can connect. The server is unref'd (it
@@ -35,9 +36,9 @@ let traces: Traces | undefined
 /**
  * The trace machinery, loaded on the first trace request: a preloaded start does not pay for
  * it. The CommonJS build loads it at once (`require`); the ES module build has no synchronous
- * way to load an ES module on every runtime, and loads it at the next turns (`import()`). A
- * trace that must start before the program's first line (`recon-trace --run`) therefore runs
- * under the CommonJS preload.
+ * way to load an ES module on every runtime, and loads it at the next turns (`import()`). The
+ * preload, `--import` too, runs the CommonJS build (preload.ts), so a trace that must start
+ * before the program's first line (`recon-trace --run`) starts there.
  */
 function traceMachinery(then: (t: Traces) => void, failed: (err: unknown) => void): void {
   if (traces === undefined && typeof require === 'function') {

@@ -8,7 +8,7 @@ import * as workerThreadsModule from 'node:worker_threads'
 import { join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
 import { BINDING_ON, LIVE_EDIT_ON, NO_LIVE_EDIT, itUnless } from './runtime.js'
-import { publicCopy, undurated } from './helpers.js'
+import { agentSocket, publicCopy, undurated } from './helpers.js'
 import { PROTOCOL } from '../src/protocol.js'
 
 /** script(1) (util-linux) gives a process a terminal: the in-place refresh of stats mode is tested through it. */
@@ -42,8 +42,7 @@ async function service(): Promise<ChildProcess> {
     s.stdout!.once('data', () => ok())
     s.once('exit', (c) => fail(new Error(`the service exited (${c})`)))
   })
-  const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
-  for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20))
+  await agentSocket(s.pid!)
   return s
 }
 
@@ -572,10 +571,7 @@ describe('an HTTP service under load', () => {
   async function http(preload: boolean): Promise<{ s: ChildProcess; port: number }> {
     const s = forkService('http.cjs', preload)
     const port = await new Promise<number>((ok) => s.stdout!.once('data', (d) => ok(Number(/port (\d+)/.exec(String(d))![1]))))
-    if (preload) {
-      const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
-      for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20))
-    }
+    if (preload) await agentSocket(s.pid!)
     return { s, port }
   }
   /** A bounded load from a loopback client: `total` requests, 8 at a time; resolves with the bodies' count. */
@@ -733,8 +729,7 @@ describe('the agent', () => {
   it('bounds what it holds for a client that does not read, counting the rest as dropped', async () => {
     const s = forkService('flood.cjs')
     await new Promise((ok) => s.stdout!.once('data', ok))
-    const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
-    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20))
+    const sock = await agentSocket(s.pid!)
     const { createConnection } = await import('node:net')
     // A client that asks for a flood and never reads it.
     const stalled = createConnection(sock)

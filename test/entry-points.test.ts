@@ -15,17 +15,22 @@ const root = resolve(import.meta.dirname, '..')
 const cache = mkdtempSync(join(tmpdir(), 'recon-trace-entry-'))
 afterAll(() => rmSync(cache, { recursive: true, force: true }))
 
-/** Run node with `flags`; the JSON list the fixture's exit hook printed last on stderr. */
-function loaded(flags: string[]): string[] {
+/** Run node with `flags`: the JSON list the fixture's exit hook printed last on stderr, and stdout. */
+function run(flags: string[]): { files: string[]; out: string } {
   const r = spawnSync(process.execPath, flags, { cwd: root, encoding: 'utf8', timeout: 20_000, env: { ...process.env, NODE_OPTIONS: '', RECON_TRACE_CACHE: cache } })
   const last = r.stderr.trim().split('\n').pop() ?? ''
   if (!last.startsWith('[')) throw new Error(`no list from ${flags.join(' ')}: ${r.stderr}`)
-  return JSON.parse(last) as string[]
+  return { files: JSON.parse(last) as string[], out: r.stdout }
 }
+const loaded = (flags: string[]): string[] => run(flags).files
 
 const CLI = ['bin', 'cli', 'error', 'installation', 'limit', 'lines', 'protocol']
-const PRELOAD = ['agent', 'error', 'installation', 'limit', 'lines', 'mapsupport', 'modules', 'origin', 'preload', 'protocol', 'register', 'registry', 'state']
+/** The preload, whichever way it is given, runs the CommonJS build (src/preload.ts). */
+const PRELOAD = ['error', 'installation', 'mapsupport', 'modules', 'origin', 'register', 'registry', 'scope', 'startup', 'state']
+/** What the agent adds, at the program's first turn of the event loop (src/startup.ts). */
+const AGENT = ['agent', 'limit', 'lines', 'protocol']
 const files = (build: 'cjs' | 'esm', names: readonly string[]) => names.map((n) => `dist/${build}/${n}.js`)
+const sorted = (list: string[]) => [...list].sort()
 
 describe('what each entry point loads', () => {
   it('recon-trace --help loads the CLI, its protocol and nothing of the trace', () => {
@@ -36,18 +41,28 @@ describe('what each entry point loads', () => {
     expect(loaded(['--require', './fixtures/entry/cjs-loaded.cjs', 'dist/cjs/bin.js', 'list'])).toEqual(files('cjs', CLI))
   })
 
-  it('the CommonJS preload, its files in the rewrite cache, loads the hooks, the registry and the agent only', () => {
+  it('the CommonJS preload, its files in the rewrite cache, loads the hooks and the registry only (with the agent on Node 20)', () => {
     const flags = ['--require', './fixtures/entry/cjs-loaded.cjs', '--require', 'recon-trace/register', 'fixtures/entry/app.cjs']
     expect(loaded(flags)).toContain('dist/cjs/instrument.js') // the first start rewrites the file
-    expect(loaded(flags)).toEqual(files('cjs', PRELOAD))
+    // Without module.registerHooks (Node 20) the ES module hooks' thread gives every program a
+    // turn of its event loop, and with it the agent.
+    expect(loaded(flags)).toEqual(sorted(files('cjs', [...PRELOAD, 'preload', ...(HAS_REGISTER_HOOKS ? [] : AGENT)])))
+  })
+
+  it('a preloaded program whose event loop turns gets the agent and its socket at the first turn, not before its first line', () => {
+    const flags = ['--require', './fixtures/entry/cjs-loaded.cjs', '--require', 'recon-trace/register', 'fixtures/entry/turn.cjs']
+    expect(loaded(flags)).toContain('dist/cjs/instrument.js') // the first start rewrites the file
+    const r = run(flags)
+    expect(r.out).toBe('no socket at the first line, socket\n')
+    expect(r.files).toEqual(sorted(files('cjs', [...PRELOAD, ...AGENT, 'preload'])))
   })
 
   itUnless(!HAS_REGISTER_HOOKS && `module.registerHooks, which the test records ES module loads with, does not exist on Node ${process.versions.node}`)(
-    'the ES module preload, its files in the rewrite cache, loads the hooks, the registry and the agent only: no acorn, no magic-string',
+    "the ES module preload, its files in the rewrite cache, loads the CommonJS build's hooks and registry only: no acorn, no magic-string",
     () => {
       const flags = ['--import', './fixtures/entry/esm-loaded.mjs', '--import', 'recon-trace/register', 'fixtures/entry/app.mjs']
       expect(loaded(flags)).toEqual(expect.arrayContaining(['node_modules/acorn', 'node_modules/magic-string'])) // the first start rewrites
-      expect(loaded(flags)).toEqual(files('esm', PRELOAD))
+      expect(loaded(flags)).toEqual(sorted([...files('cjs', PRELOAD), ...files('esm', ['installation', 'preload'])]))
     },
   )
 })

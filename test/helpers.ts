@@ -22,6 +22,16 @@ export function startCli(cwd: string, args: readonly string[], children: ChildPr
 }
 
 /** Load a fixture the way a CommonJS user does: through Node's own require. */
+/**
+ * The agent socket of a preloaded process, once it exists: the agent opens it at the program's
+ * first turn of the event loop (src/startup.ts), which may come after the program's first output.
+ */
+export async function agentSocket(pid: number): Promise<string> {
+  const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${pid}.sock`)
+  for (let i = 0; i < 400 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 10))
+  return sock
+}
+
 export const requireFixture = createRequire(new URL('../fixtures/', import.meta.url))
 
 /**

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { calls, clear } from '../src/index.js'
 import { bucketOf } from '../src/histogram.js'
-import { collector, startCli } from './helpers.js'
+import { agentSocket, collector, startCli } from './helpers.js'
 
 const root = resolve(import.meta.dirname, '..')
 const USERS = './fixtures/binding/lib/users.cjs'
@@ -156,6 +156,7 @@ describe('from the CLI, the app preloaded', () => {
       s.stdout!.once('data', (d) => ok((JSON.parse(String(d)) as { port: number }).port))
       s.once('exit', (c) => fail(new Error(`the app exited (${c})`)))
     })
+    await agentSocket(s.pid!)
     return { s, port }
   }
 

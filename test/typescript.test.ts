@@ -5,15 +5,14 @@
 // and, for compiled output, with an independent SourceMapConsumer.
 import { afterAll, describe, expect, it } from 'vitest'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import ts from 'typescript'
 import { buildSync } from 'esbuild'
 import { SourceMapConsumer } from 'source-map'
 import { BINDING_ON, describeUnless, itUnless } from './runtime.js'
-import { tempDirs, undurated } from './helpers.js'
+import { agentSocket, tempDirs, undurated } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const fixtures = join(root, 'fixtures/typescript')
@@ -350,8 +349,7 @@ describe('the CLI', () => {
       s.stdout!.once('data', () => ok())
       s.once('exit', (c) => fail(new Error(`the service exited (${c})`)))
     })
-    const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${s.pid}.sock`)
-    for (let i = 0; i < 200 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20))
+    await agentSocket(s.pid!)
     const r = spawnSync(process.execPath, [bin, String(s.pid), './src/math.ts:fact/1 -> return', '-n', '4', '--scope', 'local'], {
       cwd: dir,
       encoding: 'utf8',
