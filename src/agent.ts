@@ -20,46 +20,16 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { chmodSync, unlinkSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import * as workerThreads from 'node:worker_threads'
-import { BroadcastChannel, threadId } from 'node:worker_threads'
+import { dirname, join } from 'node:path'
+import { BroadcastChannel } from 'node:worker_threads'
 import { TraceError } from './error.js'
 import { Limiter, type Limit } from './limit.js'
 import type { TraceOptions } from './options.js'
 import { PROTOCOL, ensureSocketDir, readLines, sendMessage, socketDir, socketPath, type LineKind, type Reply, type Request } from './protocol.js'
 import { droppedNotice, noticeLine, timeLimitReason } from './lines.js'
-import { state } from './state.js'
-import type { InstallerReport } from './installers/installer.js'
+import { channelName, clearHere, traceMachinery, type FromThread, type ThreadRequest, type Traces } from './threadagent.js'
 
-type Traces = typeof import('./session.js')
 type Started = ReturnType<Traces['startTrace']>
-let traces: Traces | undefined
-/**
- * The trace machinery, loaded on the first trace request: a preloaded start does not pay for
- * it. The CommonJS build loads it at once (`require`); the ES module build has no synchronous
- * way to load an ES module on every runtime, and loads it at the next turns (`import()`). The
- * preload, `--import` too, runs the CommonJS build (preload.ts), so a trace that must start
- * before the program's first line (`recon-trace --run`) starts there.
- */
-function traceMachinery(then: (t: Traces) => void, failed: (err: unknown) => void): void {
-  if (traces === undefined && typeof require === 'function') {
-    try {
-      traces = require('./session.js') as Traces
-    } catch (err) {
-      failed(err)
-      return
-    }
-  }
-  if (traces !== undefined) then(traces)
-  else
-    import('./session.js').then((t) => {
-      traces = t
-      then(t)
-    }, failed)
-}
-/** End this thread's trace, if the machinery was ever loaded (else there is none). */
-function clearHere(): void {
-  if (state.active !== undefined) state.active.end(undefined)
-}
 
 /** Why a request cannot be served, or the trace options it asks for. */
 function checkRequest(r: Request, WIRE_OPTIONS: readonly string[]): { problems: string[]; options: TraceOptions } {
@@ -95,25 +65,6 @@ function checkRequest(r: Request, WIRE_OPTIONS: readonly string[]): { problems: 
     }
   }
   return { problems, options: options as TraceOptions }
-}
-
-/** The channel between the agent (main thread) and the thread part of each worker thread. */
-const channelName = () => `recon-trace.agent.${process.pid}`
-
-/** What a worker thread's part tells the agent. */
-type FromThread =
-  | { type: 'line'; id: number; line: string; kind: LineKind }
-  | { type: 'started'; id: number; threadId: number; hooked: number; installers: InstallerReport[] }
-  | { type: 'hello'; threadId: number }
-
-/** What the agent sends its threads to start a trace: data only. */
-interface ThreadRequest {
-  type: 'trace'
-  id: number
-  specs: unknown
-  limit: unknown
-  options: TraceOptions
-  startedAt: number
 }
 
 interface Session {
@@ -442,66 +393,6 @@ class Agent {
   }
 }
 
-/** This worker's name (`new Worker(file, { name })`), where the runtime tells it (Node 22.?+, 24; not 20). */
-function threadName(): string | undefined {
-  const name = (workerThreads as { threadName?: unknown }).threadName
-  return typeof name === 'string' && name !== '' ? name : undefined
-}
-
-/**
- * The thread part of the agent, in each worker thread of a preloaded process: it takes the
- * agent's trace requests from the channel, traces this thread (the pid spec decides whether it
- * is selected: 'new' are the threads started after the trace began), and sends its lines back.
- */
-export function startThreadAgent(): void {
-  const bornAt = Date.now()
-  try {
-    const channel = new BroadcastChannel(channelName())
-    ;(channel as unknown as { unref(): void }).unref()
-    let active: number | undefined
-    channel.onmessage = (ev) => {
-      const m = (ev as MessageEvent).data as ThreadRequest | { type: 'stop'; id: number }
-      if (m.type === 'trace') {
-        if (active === m.id) return
-        active = m.id
-        const id = m.id
-        const post = (msg: FromThread) => channel.postMessage(msg)
-        const problem = (err: unknown) =>
-          post({
-            type: 'line',
-            id,
-            kind: 'notice',
-            line: noticeLine(`thread ${threadId}: ${err instanceof Error ? err.message : String(err)}`, m.options.json === true),
-          })
-        traceMachinery(({ startTrace }) => {
-          if (active !== id) return // stopped while the machinery loaded
-          try {
-            const started = startTrace(
-              m.specs as Parameters<typeof startTrace>[0],
-              m.limit as Parameters<typeof startTrace>[1],
-              m.options,
-              () => {
-                if (active === id) active = undefined
-              },
-              { pid: process.pid, threadId, name: threadName(), existing: bornAt <= m.startedAt },
-              (line, kind) => post({ type: 'line', id, line, kind }),
-            )
-            if (started.hooked > 0) post({ type: 'started', id, threadId, hooked: started.hooked, installers: started.installers })
-          } catch (err) {
-            problem(err)
-          }
-        }, problem)
-      } else if (m.type === 'stop' && active === m.id) {
-        active = undefined
-        clearHere()
-      }
-    }
-    channel.postMessage({ type: 'hello', threadId })
-  } catch {
-    /* no channel: this thread is not reached by the CLI */
-  }
-}
-
 let running: Agent | undefined
 
 /**
@@ -575,7 +466,7 @@ export function startAgent(): string | undefined {
  * For a process attached without the preload (attach.ts): start the thread part of the agent in
  * each of its worker threads, those running now and those started later, through the
  * inspector's NodeWorker domain of an in-process session (each worker has its own inspector;
- * `Runtime.evaluate` there loads `agentFile` and calls `startThreadAgent`). The session stays
+ * `Runtime.evaluate` there loads threadagent.js beside `agentFile` and calls `startThreadAgent`). The session stays
  * open for the workers to come; it holds the event loop of no one.
  */
 export function reachWorkers(agentFile: string): void {
@@ -585,7 +476,7 @@ export function reachWorkers(agentFile: string): void {
     const inspector = createRequire(agentFile)('node:inspector') as typeof import('node:inspector')
     const s = new inspector.Session()
     s.connect()
-    const file = JSON.stringify(agentFile)
+    const file = JSON.stringify(join(dirname(agentFile), 'threadagent.js'))
     const expression = `(() => { const m = process.getBuiltinModule('node:module'); m.createRequire(${file})(${file}).startThreadAgent() })()`
     s.on('NodeWorker.attachedToWorker', (m: { params: { sessionId: string } }) => {
       const { sessionId } = m.params

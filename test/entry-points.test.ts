@@ -28,7 +28,7 @@ const CLI = ['bin', 'cli', 'error', 'installation', 'limit', 'lines', 'protocol'
 /** The preload, whichever way it is given, runs the CommonJS build (src/preload.ts). */
 const PRELOAD = ['error', 'installation', 'mapsupport', 'modules', 'origin', 'register', 'registry', 'scope', 'startup', 'state']
 /** What the agent adds, at the program's first turn of the event loop (src/startup.ts). */
-const AGENT = ['agent', 'limit', 'lines', 'protocol']
+const AGENT = ['agent', 'limit', 'lines', 'protocol', 'threadagent']
 const files = (build: 'cjs' | 'esm', names: readonly string[]) => names.map((n) => `dist/${build}/${n}.js`)
 const sorted = (list: string[]) => [...list].sort()
 
@@ -55,6 +55,12 @@ describe('what each entry point loads', () => {
     const r = run(flags)
     expect(r.out).toBe('no socket at the first line, socket\n')
     expect(r.files).toEqual(sorted(files('cjs', [...PRELOAD, ...AGENT, 'preload'])))
+  })
+
+  it("a worker thread of a preloaded program loads the preload and the agent's thread part: no socket, no net", () => {
+    const flags = ['--require', 'recon-trace/register', 'fixtures/entry/worker.cjs']
+    loaded(flags) // the first start rewrites the file
+    expect(loaded(flags)).toEqual(sorted(files('cjs', [...PRELOAD, 'preload', 'lines', 'threadagent'])))
   })
 
   itUnless(!HAS_REGISTER_HOOKS && `module.registerHooks, which the test records ES module loads with, does not exist on Node ${process.versions.node}`)(
