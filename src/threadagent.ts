@@ -5,7 +5,8 @@
  *
  * Kept apart from the agent so that a worker starts with what it needs and no more: a worker
  * does not listen on a socket, and loading the agent there (Node's `net`, the protocol, the
- * limits and `perf_hooks`) added about 4.5 ms to every worker start on Node 24.
+ * limits and `perf_hooks`) added 2-4 ms to every worker start on Node 22-26
+ * (bench/preload-worker.mjs, with OTHER_PRELOAD set to the build from before the split).
  */
 import * as workerThreads from 'node:worker_threads'
 import { BroadcastChannel, threadId } from 'node:worker_threads'
