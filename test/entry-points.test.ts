@@ -57,7 +57,7 @@ describe('what each entry point loads', () => {
     expect(r.files).toEqual(sorted(files('cjs', [...PRELOAD, ...AGENT, 'preload'])))
   })
 
-  it("a worker thread of a preloaded program loads the preload and the agent's thread part: no socket, no net", () => {
+  it("a worker thread of a preloaded program loads the preload and the agent's thread part: not the agent, whose socket needs net", () => {
     const flags = ['--require', 'recon-trace/register', 'fixtures/entry/worker.cjs']
     loaded(flags) // the first start rewrites the file
     expect(loaded(flags)).toEqual(sorted(files('cjs', [...PRELOAD, 'preload', 'lines', 'threadagent'])))
