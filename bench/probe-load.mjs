@@ -14,10 +14,11 @@
 //    smallest probes). Medians of wall time.
 // Goals: rewrite at least 10 MB/s; start-up under 1.3x on the first start, under 1.05x cached.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT, header, result, median, fmt, pad, lpad } from './common.mjs'
+import { generate } from './fixtures/program.mjs'
 
 const RUNS = Number(process.env.RUNS ?? 7)
 const MODULES = Number(process.env.MODULES ?? 200)
@@ -70,49 +71,13 @@ console.log(`${pad('all', 28)}${lpad(fmt(totalBytes / 1e6), 7)}${lpad('', 8)}${l
 result({ scenario: 'probe-load', case: 'rewrite all', mb_per_s: totalBytes / 1e6 / (totalMs / 1000) })
 
 // 2. Start-up.
-function generate(dir, esm) {
-  const ext = esm ? 'mjs' : 'cjs'
-  let bytes = 0
-  for (let m = 0; m < MODULES; m++) {
-    const lines = [`// module ${m}: ${FUNCTIONS} functions calling one another`]
-    if (esm) lines.push(`import { f0 as next } from './m${(m + 1) % MODULES}.${ext}'`)
-    // Functions of ordinary size (about 10 lines, one callback each), not a wall of one-liners:
-    // the rewrite adds a fixed amount per function, so the density of functions decides its cost.
-    for (let f = 0; f < FUNCTIONS; f++) {
-      lines.push(
-        `function f${f}(a, b = ${f}) {`,
-        `  const options = { limit: ${100 + f}, label: 'item-${m}-${f}', strict: a % 2 === 0 }`,
-        `  const list = [a, b, a + b].filter((x) => x < options.limit)`,
-        `  let total = 0`,
-        `  for (let i = 0; i < list.length; i++) {`,
-        `    if (options.strict && list[i] < 0) throw new RangeError(\`negative value in \${options.label}\`)`,
-        `    total += list[i] * ${f + 1}`,
-        `  }`,
-        `  if (a > ${1000 + f}) return f${(f + 1) % FUNCTIONS}(a - 1, b)`,
-        `  return { label: options.label, total, count: list.length }`,
-        `}`,
-      )
-    }
-    lines.push(`class Shape${m} {`, `  constructor(n) { this.n = n }`, `  area() { return this.n * f0(this.n).total }`, `  static of(n) { return new Shape${m}(n) }`, `}`)
-    if (esm) lines.push(`export { ${Array.from({ length: FUNCTIONS }, (_, f) => `f${f}`).join(', ')}, Shape${m} }`)
-    else lines.push(`module.exports = { ${Array.from({ length: FUNCTIONS }, (_, f) => `f${f}`).join(', ')}, Shape${m} }`)
-    const text = lines.join('\n') + '\n'
-    bytes += text.length
-    writeFileSync(join(dir, `m${m}.${ext}`), text)
-  }
-  const main = esm
-    ? Array.from({ length: MODULES }, (_, m) => `import * as m${m} from './m${m}.mjs'`).join('\n') + `\nlet s = 0\n${Array.from({ length: MODULES }, (_, m) => `s += m${m}.f0(${m}).total + m${m}.Shape${m}.of(2).area()`).join('\n')}\nconsole.log(s)\n`
-    : `let s = 0\nfor (let m = 0; m < ${MODULES}; m++) { const x = require('./m' + m + '.cjs'); s += x.f0(m).total + x['Shape' + m].of(2).area() }\nconsole.log(s)\n`
-  writeFileSync(join(dir, `main.${ext}`), main)
-  return bytes
-}
 
 const root = mkdtempSync(join(tmpdir(), 'recon-trace-load-'))
 try {
   for (const esm of [false, true]) {
     const dir = join(root, esm ? 'esm' : 'cjs')
     mkdirSync(dir)
-    const bytes = generate(dir, esm)
+    const bytes = generate(dir, esm, MODULES, FUNCTIONS)
     const cache = join(root, `cache-${esm ? 'esm' : 'cjs'}`)
     const main = join(dir, `main.${esm ? 'mjs' : 'cjs'}`)
     const start = (preload, cacheDir, probes = 'full') => {

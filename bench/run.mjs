@@ -24,7 +24,7 @@ import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'stats', 'flood', 'probe-dormant', 'probe-workload', 'probe-packages', 'probe-load', 'preload-start', 'preload-worker', 'cli-first-event', 'service-throughput', 'liveedit-cost', 'binding-arm', 'binding-filtered', 'binding-restore', 'binding-breakpoint']
+const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'stats', 'flood', 'probe-dormant', 'probe-workload', 'probe-packages', 'probe-load', 'preload-start', 'preload-worker', 'esm-header', 'cli-first-event', 'service-throughput', 'liveedit-cost', 'binding-arm', 'binding-filtered', 'binding-restore', 'binding-breakpoint']
 // Micro-benchmarks of one module each, written with the same conventions (own processes,
 // medians), run when present. bench/snapshot.mjs is left out of the default run: it takes about
 // 6 minutes per runtime here (its util.inspect column of an object of 1e5 keys), over the
@@ -203,6 +203,7 @@ function summary(results) {
   for (const r of results.filter((x) => x.scenario === 'preload-start'))
     // Issue 14's warm start-up goal, on the smallest program: what the preload adds to any start.
     row(`preload on a one-line program, ${r.case}`, `+${f(r.added_ms, 1)} ms (x${f(r.ratio)})`, '<= 1.02x', r.ratio <= 1.02)
+  for (const r of results.filter((x) => x.scenario === 'esm-header')) row(`200 ES modules, ${r.case}`, `x${f(r.ratio)} (${f(r.ms, 0)} ms)`, 'report', undefined)
   for (const r of results.filter((x) => x.scenario === 'preload-worker' && x.case === 'preloaded (--require)'))
     row("preload on a worker thread's start", `+${f(r.added_ms, 1)} ms (x${f(r.ratio)})`, 'report', undefined)
   for (const [m, goal, max] of [['preload', 'within 2%', 1.02], ['traced', 'within 5%', 1.05]]) {
