@@ -1,19 +1,15 @@
-// What the ES module probe header costs at start-up: each rewritten ES module imports a data:
-// module of its own that registers the file before the module's body runs (src/instrument.ts),
-// one more module record per file. Issue 14's ES module warm start is above CommonJS's by about
-// this much.
+// What rewritten ES modules cost at start-up, their probes dormant: the ES module program of
+// bench/probe-load.mjs (MODULES x FUNCTIONS), plain and rewritten as the preload rewrites it
+// (instrument(), no source map), each started RUNS times (default 15) without the preload (the
+// probes' inert stand-in: loading and running the larger code is what is measured),
+// interleaved; medians, and the ratio against plain.
 //
 //   npm run build && node bench/esm-header.mjs
 //
-// The ES module program of bench/probe-load.mjs (MODULES x FUNCTIONS), written three ways:
-// plain; rewritten as the preload rewrites it (instrument(), no source map), the data: module
-// header; and, as an experiment the preload does not do, the same code with the header
-// `var $rtP=<registration>;function $rtS(){}` (slots on a hoisted function declaration, which
-// exists before any module body runs: no data: module). Each started RUNS times (default 15)
-// without the preload (the probes' inert stand-in: the module loading is what is measured),
-// interleaved; medians, and ratios against plain. In the experiment an empty slot reads
-// `undefined`, which the entry check (`!==0`) takes for armed: every call goes to the stand-in's
-// `e()`, so its figure is, if anything, high.
+// The header once imported a data: module per file that registered it before the body ran: one
+// more module record per file. Commit a82df1f's version of this file measured it against the
+// header of today (slots on a hoisted function of the module): x1.60 -> x1.42 of a plain start
+// on Node 24 (docs/benchmarks.md).
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -24,37 +20,23 @@ import { generate } from './fixtures/program.mjs'
 const RUNS = Number(process.env.RUNS ?? 15)
 const MODULES = Number(process.env.MODULES ?? 200)
 const FUNCTIONS = Number(process.env.FUNCTIONS ?? 20)
-header(`esm-header: ${MODULES} ES modules x ${FUNCTIONS} functions, plain, rewritten, and with the experimental header, ${RUNS} runs each`)
+header(`esm-header: ${MODULES} ES modules x ${FUNCTIONS} functions, plain and rewritten, ${RUNS} runs each`)
 
 const { instrument } = await import(`${ROOT}/dist/esm/instrument.js`)
 const root = mkdtempSync(join(tmpdir(), 'rt-esm-header-'))
-const dirs = { plain: join(root, 'plain'), rewritten: join(root, 'rewritten'), hoisted: join(root, 'hoisted') }
+const dirs = { plain: join(root, 'plain'), rewritten: join(root, 'rewritten') }
 for (const d of Object.values(dirs)) mkdirSync(d)
 generate(dirs.plain, true, MODULES, FUNCTIONS)
-let changed = 0
 for (const name of readdirSync(dirs.plain)) {
   const filename = join(dirs.plain, name)
-  const source = readFileSync(filename, 'utf8')
-  const r = instrument(source, { filename, format: 'module', map: false })
+  const r = instrument(readFileSync(filename, 'utf8'), { filename, format: 'module', map: false })
+  if (r.code.includes('data:text/javascript')) throw new Error(`${name}: a data: module in the header`)
   writeFileSync(join(dirs.rewritten, name), r.code)
-  // The data: module's text is `const p=<registration>;export const s=p.s;export{p};`.
-  const m = /import\{s as (\$\w+),p as (\$\w+)\}from"(data:text\/javascript,[^"]*)";/.exec(r.code)
-  let hoisted = r.code
-  if (m) {
-    const data = decodeURIComponent(m[3].slice('data:text/javascript,'.length))
-    const registration = /^const p=(.*);export const s=p\.s;export\{p\};$/.exec(data)
-    if (!registration) throw new Error(`the data: module of ${name} has another shape: ${data.slice(0, 80)}`)
-    hoisted = r.code.replace(m[0], () => `var ${m[2]}=${registration[1]};function ${m[1]}(){};`)
-    changed++
-  }
-  writeFileSync(join(dirs.hoisted, name), hoisted)
 }
-if (changed < MODULES) throw new Error(`only ${changed} of ${MODULES} modules have the data: module header`)
 
 const ways = [
   ['plain', join(dirs.plain, 'main.mjs')],
-  ['rewritten: data: module header (as today)', join(dirs.rewritten, 'main.mjs')],
-  ['rewritten: hoisted-function header (experiment)', join(dirs.hoisted, 'main.mjs')],
+  ['rewritten, probes dormant', join(dirs.rewritten, 'main.mjs')],
 ]
 const env = { ...process.env }
 delete env.NODE_OPTIONS

@@ -13,24 +13,31 @@
 //   guard     calls('./bench/fixtures/tiny.cjs:add(a, b) when a === -1', ..., { scope: 'local' }): live,
 //             every call filtered out by the guard
 //   pattern   calls('./bench/fixtures/tiny.cjs:add(_, -1)', ...): by a literal argument pattern
+// PROBE_FORMAT=module: the same with the ES module fixtures (bench/fixtures/tiny.mjs, twin.mjs),
+// whose probes read their slots through the ES module header (src/instrument.ts).
 // Goals: dormant under 1 ns per call on Node 24; filtered, guard and pattern under 5 ns.
 import { calls, clear } from 'recon-trace'
-import { TINY, tiny, twin, makeLoop, makeMegaLoop, drive, calibrate, rounds, compare, header, result, sink, printSink, fmt, pad, lpad, runCases, CASE } from './common.mjs'
+import { TINY as TINY_CJS, tiny as tinyCjs, twin as twinCjs, makeLoop, makeMegaLoop, drive, calibrate, rounds, compare, header, result, sink, printSink, fmt, pad, lpad, runCases, CASE } from './common.mjs'
 
 const R = Number(process.env.ROUNDS ?? 7)
+const ESM = process.env.PROBE_FORMAT === 'module'
+const TINY = ESM ? './bench/fixtures/tiny.mjs' : TINY_CJS
+const tiny = ESM ? await import('./fixtures/tiny.mjs') : tinyCjs
+const twin = ESM ? await import('./fixtures/twin.mjs') : twinCjs
 const CASES = ['dormant', 'filtered', 'cleared', 'guard', 'pattern']
 const SPECS = { filtered: `${TINY}:add/3`, cleared: `${TINY}:add/3`, guard: `${TINY}:add(a, b) when a === -1`, pattern: `${TINY}:add(_, -1)` }
 
 if (CASE === undefined) {
-  header(`probe-dormant: ns per call of tiny.add(i, 1) with a load-time probe; median of ${R} interleaved rounds`)
+  header(`probe-dormant: ns per call of tiny.add(i, 1) with a load-time probe${ESM ? ' (ES modules)' : ''}; median of ${R} interleaved rounds`)
   console.log(`${pad('case', 12)}${pad('call site', 13)}${lpad('base ns', 9)}${lpad('probed', 9)}${lpad('added ns', 10)}${lpad('ratio', 8)}  added min..max`)
-  process.env.RECON_TRACE_EXCLUDE = 'bench/fixtures/twin.cjs,bench/*.mjs'
+  process.env.RECON_TRACE_EXCLUDE = `bench/fixtures/twin.${ESM ? 'mjs' : 'cjs'},bench/*.mjs`
   process.env.RECON_TRACE_CACHE = '0'
   runCases(import.meta.url, CASES, process.argv.slice(2), ['--import', 'recon-trace/register'])
 } else {
   const reg = globalThis[Symbol.for('recon-trace.state')]?.registry
   const files = reg ? [...reg.files.keys()] : []
-  if (!files.some((f) => f.endsWith('tiny.cjs')) || files.some((f) => f.endsWith('twin.cjs'))) throw new Error(`expected tiny.cjs probed and twin.cjs not: ${files.join(', ')}`)
+  const ext = ESM ? 'mjs' : 'cjs'
+  if (!files.some((f) => f.endsWith(`tiny.${ext}`)) || files.some((f) => f.endsWith(`twin.${ext}`))) throw new Error(`expected tiny.${ext} probed and twin.${ext} not: ${files.join(', ')}`)
   if (CASE !== 'dormant') {
     const n = calls(SPECS[CASE], 10_000_000, { scope: 'local', io: () => {} })
     if (n !== 1) throw new Error(`selected ${n} probes`)
@@ -55,7 +62,7 @@ if (CASE === undefined) {
   for (const site of ['inlined', 'megamorphic']) {
     const r = compare(data[`${site} base`], data[`${site} probed`])
     console.log(`${pad(CASE, 12)}${pad(site, 13)}${lpad(fmt(r.base), 9)}${lpad(fmt(r.variant), 9)}${lpad(fmt(r.added), 10)}${lpad(fmt(r.ratio), 8)}  ${fmt(r.spread[0])}..${fmt(r.spread[1])}`)
-    result({ scenario: 'probe-dormant', case: `${CASE}, ${site}`, base_ns: r.base, ns: r.variant, added_ns: r.added, ratio: r.ratio })
+    result({ scenario: 'probe-dormant', case: `${CASE}, ${site}${ESM ? ', ES module' : ''}`, base_ns: r.base, ns: r.variant, added_ns: r.added, ratio: r.ratio })
   }
   printSink()
 }

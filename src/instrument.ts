@@ -63,9 +63,9 @@ export interface InstrumentOptions {
   select?: (fn: FunctionInfo) => boolean
   /**
    * How probes reach the runtime. `'header'` (default) adds one statement after the shebang and
-   * directive prologue, on the first line of code, that registers the file and binds the slot
-   * array (an `import` of a data: URL for ES modules, so that hoisted functions called through
-   * an import cycle before the module body runs still find it). `'global'` adds no header: the
+   * directive prologue, on the first line of code, that registers the file and binds the slots
+   * (for an ES module, the elements of a hoisted function of the module, so that functions called
+   * through an import cycle before the module body runs find them, dormant). `'global'` adds no header: the
    * probes reach the registry through `globalThis` (for code compiled into an already running
    * script, where a header would never run).
    */
@@ -302,6 +302,10 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     throw new TypeError(`instrument: key must be letters and digits, got ${JSON.stringify(options.key)}`)
   const slots = global ? `${binding}.s` : S
   const probeObj = global ? binding! : P
+  // An ES module's slots are the elements of a hoisted function (see the header below): empty,
+  // so read as undefined, until the body's first statement registers the file; a function called
+  // through an import cycle before then must find its probe dormant, hence `===1` there.
+  const live = module && !global ? '===1' : '!==0'
   const spans: ProbeSpan[] = []
   let candidates = 0
 
@@ -353,7 +357,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     if (options.tableOnly) continue
     const n = rec.node
     const args = info.exactArgs ? 'arguments' : argsExpression(n.params)
-    const enter = `let ${T}=0,${R};if(${slots}[${id}]!==0)${T}=${probeObj}.e(${id},${args});try{`
+    const enter = `let ${T}=0,${R};if(${slots}[${id}]${live})${T}=${probeObj}.e(${id},${args});try{`
     // No blank in the live-edit form's closing text: V8's diff then cannot pair the blank
     // before a function's last `}` with one of ours (see livediff.ts).
     const fallOff = rec.kind === 'constructor' ? 'this' : global ? 'void(0)' : 'void 0'
@@ -371,14 +375,14 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
         close: 0,
       })
     if (info.callsOnly) {
-      const probe = `if(${slots}[${id}]!==0)${probeObj}.e(${id},${args});`
+      const probe = `if(${slots}[${id}]${live})${probeObj}.e(${id},${args});`
       if (body.type === 'BlockStatement') {
         const { at, directive } = bodyStart(body)
         left(at, directive ? `;${probe}` : probe)
       } else {
-        if (global) left(arrowEnd(source, n), `(${slots}[${id}]!==0&&${probeObj}.e(${id},${args}),0)?0:`)
+        if (global) left(arrowEnd(source, n), `(${slots}[${id}]${live}&&${probeObj}.e(${id},${args}),0)?0:`)
         else {
-          left(arrowEnd(source, n), `(${slots}[${id}]!==0&&${probeObj}.e(${id},${args}),`)
+          left(arrowEnd(source, n), `(${slots}[${id}]${live}&&${probeObj}.e(${id},${args}),`)
           right(n.end, ')')
         }
       }
@@ -423,19 +427,19 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     const table = JSON.stringify(encodeTable(probes, skipped))
     const { pos, needsNewline, afterDirective } = headerPosition(source, ast)
     // The registry in the process-wide state, or (no preload in this thread) an inert stand-in.
-    const inert = '{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(t,e){return e},t(){}})}'
+    const inert = '{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(t,e){return e}})}'
     const slots = `[${'0,'.repeat(probes.length).slice(0, -1)}]`
-    const register = (t: string) => `(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||${inert}).file(${key},${probes.length},${t},${slots})`
+    const register = (t: string, holder = slots) =>
+      `(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||${inert}).file(${key},${probes.length},${t},${holder})`
     let header: string
     if (module) {
-      // The data: module registers the file before the module body runs, so that a function
-      // called through an import cycle before then finds its slot; the table (most of the
-      // header) follows in the body, at its first statement: a data: URL of the table's size
-      // cost about 100 us more per file to load (200 files: 20 ms of a start, Node 24).
-      const data = `const p=${register('""')};export const s=p.s;export{p};`
-      header =
-        `import{s as ${S},p as ${P}}from${JSON.stringify(`data:text/javascript,${encodeURIComponent(data)}`)};` +
-        `${P}.t(${table});`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
+      // The slots are the elements of a function declaration, which exists from the module's
+      // instantiation, before any module body runs: a function called through an import cycle
+      // before this module's body finds its probe (dormant: the slots are empty until the file
+      // registers, at the body's first statement). Not a data: module that registers the file
+      // first: one more module record per file cost x1.60 -> x1.42 of a plain start of 200 ES
+      // modules on Node 24 (bench/esm-header.mjs).
+      header = `var ${P}=${register(table, S)};function ${S}(){}`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
     } else {
       // Line breaks to JavaScript: escaped, so the header stays on its line.
       header = `const ${P}=${register(table)},${S}=${P}.s;`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')

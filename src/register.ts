@@ -522,8 +522,8 @@ export function register(options: RegisterOptions = {}): Registry {
 }
 
 /**
- * Text in the header of every instrumented file (instrument.ts; in an ES module's, inside its
- * data: URL): a file that has it is never instrumented again.
+ * Text in the header of every instrumented file (instrument.ts): a file that has it is never
+ * instrumented again.
  */
 const HEADER_MARK = STATE_KEY
 

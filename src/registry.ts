@@ -136,10 +136,13 @@ export interface LiveProbe {
 
 export class ProbeFile {
   /**
-   * One slot per probe: 0 dormant, 1 live. The array literal the file's header wrote: V8 keeps
-   * an untouched literal's elements copy-on-write and folds the dormant check away in optimized
-   * code (measured +0.0 ns per call until a trace first selects a function of the file, then
-   * +0.4-1.3 ns; bench/probe-dormant.mjs).
+   * One slot per probe: 0 dormant, 1 live. A CommonJS file's: the array literal its header
+   * wrote: V8 keeps an untouched literal's elements copy-on-write and folds the dormant check
+   * away in optimized code (measured +0.0 ns per call until a trace first selects a function of
+   * the file, then +0.4-1.3 ns; bench/probe-dormant.mjs). An ES module's: the elements of a
+   * function of the module, filled here (its probes check `===1`, an empty slot being dormant):
+   * +1.7-2.6 ns inlined, as the imported literal it replaces cost (`PROBE_FORMAT=module node
+   * bench/probe-dormant.mjs`, Node 22-26).
    */
   readonly s: number[]
   /** The active trace's slow path while any probe of this file is live. */
@@ -166,23 +169,22 @@ export class ProbeFile {
     /** Absolute path of the file. */
     readonly filename: string,
     readonly n: number,
-    /** The encoded table; '' until an ES module's body hands it over (`t`). */
-    private raw: string,
-    slots: number[] | undefined,
-    /** Told when the table arrives after the file registered (an ES module's). */
-    private readonly onTable?: (f: ProbeFile) => void,
+    /** The encoded table. */
+    private readonly raw: string,
+    /** The slot array (CommonJS: a literal), or the function whose elements are the slots (an ES module). */
+    slots: number[] | (() => void) | undefined,
   ) {
     if (Array.isArray(slots) && slots.length === n) this.s = slots
-    else {
+    else if (typeof slots === 'function') {
+      // An ES module's: the elements of a function of the module (instrument.ts), empty until now.
+      const s = slots as unknown as number[]
+      for (let i = 0; i < n; i++) s[i] = 0
+      this.s = s
+    } else {
       const s: number[] = []
       for (let i = 0; i < n; i++) s.push(0)
       this.s = s
     }
-  }
-
-  /** Whether the table is here (an ES module's comes when its body starts). */
-  get hasTable(): boolean {
-    return this.raw !== ''
   }
 
   /** The probed functions and the ones left alone, parsed on first use. */
@@ -202,21 +204,6 @@ export class ProbeFile {
       return decodeTable(this.raw)
     } catch {
       return { probes: [], skipped: [] }
-    }
-  }
-
-  /**
-   * The table of an ES module, from the first statement of its body (its header's import
-   * registered the file with none, before the body). Once; never throws.
-   */
-  t(table: unknown): void {
-    if (this.raw !== '' || typeof table !== 'string') return
-    this.raw = table
-    this.table = undefined
-    try {
-      this.onTable?.(this)
-    } catch {
-      /* never into the program */
     }
   }
 
@@ -293,7 +280,7 @@ export class Registry {
   ) {}
 
   /** Called by an instrumented file's header. Never throws. */
-  file(key: string, n: number, table: string, slots?: number[]): ProbeFile {
+  file(key: string, n: number, table: string, slots?: number[] | (() => void)): ProbeFile {
     let filename = key
     try {
       if (key.startsWith('file:')) filename = fileURLToPath(key)
@@ -302,10 +289,9 @@ export class Registry {
     }
     // A file evaluated twice (a cleared require.cache) gets a new slot array: the old one may
     // still be read by functions of the first evaluation, which a trace then leaves dormant.
-    const f = new ProbeFile(filename, n, typeof table === 'string' ? table : '', slots, (g) => this.notify(g))
+    const f = new ProbeFile(filename, n, typeof table === 'string' ? table : '', slots)
     this.files.set(filename, f)
-    // An ES module's table comes with its body (ProbeFile.t): the trace hears of it then.
-    if (f.hasTable) this.notify(f)
+    this.notify(f)
     return f
   }
 

@@ -1430,26 +1430,22 @@ describe('the header', () => {
     expect(module.exports).toBe(2)
   })
 
-  it('imports an ES module header from a data: URL that registers the file, and hands over its table in the body', () => {
+  it('registers an ES module in its first statement, its slots the elements of a hoisted function of the module (no data: module)', () => {
     const r = rewrite('export function f() {}', 'module')
     const first = r.code.split('\n')[0]
-    expect(first).toMatch(/^import\{s as \$rtS,p as \$rtP\}from"data:text\/javascript,[^"]+";\$rtP\.t\("[^\n]*"\);export function f\(\) \{/)
-    const url = /from"(data:text\/javascript,[^"]+)"/.exec(first)![1]
-    const body = decodeURIComponent(url.slice('data:text/javascript,'.length))
-    // The data: URL registers the file with no table (small and quick to load); the table is the
-    // argument of $rtP.t(...), the body's first statement.
-    expect(body).toContain(`.file(${JSON.stringify(FILE)},1,"",[0])`)
-    expect(body).toContain('export const s=p.s;export{p};')
-    expect(() => acorn.parse(body, { ecmaVersion: 'latest', sourceType: 'module' })).not.toThrow()
-    const table = JSON.parse(JSON.parse(/\$rtP\.t\(("(?:[^"\\]|\\.)*")\)/.exec(first)![1]) as string) as { p: unknown[][] }
+    expect(first).toMatch(/^var \$rtP=\(globalThis\[Symbol\.for\("recon-trace\.state"\)\]\?\.registry\|\|\{[^\n]*\}\)\.file\("[^\n]*",1,"[^\n]*",\$rtS\);function \$rtS\(\)\{\}export function f\(\) \{/)
+    expect(first).not.toContain('import')
+    const table = JSON.parse(JSON.parse(/,1,("(?:[^"\\]|\\.)*"),\$rtS\)/.exec(first)![1]) as string) as { p: unknown[][] }
     expect(table.p.map((p) => p[0])).toEqual(['f'])
+    // The probe reads an empty slot (before the file registers) as dormant.
+    expect(r.code).toContain('if($rtS[0]===1)')
   })
 
   it.each(['commonjs', 'module'] as const)("goes after a leading 'use strict' (%s)", (format) => {
     const r = rewrite("'use strict'\nfunction f() {}", format)
     const [first, second] = r.code.split('\n')
     expect(first.startsWith("'use strict';")).toBe(true)
-    expect(first).toContain(format === 'module' ? ';import{' : `;const ${r.prefix}P=`)
+    expect(first).toContain(format === 'module' ? `;var ${r.prefix}P=` : `;const ${r.prefix}P=`)
     expect(second.startsWith('function f() {')).toBe(true)
     // The directive is still the first statement of the program.
     const ast = acorn.parse(r.code, { ecmaVersion: 'latest', sourceType: format === 'module' ? 'module' : 'script' }) as acorn.Program
@@ -1465,7 +1461,7 @@ describe('the header', () => {
     const r = rewrite(source, format)
     const [first, second] = r.code.split('\n')
     expect(first).toBe('#!/usr/bin/env node')
-    expect(second.startsWith(format === 'module' ? 'import{' : `const ${r.prefix}P=`)).toBe(true)
+    expect(second.startsWith(format === 'module' ? `var ${r.prefix}P=` : `const ${r.prefix}P=`)).toBe(true)
     expect(second).toMatch(/function f\(\) \{.*\}$/)
     alignment(source, r, format)
   })

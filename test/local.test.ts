@@ -77,9 +77,9 @@ describe('local scope, CommonJS', () => {
 
   it('an ES module function called through an import cycle before its body ran: the call works, the trace selects the file when its body starts', () => {
     // The trace starts first, waiting for the file. b.mjs's body calls a.mjs's `early` before
-    // a.mjs's body has run: its probe finds its slot (the data: URL registered the file), but the
-    // table comes with the body's first statement, so the trace selects the file then and that
-    // first call is not traced; the later one is.
+    // a.mjs's body has run: its probe finds its slot empty (the slots are the elements of a
+    // hoisted function of a.mjs, filled when the body's first statement registers the file), so
+    // that first call runs untraced; the trace selects the file then, and the later one is traced.
     const r = run(
       `
       import { calls } from 'recon-trace'

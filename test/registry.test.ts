@@ -68,21 +68,20 @@ describe('ProbeFile.e, the entry check of a live probe', () => {
   })
 })
 
-describe('Registry.file and an ES module table handed over later', () => {
+describe('Registry.file', () => {
   const TABLE = '{"p":[["f","function",0,1,0,["f"],-1]],"s":[]}'
 
-  it('tells the trace of a file with its table at once, of an ES module when its body hands the table over', async () => {
+  it("tells the trace of each file as it registers, an ES module's too, its slots the elements of the module's function", async () => {
     const { Registry } = await import('../src/registry.js')
     const reg = new Registry(() => true)
     const heard: string[] = []
     reg.onFile = (f) => void heard.push(`${f.filename}:${f.probes.map((p) => p.name).join(',')}`)
     reg.file('/app/a.cjs', 1, TABLE, [0])
-    const esm = reg.file('file:///app/b.mjs', 1, '', [0])
-    expect(heard).toEqual(['/app/a.cjs:f'])
-    expect(esm.probes).toEqual([])
-    esm.t(TABLE)
-    esm.t('{"p":[],"s":[]}') // once only
+    const holder = function $rtS() {} as unknown as (() => void) & Record<number, number>
+    expect(holder[0]).toBeUndefined() // before the module's body: an empty slot, read as dormant
+    const esm = reg.file('file:///app/b.mjs', 1, TABLE, holder)
     expect(heard).toEqual(['/app/a.cjs:f', '/app/b.mjs:f'])
-    expect(esm.probes.map((p) => p.name)).toEqual(['f'])
+    expect(esm.s).toBe(holder)
+    expect(holder[0]).toBe(0)
   })
 })
