@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { chmodSync, copyFileSync, cpSync, existsSync, linkSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createConnection } from 'node:net'
 
 /**
  * Start the CLI (`dist/cjs/bin.js`) in `cwd` and keep it running, its output collected; the
@@ -23,12 +24,26 @@ export function startCli(cwd: string, args: readonly string[], children: ChildPr
 
 /** Load a fixture the way a CommonJS user does: through Node's own require. */
 /**
- * The agent socket of a preloaded process, once it exists: the agent opens it at the program's
- * first turn of the event loop (src/startup.ts), which may come after the program's first output.
+ * The agent socket of a preloaded process, once its agent answers there: the agent opens it at
+ * the program's first turn of the event loop (src/startup.ts), which may come after the
+ * program's first output, and until then the path may hold the stale socket of a killed process
+ * of the same pid, which refuses connections (the agent replaces it).
  */
 export async function agentSocket(pid: number): Promise<string> {
   const sock = join(tmpdir(), `recon-trace-${process.getuid!()}`, `${pid}.sock`)
-  for (let i = 0; i < 400 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 10))
+  const answers = () =>
+    new Promise<boolean>((ok) => {
+      const c = createConnection(sock)
+      c.once('connect', () => {
+        c.destroy()
+        ok(true)
+      })
+      c.once('error', () => ok(false))
+    })
+  for (let i = 0; i < 400; i++) {
+    if (existsSync(sock) && (await answers())) return sock
+    await new Promise((r) => setTimeout(r, 10))
+  }
   return sock
 }
 

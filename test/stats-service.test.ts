@@ -74,8 +74,13 @@ function checkRows(rows: Row[], timings: readonly [string, number][], mix = MIX)
     for (const q of [0.5, 0.9, 0.99] as const) {
       const got = r[`p${Math.round(q * 100)}` as 'p50']
       const want = exact(truth, q)
-      // Within one bucket: the trace's clock starts before the function's and stops after it.
-      expect(Math.abs(bucketOf(got * 1000) - bucketOf(want * 1000)), `${r.key} p${q * 100}: ${got} ms, truth ${want} ms`).toBeLessThanOrEqual(1)
+      // The trace's clock starts before the function's and stops after it: never a bucket
+      // lower. Higher by what the process spent between the two clocks' reads, which on a loaded
+      // machine is a preemption now and then (one took a p99 from 1.87 to 2.18 ms in CI): the
+      // slack the max check below allows too.
+      const what = `${r.key} p${q * 100}: ${got} ms, truth ${want} ms`
+      expect(bucketOf(got * 1000) - bucketOf(want * 1000), what).toBeGreaterThanOrEqual(-1)
+      if (bucketOf(got * 1000) - bucketOf(want * 1000) > 1) expect(got, what).toBeLessThan(want * 1.2 + 1)
     }
     expect(r.max).toBeGreaterThanOrEqual(Math.max(...truth))
     expect(r.max).toBeLessThan(Math.max(...truth) * 1.2 + 1)
