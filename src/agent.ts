@@ -20,9 +20,9 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { chmodSync, unlinkSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
 import { BroadcastChannel } from 'node:worker_threads'
 import { TraceError } from './error.js'
+import { commonJsFile } from './installation.js'
 import { Limiter, type Limit } from './limit.js'
 import type { TraceOptions } from './options.js'
 import { PROTOCOL, ensureSocketDir, readLines, sendMessage, socketDir, socketPath, type LineKind, type Reply, type Request } from './protocol.js'
@@ -466,8 +466,9 @@ export function startAgent(): string | undefined {
  * For a process attached without the preload (attach.ts): start the thread part of the agent in
  * each of its worker threads, those running now and those started later, through the
  * inspector's NodeWorker domain of an in-process session (each worker has its own inspector;
- * `Runtime.evaluate` there loads threadagent.js beside `agentFile` and calls `startThreadAgent`). The session stays
- * open for the workers to come; it holds the event loop of no one.
+ * `Runtime.evaluate` there loads the CommonJS build's threadagent.js and calls
+ * `startThreadAgent`). The session stays open for the workers to come; it holds the event loop of
+ * no one.
  */
 export function reachWorkers(agentFile: string): void {
   if (reaching) return
@@ -476,7 +477,7 @@ export function reachWorkers(agentFile: string): void {
     const inspector = createRequire(agentFile)('node:inspector') as typeof import('node:inspector')
     const s = new inspector.Session()
     s.connect()
-    const file = JSON.stringify(join(dirname(agentFile), 'threadagent.js'))
+    const file = JSON.stringify(commonJsFile('threadagent.js'))
     const expression = `(() => { const m = process.getBuiltinModule('node:module'); m.createRequire(${file})(${file}).startThreadAgent() })()`
     s.on('NodeWorker.attachedToWorker', (m: { params: { sessionId: string } }) => {
       const { sessionId } = m.params

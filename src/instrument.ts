@@ -428,8 +428,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     const { pos, needsNewline, afterDirective } = headerPosition(source, ast)
     // The registry in the process-wide state, or (no preload in this thread) an inert stand-in.
     const inert = '{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(t,e){return e}})}'
-    const slots = `[${'0,'.repeat(probes.length).slice(0, -1)}]`
-    const register = (t: string, holder = slots) =>
+    const register = (t: string, holder: string) =>
       `(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||${inert}).file(${key},${probes.length},${t},${holder})`
     let header: string
     if (module) {
@@ -442,7 +441,8 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       header = `var ${P}=${register(table, S)};function ${S}(){}`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
     } else {
       // Line breaks to JavaScript: escaped, so the header stays on its line.
-      header = `const ${P}=${register(table)},${S}=${P}.s;`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
+      const literal = `[${'0,'.repeat(probes.length).slice(0, -1)}]`
+      header = `const ${P}=${register(table, literal)},${S}=${P}.s;`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
     }
     if (needsNewline) ms.appendLeft(pos, '\n') // a lone shebang line: the header goes on a line of its own, after all the code
     left(pos, (afterDirective ? ';' : '') + header)

@@ -175,14 +175,11 @@ export class ProbeFile {
     slots: number[] | (() => void) | undefined,
   ) {
     if (Array.isArray(slots) && slots.length === n) this.s = slots
-    else if (typeof slots === 'function') {
-      // An ES module's: the elements of a function of the module (instrument.ts), empty until now.
-      const s = slots as unknown as number[]
+    else {
+      // An ES module's slots are the elements of a function of the module (instrument.ts),
+      // empty until now; with none given, a new array.
+      const s = (typeof slots === 'function' ? slots : []) as unknown as number[]
       for (let i = 0; i < n; i++) s[i] = 0
-      this.s = s
-    } else {
-      const s: number[] = []
-      for (let i = 0; i < n; i++) s.push(0)
       this.s = s
     }
   }
