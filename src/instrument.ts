@@ -64,8 +64,8 @@ export interface InstrumentOptions {
   /**
    * How probes reach the runtime. `'header'` (default) adds one statement after the shebang and
    * directive prologue, on the first line of code, that registers the file and binds the slots
-   * (for an ES module, the elements of a hoisted function of the module, so that functions called
-   * through an import cycle before the module body runs find them, dormant). `'global'` adds no header: the
+   * (a `const` in both formats; in an ES module, a function that can run before the module body,
+   * through an import cycle, reads it in a `try` and finds its probe dormant). `'global'` adds no header: the
    * probes reach the registry through `globalThis` (for code compiled into an already running
    * script, where a header would never run).
    */
@@ -279,6 +279,20 @@ function sourceOf(sources: readonly string[], index: number | undefined, filenam
  * Instrument one file. Throws `ParseFailure` if the source does not parse; otherwise returns
  * (with `map` undefined and the code unchanged when no function was probed).
  */
+/**
+ * The spans of an ES module's top-level function declarations (`export` and `export default`
+ * ones too): they exist from the module's instantiation, so they and every function inside them
+ * can run before the module body, through an import cycle.
+ */
+function earlyRanges(ast: N): [number, number][] {
+  const out: [number, number][] = []
+  for (const st of ast.body as N[]) {
+    const d = st.type === 'ExportNamedDeclaration' || st.type === 'ExportDefaultDeclaration' ? (st.declaration as N | null) : st
+    if (d !== null && d.type === 'FunctionDeclaration') out.push([d.start, d.end])
+  }
+  return out
+}
+
 export function instrument(source: string, options: InstrumentOptions): Instrumented {
   const module = options.format === 'module'
   const ast = parse(source, module, options.filename)
@@ -302,10 +316,16 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     throw new TypeError(`instrument: key must be letters and digits, got ${JSON.stringify(options.key)}`)
   const slots = global ? `${binding}.s` : S
   const probeObj = global ? binding! : P
-  // An ES module's slots are the elements of a hoisted function (see the header below): empty,
-  // so read as undefined, until the body's first statement registers the file; a function called
-  // through an import cycle before then must find its probe dormant, hence `===1` there.
-  const live = module && !global ? '===1' : '!==0'
+  const live = '!==0'
+  // An ES module's slots are a `const` of the module, as CommonJS's are (V8 folds the dormant
+  // check of a const holding an untouched literal; a `var` or a hoisted function's elements cost
+  // +1.5-1.9 ns per call, PROBE_FORMAT=module node bench/probe-dormant.mjs). A function that can
+  // run before the module body (a top-level function declaration, called through an import
+  // cycle, and any function inside one) would meet the const in its temporal dead zone: it reads
+  // the slot in a try block, which optimized code drops once the const is known (+0.0 ns on Node
+  // 22-26, +0.2 ns on Node 20, the same bench), and finds its probe dormant before the header ran.
+  const early = module && !global ? earlyRanges(ast) : []
+  const isEarly = (n: N) => early.some(([a, b]) => n.start >= a && n.end <= b)
   const spans: ProbeSpan[] = []
   let candidates = 0
 
@@ -357,14 +377,19 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     if (options.tableOnly) continue
     const n = rec.node
     const args = info.exactArgs ? 'arguments' : argsExpression(n.params)
-    const enter = `let ${T}=0,${R};if(${slots}[${id}]${live})${T}=${probeObj}.e(${id},${args});try{`
+    const early = isEarly(n)
+    const check = early ? (then: string) => `try{if(${slots}[${id}]${live})${then}}catch{}` : (then: string) => `if(${slots}[${id}]${live})${then};`
+    const enter = `let ${T}=0,${R};${check(`${T}=${probeObj}.e(${id},${args})`)}try{`
     // No blank in the live-edit form's closing text: V8's diff then cannot pair the blank
     // before a function's last `}` with one of ours (see livediff.ts).
     const fallOff = rec.kind === 'constructor' ? 'this' : global ? 'void(0)' : 'void 0'
     // `x` reports the exception (when the call is live) and returns it: one throw, the same object.
+    // In an ES module, a call that was never live rethrows without reading the header's const,
+    // which a call before the module body would meet in its temporal dead zone.
+    const rethrow = module && !global ? `throw ${T}===0?${E}:${probeObj}.x(${T},${E})` : `throw ${probeObj}.x(${T},${E})`
     const leave = global
       ? `;${T}!==0&&${probeObj}.r(${T},${fallOff})}catch(${E}){throw(${probeObj}.x(${T},${E}))}`
-      : `;${T}!==0&&${probeObj}.r(${T},${fallOff})}catch(${E}){throw ${probeObj}.x(${T},${E})}`
+      : `;${T}!==0&&${probeObj}.r(${T},${fallOff})}catch(${E}){${rethrow}}`
     const body = n.body as N
     if (global)
       spans.push({
@@ -375,13 +400,17 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
         close: 0,
       })
     if (info.callsOnly) {
-      const probe = `if(${slots}[${id}]${live})${probeObj}.e(${id},${args});`
+      const probe = check(`${probeObj}.e(${id},${args})`)
       if (body.type === 'BlockStatement') {
         const { at, directive } = bodyStart(body)
         left(at, directive ? `;${probe}` : probe)
       } else {
         if (global) left(arrowEnd(source, n), `(${slots}[${id}]${live}&&${probeObj}.e(${id},${args}),0)?0:`)
-        else {
+        else if (early) {
+          // A try block needs a body of statements.
+          left(arrowEnd(source, n), `{${probe}return(`)
+          right(n.end, ')}')
+        } else {
           left(arrowEnd(source, n), `(${slots}[${id}]${live}&&${probeObj}.e(${id},${args}),`)
           right(n.end, ')')
         }
@@ -403,7 +432,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       left(from, `{${enter}return(${R}=(`)
       const close = global
         ? `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){throw(${probeObj}.x(${T},${E}))}}`
-        : `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){throw ${probeObj}.x(${T},${E})}}`
+        : `),${T}===0?${R}:${probeObj}.r(${T},${R}))}catch(${E}){${rethrow}}}`
       right(n.end, close)
       if (global) spans[spans.length - 1].close = close.length
     }
@@ -430,20 +459,13 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     const inert = '{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(t,e){return e}})}'
     const register = (t: string, holder: string) =>
       `(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||${inert}).file(${key},${probes.length},${t},${holder})`
-    let header: string
-    if (module) {
-      // The slots are the elements of a function declaration, which exists from the module's
-      // instantiation, before any module body runs: a function called through an import cycle
-      // before this module's body finds its probe (dormant: the slots are empty until the file
-      // registers, at the body's first statement). Not a data: module that registers the file
-      // first: one more module record per file cost x1.60 -> x1.42 of a plain start of 200 ES
-      // modules on Node 24 (bench/esm-header.mjs).
-      header = `var ${P}=${register(table, S)};function ${S}(){}`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
-    } else {
-      // Line breaks to JavaScript: escaped, so the header stays on its line.
-      const literal = `[${'0,'.repeat(probes.length).slice(0, -1)}]`
-      header = `const ${P}=${register(table, literal)},${S}=${P}.s;`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
-    }
+    // The same header in both formats: the file registers in the body's first statement (an ES
+    // module's too: not a data: module that registers it first, one more module record per file
+    // cost x1.60 -> x1.42 of a plain start of 200 ES modules on Node 24, bench/esm-header.mjs),
+    // its slots an array literal held by a const. Line breaks to JavaScript: escaped, so the
+    // header stays on its line.
+    const literal = `[${'0,'.repeat(probes.length).slice(0, -1)}]`
+    const header = `const ${P}=${register(table, literal)},${S}=${P}.s;`.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
     if (needsNewline) ms.appendLeft(pos, '\n') // a lone shebang line: the header goes on a line of its own, after all the code
     left(pos, (afterDirective ? ';' : '') + header)
   }

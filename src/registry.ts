@@ -136,13 +136,10 @@ export interface LiveProbe {
 
 export class ProbeFile {
   /**
-   * One slot per probe: 0 dormant, 1 live. A CommonJS file's: the array literal its header
-   * wrote: V8 keeps an untouched literal's elements copy-on-write and folds the dormant check
+   * One slot per probe: 0 dormant, 1 live: the array literal the file's header wrote, held by a
+   * const. V8 keeps an untouched literal's elements copy-on-write and folds the dormant check
    * away in optimized code (measured +0.0 ns per call until a trace first selects a function of
-   * the file, then +0.4-1.3 ns; bench/probe-dormant.mjs). An ES module's: the elements of a
-   * function of the module, filled here (its probes check `===1`, an empty slot being dormant):
-   * +1.7-2.6 ns inlined, as the imported literal it replaces cost (`PROBE_FORMAT=module node
-   * bench/probe-dormant.mjs`, Node 22-26).
+   * the file, then +0.4-1.3 ns; bench/probe-dormant.mjs, `PROBE_FORMAT=module` for ES modules).
    */
   readonly s: number[]
   /** The active trace's slow path while any probe of this file is live. */
@@ -171,14 +168,12 @@ export class ProbeFile {
     readonly n: number,
     /** The encoded table. */
     private readonly raw: string,
-    /** The slot array (CommonJS: a literal), or the function whose elements are the slots (an ES module). */
-    slots: number[] | (() => void) | undefined,
+    /** The slot array: the header's literal. */
+    slots: number[] | undefined,
   ) {
     if (Array.isArray(slots) && slots.length === n) this.s = slots
     else {
-      // An ES module's slots are the elements of a function of the module (instrument.ts),
-      // empty until now; with none given, a new array.
-      const s = (typeof slots === 'function' ? slots : []) as unknown as number[]
+      const s: number[] = []
       for (let i = 0; i < n; i++) s[i] = 0
       this.s = s
     }
@@ -277,7 +272,7 @@ export class Registry {
   ) {}
 
   /** Called by an instrumented file's header. Never throws. */
-  file(key: string, n: number, table: string, slots?: number[] | (() => void)): ProbeFile {
+  file(key: string, n: number, table: string, slots?: number[]): ProbeFile {
     let filename = key
     try {
       if (key.startsWith('file:')) filename = fileURLToPath(key)

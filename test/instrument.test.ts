@@ -1430,22 +1430,37 @@ describe('the header', () => {
     expect(module.exports).toBe(2)
   })
 
-  it('registers an ES module in its first statement, its slots the elements of a hoisted function of the module (no data: module)', () => {
-    const r = rewrite('export function f() {}', 'module')
+  it('registers an ES module in its first statement, its slots an array literal held by a const (no data: module)', () => {
+    const r = rewrite('export function f() {}\nexport const g = () => 1', 'module')
     const first = r.code.split('\n')[0]
-    expect(first).toMatch(/^var \$rtP=\(globalThis\[Symbol\.for\("recon-trace\.state"\)\]\?\.registry\|\|\{[^\n]*\}\)\.file\("[^\n]*",1,"[^\n]*",\$rtS\);function \$rtS\(\)\{\}export function f\(\) \{/)
+    expect(first).toMatch(
+      /^const \$rtP=\(globalThis\[Symbol\.for\("recon-trace\.state"\)\]\?\.registry\|\|\{[^\n]*\}\)\.file\("[^\n]*",2,"[^\n]*",\[0,0\]\),\$rtS=\$rtP\.s;export function f\(\) \{/,
+    )
     expect(first).not.toContain('import')
-    const table = JSON.parse(JSON.parse(/,1,("(?:[^"\\]|\\.)*"),\$rtS\)/.exec(first)![1]) as string) as { p: unknown[][] }
-    expect(table.p.map((p) => p[0])).toEqual(['f'])
-    // The probe reads an empty slot (before the file registers) as dormant.
-    expect(r.code).toContain('if($rtS[0]===1)')
+    const table = JSON.parse(JSON.parse(/,2,("(?:[^"\\]|\\.)*"),\[0,0\]\)/.exec(first)![1]) as string) as { p: unknown[][] }
+    expect(table.p.map((p) => p[0])).toEqual(['f', 'g'])
+  })
+
+  it("reads the slots in a try block only in an ES module's functions that can run before its body (hoisted declarations and what they hold)", () => {
+    const r = rewrite(
+      'export function f() { return () => 1 }\nexport default function () {}\nfunction h() {}\nexport const g = () => 2\nclass C { m() {} }',
+      'module',
+    )
+    const byName = (name: string) => r.probes.find((p) => p.name === name)!.id
+    for (const name of ['f', 'f.@1', 'default', 'h']) expect(r.code).toContain(`try{if($rtS[${byName(name)}]!==0)`)
+    for (const name of ['g', 'C#m']) {
+      expect(r.code).toContain(`;if($rtS[${byName(name)}]!==0)`)
+      expect(r.code).not.toContain(`try{if($rtS[${byName(name)}]!==0)`)
+    }
+    // CommonJS: never (the header runs before any function of the file can).
+    expect(rewrite('function f() {}').code).not.toContain('try{if(')
   })
 
   it.each(['commonjs', 'module'] as const)("goes after a leading 'use strict' (%s)", (format) => {
     const r = rewrite("'use strict'\nfunction f() {}", format)
     const [first, second] = r.code.split('\n')
     expect(first.startsWith("'use strict';")).toBe(true)
-    expect(first).toContain(format === 'module' ? `;var ${r.prefix}P=` : `;const ${r.prefix}P=`)
+    expect(first).toContain(`;const ${r.prefix}P=`)
     expect(second.startsWith('function f() {')).toBe(true)
     // The directive is still the first statement of the program.
     const ast = acorn.parse(r.code, { ecmaVersion: 'latest', sourceType: format === 'module' ? 'module' : 'script' }) as acorn.Program
@@ -1461,7 +1476,7 @@ describe('the header', () => {
     const r = rewrite(source, format)
     const [first, second] = r.code.split('\n')
     expect(first).toBe('#!/usr/bin/env node')
-    expect(second.startsWith(format === 'module' ? `var ${r.prefix}P=` : `const ${r.prefix}P=`)).toBe(true)
+    expect(second.startsWith(`const ${r.prefix}P=`)).toBe(true)
     expect(second).toMatch(/function f\(\) \{.*\}$/)
     alignment(source, r, format)
   })

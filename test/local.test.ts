@@ -77,9 +77,9 @@ describe('local scope, CommonJS', () => {
 
   it('an ES module function called through an import cycle before its body ran: the call works, the trace selects the file when its body starts', () => {
     // The trace starts first, waiting for the file. b.mjs's body calls a.mjs's `early` before
-    // a.mjs's body has run: its probe finds its slot empty (the slots are the elements of a
-    // hoisted function of a.mjs, filled when the body's first statement registers the file), so
-    // that first call runs untraced; the trace selects the file then, and the later one is traced.
+    // a.mjs's body has run: its probe reads the slots (a const of a.mjs's header, in its temporal
+    // dead zone then) in a try block and finds itself dormant, so that first call runs untraced;
+    // the trace selects the file when its header runs, and the later call is traced.
     const r = run(
       `
       import { calls } from 'recon-trace'
@@ -92,6 +92,39 @@ describe('local scope, CommonJS', () => {
     )
     expect(r.stderr).toContain('later 43')
     expect(r.lines).toEqual(['<0> a:early(1)', '<0> a:early/1 --> 2'])
+  })
+
+  it('a function made inside a hoisted one before the module body ran works then, and is traced after', () => {
+    const r = run(
+      `
+      import { calls } from 'recon-trace'
+      calls('./fixtures/local/cycle/a.mjs:maker.@12 -> return', 10, { scope: 'local', ${IO} })
+      const a = await import('./fixtures/local/cycle/a.mjs')
+      console.error('made', a.made)
+      a.maker(1)(2)
+    `,
+      { esm: true },
+    )
+    expect(r.stderr).toContain('made 15')
+    expect(r.lines).toEqual(['<0> a:maker.@12(2)', '<0> a:maker.@12/1 --> 3'])
+  })
+
+  it('a hoisted function that throws before the module body ran: the caller gets its own exception, and later ones are traced', () => {
+    // Before, the probe's catch block read the header's binding, still unset, and the caller got
+    // a TypeError of ours instead of the RangeError.
+    const r = run(
+      `
+      import { calls } from 'recon-trace'
+      calls('./fixtures/local/cycle/a.mjs:fails -> return', 10, { scope: 'local', ${IO} })
+      const a = await import('./fixtures/local/cycle/a.mjs')
+      console.error('thrown', a.thrown)
+      try { a.default(4) } catch (e) { console.error('caught', e.name, e.message) }
+    `,
+      { esm: true },
+    )
+    expect(r.stderr).toContain('thrown RangeError: fails(7)')
+    expect(r.stderr).toContain('caught RangeError fails(4)')
+    expect(r.lines).toEqual(['<0> a:fails(4)', '<0> a:fails/1 !! RangeError: fails(4)'])
   })
 
   it('works the same when preloaded through NODE_OPTIONS', () => {

@@ -71,17 +71,19 @@ describe('ProbeFile.e, the entry check of a live probe', () => {
 describe('Registry.file', () => {
   const TABLE = '{"p":[["f","function",0,1,0,["f"],-1]],"s":[]}'
 
-  it("tells the trace of each file as it registers, an ES module's too, its slots the elements of the module's function", async () => {
+  it("tells the trace of each file as it registers, an ES module's too, its slots the header's literal", async () => {
     const { Registry } = await import('../src/registry.js')
     const reg = new Registry(() => true)
     const heard: string[] = []
     reg.onFile = (f) => void heard.push(`${f.filename}:${f.probes.map((p) => p.name).join(',')}`)
-    reg.file('/app/a.cjs', 1, TABLE, [0])
-    const holder = function $rtS() {} as unknown as (() => void) & Record<number, number>
-    expect(holder[0]).toBeUndefined() // before the module's body: an empty slot, read as dormant
-    const esm = reg.file('file:///app/b.mjs', 1, TABLE, holder)
+    const literal = [0]
+    const cjs = reg.file('/app/a.cjs', 1, TABLE, literal)
+    const esm = reg.file('file:///app/b.mjs', 1, TABLE, [0])
     expect(heard).toEqual(['/app/a.cjs:f', '/app/b.mjs:f'])
-    expect(esm.s).toBe(holder)
-    expect(holder[0]).toBe(0)
+    expect(cjs.s).toBe(literal)
+    // No literal, or one of the wrong length: slots of its own, all dormant.
+    expect(reg.file('/app/c.cjs', 1, TABLE).s).toEqual([0])
+    expect(reg.file('/app/d.cjs', 1, TABLE, [0, 0]).s).toEqual([0])
+    expect(esm.filename).toBe('/app/b.mjs')
   })
 })
