@@ -644,9 +644,57 @@ function answers(path: string): Promise<boolean> {
   })
 }
 
+/** The preload named on a command line or in NODE_OPTIONS: the package's entry, or its file. */
+const PRELOAD_ARG = /(?:^|[\s=])(?:recon-trace\/register|\S*[\\/]dist[\\/](?:cjs|esm)[\\/]preload\.js)(?=\s|$)/
+
+/**
+ * Whether `pid` was started with the preload: on its command line, or in the NODE_OPTIONS it
+ * started with (Linux's /proc; false elsewhere, or for another user's process).
+ */
+export function startedWithPreload(pid: number): boolean {
+  try {
+    if (PRELOAD_ARG.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '))) return true
+    for (const v of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) if (v.startsWith('NODE_OPTIONS=') && PRELOAD_ARG.test(v.slice(13))) return true
+  } catch {
+    /* not Linux, gone, or not ours */
+  }
+  return false
+}
+
+/** How long the CLI waits for the agent of a preloaded process still in its first turn. */
+const AGENT_WAIT_MS = 10_000
+
+/**
+ * A preloaded process opens its agent's socket at its program's first turn of the event loop
+ * (startup.ts): one that loads for seconds, or was just started, has none yet (or a stale file
+ * of an earlier process of its pid). Wait for it to answer rather than open the inspector of a
+ * process that has the agent coming; say so if it takes long. False: it did not answer in time
+ * (a first turn that never ends) or the process is gone.
+ */
+async function agentComes(pid: number, err: NodeJS.WritableStream): Promise<boolean> {
+  const start = Date.now()
+  let said = false
+  for (;;) {
+    if (existsSync(socketPath(pid)) && (await answers(socketPath(pid)))) return true
+    try {
+      process.kill(pid, 0)
+    } catch {
+      return false
+    }
+    const waited = Date.now() - start
+    if (waited >= AGENT_WAIT_MS) return false
+    if (!said && waited >= 500) {
+      said = true
+      err.write(`recon-trace: process ${pid} was started with the preload; waiting for its agent, which starts when its program first turns the event loop\n`)
+    }
+    await new Promise((ok) => setTimeout(ok, 25))
+  }
+}
+
 /**
  * A process of ours that runs without the agent: start it through the inspector (attach.ts).
- * Dead pids and other users' processes are left to the connection's error, which says so.
+ * Dead pids and other users' processes are left to the connection's error, which says so. A
+ * process started with the preload is given its agent's start first.
  */
 async function attachWhereNeeded(pids: readonly number[], err: NodeJS.WritableStream): Promise<boolean> {
   for (const pid of pids) {
@@ -655,6 +703,15 @@ async function attachWhereNeeded(pids: readonly number[], err: NodeJS.WritableSt
       process.kill(pid, 0)
     } catch {
       continue
+    }
+    if (startedWithPreload(pid)) {
+      if (await agentComes(pid, err)) continue
+      try {
+        process.kill(pid, 0)
+      } catch {
+        continue
+      }
+      err.write(`recon-trace: process ${pid}'s agent did not start within ${AGENT_WAIT_MS / 1000} s\n`)
     }
     err.write(`recon-trace: process ${pid} has no agent: attaching through its inspector (SIGUSR1, 127.0.0.1:9229, closed again after)\n`)
     // Loaded only here: the WebSocket client and the loader code are not needed to talk to an agent.

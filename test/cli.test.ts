@@ -190,6 +190,25 @@ describe('recon-trace <pid> <spec>', () => {
   })
 })
 
+describe('a preloaded service still in its first turn', () => {
+  // Its agent opens the socket at the program's first turn of the event loop (startup.ts); this
+  // service loads for 1.5 s before that. The CLI sees the preload on its command line or in its
+  // NODE_OPTIONS and waits for the agent, instead of opening the inspector of a process that has
+  // one coming (it says it waits only after half a second without an answer).
+  it.each([
+    ['on its command line', true, {}],
+    ['in NODE_OPTIONS', false, { NODE_OPTIONS: '--import recon-trace/register' }],
+  ] as const)('preloaded %s: traced through its socket once its agent starts, never through the inspector', async (_, flag, env) => {
+    const s = forkService('slowstart.cjs', flag, env)
+    await new Promise((ok) => s.stdout!.once('data', ok))
+    const r = cli([String(s.pid), `${work}:greet`, '-n', '2', '--scope', 'local'])
+    expect(r.code, r.err).toBe(0)
+    expect(r.err).toContain(`process ${s.pid} was started with the preload; waiting for its agent`)
+    expect(r.err).not.toContain('inspector')
+    expect(r.lines).toEqual(["<0> work:greet('slow')", "<0> work:greet('slow')", 'recon-trace: rate limit tripped after 2 messages; tracing stopped.'])
+  })
+})
+
 describe('threads', () => {
   /** The threads service: resolves with it and the threadId of its first worker. */
   async function threads(): Promise<{ s: ChildProcess; first: number }> {
