@@ -276,23 +276,34 @@ function sourceOf(sources: readonly string[], index: number | undefined, filenam
 }
 
 /**
+ * Whether a function of an ES module can run before the module body, through an import cycle:
+ * a top-level function declaration (`export` and `export default` ones too), which exists from
+ * the module's instantiation, or any function inside one.
+ */
+function runsEarly(ast: N): (n: N) => boolean {
+  // Starts and ends, in source order, never overlapping: a binary search per function.
+  const spans: number[] = []
+  for (const st of ast.body as N[]) {
+    const d = st.type === 'ExportNamedDeclaration' || st.type === 'ExportDefaultDeclaration' ? (st.declaration as N | null) : st
+    if (d !== null && d.type === 'FunctionDeclaration') spans.push(d.start, d.end)
+  }
+  return (n) => {
+    let lo = 0
+    let hi = spans.length / 2 - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1
+      if (n.start < spans[2 * mid]) hi = mid - 1
+      else if (n.start >= spans[2 * mid + 1]) lo = mid + 1
+      else return n.end <= spans[2 * mid + 1]
+    }
+    return false
+  }
+}
+
+/**
  * Instrument one file. Throws `ParseFailure` if the source does not parse; otherwise returns
  * (with `map` undefined and the code unchanged when no function was probed).
  */
-/**
- * The spans of an ES module's top-level function declarations (`export` and `export default`
- * ones too): they exist from the module's instantiation, so they and every function inside them
- * can run before the module body, through an import cycle.
- */
-function earlyRanges(ast: N): [number, number][] {
-  const out: [number, number][] = []
-  for (const st of ast.body as N[]) {
-    const d = st.type === 'ExportNamedDeclaration' || st.type === 'ExportDefaultDeclaration' ? (st.declaration as N | null) : st
-    if (d !== null && d.type === 'FunctionDeclaration') out.push([d.start, d.end])
-  }
-  return out
-}
-
 export function instrument(source: string, options: InstrumentOptions): Instrumented {
   const module = options.format === 'module'
   const ast = parse(source, module, options.filename)
@@ -324,8 +335,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   // cycle, and any function inside one) would meet the const in its temporal dead zone: it reads
   // the slot in a try block, which optimized code drops once the const is known (+0.0 ns on Node
   // 22-26, +0.2 ns on Node 20, the same bench), and finds its probe dormant before the header ran.
-  const early = module && !global ? earlyRanges(ast) : []
-  const isEarly = (n: N) => early.some(([a, b]) => n.start >= a && n.end <= b)
+  const isEarly = module && !global ? runsEarly(ast) : () => false
   const spans: ProbeSpan[] = []
   let candidates = 0
 

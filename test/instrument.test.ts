@@ -1443,12 +1443,12 @@ describe('the header', () => {
 
   it("reads the slots in a try block only in an ES module's functions that can run before its body (hoisted declarations and what they hold)", () => {
     const r = rewrite(
-      'export function f() { return () => 1 }\nexport default function () {}\nfunction h() {}\nexport const g = () => 2\nclass C { m() {} }',
+      'const a = () => 0\nexport function f() { return () => 1 }\nexport const g = () => 2\nexport default function () {}\nclass C { m() {} }\nfunction h() {}',
       'module',
     )
     const byName = (name: string) => r.probes.find((p) => p.name === name)!.id
-    for (const name of ['f', 'f.@1', 'default', 'h']) expect(r.code).toContain(`try{if($rtS[${byName(name)}]!==0)`)
-    for (const name of ['g', 'C#m']) {
+    for (const name of ['f', 'f.@2', 'default', 'h']) expect(r.code).toContain(`try{if($rtS[${byName(name)}]!==0)`)
+    for (const name of ['a', 'g', 'C#m']) {
       expect(r.code).toContain(`;if($rtS[${byName(name)}]!==0)`)
       expect(r.code).not.toContain(`try{if($rtS[${byName(name)}]!==0)`)
     }
