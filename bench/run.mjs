@@ -33,7 +33,8 @@ const OTHERS = ['guard']
 // The live-edit install and cycle scenarios are left out too: about 1.5 and 2 minutes per runtime
 // here (each install or restore blocks for tens to thousands of ms, docs/benchmarks.md §8); name
 // them: `node bench/run.mjs liveedit-install liveedit-cycles`.
-const ON_REQUEST = ['snapshot', 'liveedit-install', 'liveedit-cycles']
+// bench/probe-forms.mjs is a diagnostic (where a dormant probe's cost goes), about 3 minutes.
+const ON_REQUEST = ['snapshot', 'liveedit-install', 'liveedit-cycles', 'probe-forms']
 const TIMEOUT_MS = 10 * 60_000
 
 const args = process.argv.slice(2)
