@@ -651,7 +651,7 @@ const PRELOAD_ARG = /(?:^|[\s=])(?:recon-trace\/register|\S*[\\/]dist[\\/](?:cjs
  * Whether `pid` was started with the preload: on its command line, or in the NODE_OPTIONS it
  * started with (Linux's /proc; false elsewhere, or for another user's process).
  */
-export function startedWithPreload(pid: number): boolean {
+function startedWithPreload(pid: number): boolean {
   try {
     if (PRELOAD_ARG.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '))) return true
     for (const v of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) if (v.startsWith('NODE_OPTIONS=') && PRELOAD_ARG.test(v.slice(13))) return true
