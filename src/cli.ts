@@ -624,8 +624,23 @@ async function runProgram(p: Parsed, out: NodeJS.WritableStream, err: NodeJS.Wri
 async function withAgents(p: Parsed): Promise<number[]> {
   if (!p.children) return [...p.pids]
   const kids: number[] = []
-  for (const c of childrenOf(p.pid)) if (existsSync(socketPath(c)) && (await answers(socketPath(c)))) kids.push(c)
+  for (const c of childrenOf(p.pid)) if (await agentAnswers(c)) kids.push(c)
   return [p.pid, ...kids]
+}
+
+/** Whether the agent of `pid` answers on its socket. */
+async function agentAnswers(pid: number): Promise<boolean> {
+  return existsSync(socketPath(pid)) && (await answers(socketPath(pid)))
+}
+
+/** Whether `pid` is a live process this user may signal (another user's: false, as a dead one). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -668,26 +683,23 @@ const AGENT_WAIT_MS = 10_000
  * A preloaded process opens its agent's socket at its program's first turn of the event loop
  * (startup.ts): one that loads for seconds, or was just started, has none yet (or a stale file
  * of an earlier process of its pid). Wait for it to answer rather than open the inspector of a
- * process that has the agent coming; say so if it takes long. False: it did not answer in time
- * (a first turn that never ends) or the process is gone.
+ * process that has the agent coming; say so if it takes long. `late`: it did not answer in time
+ * (a first turn that never ends), said on `err`.
  */
-async function agentComes(pid: number, err: NodeJS.WritableStream): Promise<boolean> {
+async function agentComes(pid: number, err: NodeJS.WritableStream): Promise<'up' | 'gone' | 'late'> {
   const start = Date.now()
-  let said = false
-  for (;;) {
-    if (existsSync(socketPath(pid)) && (await answers(socketPath(pid)))) return true
-    try {
-      process.kill(pid, 0)
-    } catch {
-      return false
-    }
+  for (let said = false; ; await new Promise((ok) => setTimeout(ok, 25))) {
+    if (await agentAnswers(pid)) return 'up'
+    if (!alive(pid)) return 'gone'
     const waited = Date.now() - start
-    if (waited >= AGENT_WAIT_MS) return false
+    if (waited >= AGENT_WAIT_MS) {
+      err.write(`recon-trace: process ${pid}'s agent did not start within ${AGENT_WAIT_MS / 1000} s\n`)
+      return 'late'
+    }
     if (!said && waited >= 500) {
       said = true
       err.write(`recon-trace: process ${pid} was started with the preload; waiting for its agent, which starts when its program first turns the event loop\n`)
     }
-    await new Promise((ok) => setTimeout(ok, 25))
   }
 }
 
@@ -698,21 +710,8 @@ async function agentComes(pid: number, err: NodeJS.WritableStream): Promise<bool
  */
 async function attachWhereNeeded(pids: readonly number[], err: NodeJS.WritableStream): Promise<boolean> {
   for (const pid of pids) {
-    if (existsSync(socketPath(pid)) && (await answers(socketPath(pid)))) continue
-    try {
-      process.kill(pid, 0)
-    } catch {
-      continue
-    }
-    if (startedWithPreload(pid)) {
-      if (await agentComes(pid, err)) continue
-      try {
-        process.kill(pid, 0)
-      } catch {
-        continue
-      }
-      err.write(`recon-trace: process ${pid}'s agent did not start within ${AGENT_WAIT_MS / 1000} s\n`)
-    }
+    if ((await agentAnswers(pid)) || !alive(pid)) continue
+    if (startedWithPreload(pid) && (await agentComes(pid, err)) !== 'late') continue
     err.write(`recon-trace: process ${pid} has no agent: attaching through its inspector (SIGUSR1, 127.0.0.1:9229, closed again after)\n`)
     // Loaded only here: the WebSocket client and the loader code are not needed to talk to an agent.
     const { attach } = await import('./attach.js')

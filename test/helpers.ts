@@ -22,7 +22,6 @@ export function startCli(cwd: string, args: readonly string[], children: ChildPr
   return { c, exited, out: () => out, err: () => err }
 }
 
-/** Load a fixture the way a CommonJS user does: through Node's own require. */
 /**
  * The agent socket of a preloaded process, once its agent answers there: the agent opens it at
  * the program's first turn of the event loop (src/startup.ts), which may come after the

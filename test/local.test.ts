@@ -75,36 +75,34 @@ describe('local scope, CommonJS', () => {
     expect(r.lines).toEqual(['<0> fact:fact(2)', '<0> fact:fact/1 --> 2'])
   })
 
-  it('an ES module function called through an import cycle before its body ran: the call works, the trace selects the file when its body starts', () => {
-    // The trace starts first, waiting for the file. b.mjs's body calls a.mjs's `early` before
-    // a.mjs's body has run: its probe reads the slots (a const of a.mjs's header, in its temporal
-    // dead zone then) in a try block and finds itself dormant, so that first call runs untraced;
-    // the trace selects the file when its header runs, and the later call is traced.
-    const r = run(
+  /**
+   * fixtures/local/cycle: a trace of `spec` starts first, waiting for a.mjs; b.mjs's body then
+   * calls a.mjs's hoisted functions before a.mjs's body has run; `then` is the program's code
+   * after the import (`a`: a.mjs's namespace).
+   */
+  const throughCycle = (spec: string, then: string) =>
+    run(
       `
       import { calls } from 'recon-trace'
-      calls('./fixtures/local/cycle/a.mjs:early -> return', 10, { scope: 'local', ${IO} })
+      calls('./fixtures/local/cycle/a.mjs:${spec}', 10, { scope: 'local', ${IO} })
       const a = await import('./fixtures/local/cycle/a.mjs')
-      console.error('later', a.later)
-      a.early(1)
+      ${then}
     `,
       { esm: true },
     )
+
+  it('an ES module function called through an import cycle before its body ran: the call works, the trace selects the file when its body starts', () => {
+    // b.mjs's body calls a.mjs's `early` before a.mjs's body has run: its probe reads the slots
+    // (a const of a.mjs's header, in its temporal dead zone then) in a try block and finds itself
+    // dormant, so that first call runs untraced; the trace selects the file when its header
+    // runs, and the later call is traced.
+    const r = throughCycle('early -> return', `console.error('later', a.later)\n      a.early(1)`)
     expect(r.stderr).toContain('later 43')
     expect(r.lines).toEqual(['<0> a:early(1)', '<0> a:early/1 --> 2'])
   })
 
   it('a function made inside a hoisted one before the module body ran works then, and is traced after', () => {
-    const r = run(
-      `
-      import { calls } from 'recon-trace'
-      calls('./fixtures/local/cycle/a.mjs:maker.@12 -> return', 10, { scope: 'local', ${IO} })
-      const a = await import('./fixtures/local/cycle/a.mjs')
-      console.error('made', a.made)
-      a.maker(1)(2)
-    `,
-      { esm: true },
-    )
+    const r = throughCycle('maker.@12 -> return', `console.error('made', a.made)\n      a.maker(1)(2)`)
     expect(r.stderr).toContain('made 15')
     expect(r.lines).toEqual(['<0> a:maker.@12(2)', '<0> a:maker.@12/1 --> 3'])
   })
@@ -112,15 +110,9 @@ describe('local scope, CommonJS', () => {
   it('a hoisted function that throws before the module body ran: the caller gets its own exception, and later ones are traced', () => {
     // Before, the probe's catch block read the header's binding, still unset, and the caller got
     // a TypeError of ours instead of the RangeError.
-    const r = run(
-      `
-      import { calls } from 'recon-trace'
-      calls('./fixtures/local/cycle/a.mjs:fails -> return', 10, { scope: 'local', ${IO} })
-      const a = await import('./fixtures/local/cycle/a.mjs')
-      console.error('thrown', a.thrown)
-      try { a.default(4) } catch (e) { console.error('caught', e.name, e.message) }
-    `,
-      { esm: true },
+    const r = throughCycle(
+      'fails -> return',
+      `console.error('thrown', a.thrown)\n      try { a.default(4) } catch (e) { console.error('caught', e.name, e.message) }`,
     )
     expect(r.stderr).toContain('thrown RangeError: fails(7)')
     expect(r.stderr).toContain('caught RangeError fails(4)')
