@@ -24,7 +24,7 @@ import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'stats', 'flood', 'probe-dormant', 'probe-workload', 'probe-packages', 'probe-load', 'preload-start', 'preload-worker', 'esm-header', 'cli-first-event', 'service-throughput', 'liveedit-cost', 'binding-arm', 'binding-filtered', 'binding-restore', 'binding-breakpoint']
+const OURS = ['dormant', 'inspector-breakpoint', 'filtered', 'traced', 'message-bytes', 'stats', 'flood', 'probe-dormant', 'probe-workload', 'probe-packages', 'probe-load', 'preload-start', 'preload-worker', 'esm-header', 'cli-first-event', 'service-throughput', 'liveedit-cost', 'binding-arm', 'binding-filtered', 'binding-restore', 'binding-breakpoint']
 // Micro-benchmarks of one module each, written with the same conventions (own processes,
 // medians), run when present. bench/snapshot.mjs is left out of the default run: it takes about
 // 6 minutes per runtime here (its util.inspect column of an object of 1e5 keys), over the
@@ -138,6 +138,8 @@ function summary(results) {
     const goal = r.case.startsWith('small-json') ? 1 : 0.5
     row(`traced, ${r.case}: end to end`, `${f(r.e2e_us)} µs/msg (${f(r.msgs_per_s / 1e6)} M msgs/s, ${f(r.call_ns, 0)} ns on the call)`, small ? `< ${goal} µs` : 'report', small ? r.e2e_us < goal : undefined)
   }
+  for (const r of results.filter((x) => x.scenario === 'message-bytes'))
+    row(`bytes allocated per message, ${r.case}, bursts of 10 000: call side / output side`, `${f(r.call_bytes, 0)} / ${f(r.output_bytes, 0)} B`, 'report', undefined)
   // Issue 15: a counted and timed call (stats mode) under 50 ns, beside a traced line's cost;
   // the clock case is the floor any per-call timing pays on this machine.
   const clock = find(results, 'stats', (c) => c === 'clock, inlined')

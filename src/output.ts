@@ -79,7 +79,7 @@ function untrack(o: Output): void {
 
 export class Output {
   /** Events, and notices (their message, rendered with the prefix or as JSON when written). */
-  private items: (TraceEvent | string | StatsMark)[] = []
+  private items: (TraceEvent | string | StatsMark | undefined)[] = []
   /** Index of the first item not yet written (the array is reset once it is all written). */
   private head = 0
   private events = 0
@@ -264,7 +264,10 @@ export class Output {
       let blocked = false
       const deadline = sync ? Infinity : performance.now() + TURN_MS
       while (i < items.length) {
-        const item = items[i++]
+        // Let go of each item as it is written: a collection during the flush then copies only
+        // the events still waiting, not the ones already formatted.
+        const item = items[i]!
+        items[i++] = undefined
         if (item instanceof StatsMark) {
           const report = this.renderReport(item)
           if (report !== undefined) {

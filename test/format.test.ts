@@ -117,6 +117,16 @@ describe('formatEvent', () => {
     expect(formatEvent(event({ arity: 3, args }), plain)).toBe('13:14:55.365157 <4242.0> queue:in([1, 2, ... 1 more item], ... 2 more arguments)')
   })
 
+  it("names each line's own process, thread, module and function, line after line", () => {
+    const a = event({})
+    const b = event({ pid: 7, threadId: 3, module: 'db', function: 'Pool#query' })
+    const c = event({ pid: 7, threadId: 3, module: 'db', function: 'Pool#end' })
+    const lines = [a, b, c, a].map((e) => formatEvent(e, plain))
+    expect(lines.map((l) => l.slice(16))).toEqual(['<4242.0> queue:in/2', '<7.3> db:Pool#query/2', '<7.3> db:Pool#end/2', '<4242.0> queue:in/2'])
+    const json = [a, b, c, a].map((e) => JSON.parse(eventToJSONText(e)) as { pid: number; thread: number; module: string; function: string })
+    expect(json.map((j) => `${j.pid}.${j.thread} ${j.module}:${j.function}`)).toEqual(['4242.0 queue:in', '7.3 db:Pool#query', '7.3 db:Pool#end', '4242.0 queue:in'])
+  })
+
   it('cuts a long line to the line limit, ending it with ...', () => {
     const args = [snap('x'.repeat(200))]
     const line = formatEvent(event({ arity: 1, args }), { color: false, line: 60 })

@@ -430,6 +430,30 @@ describe('bounds', () => {
     expect(snaps.map((s) => renderValue(s))).toEqual(['{ a: 1, b: 2 }', '[1, 2, ... 1 more item]'])
   })
 
+  it('keeps as many arguments of a long call as the node budget allows, and no holes', () => {
+    const many = Array.from({ length: 40 }, (_, i) => i)
+    expect(snapshotArgs(many, L, redact)).toEqual(many)
+    const cut = snapshotArgs(many, { ...L, nodes: 25 }, redact)
+    expect(cut).toEqual(many.slice(0, 25))
+    const few = snapshotArgs([1, 2, 3], { ...L, nodes: 2 }, redact)
+    expect(few).toHaveLength(2)
+    expect(Object.keys(few)).toEqual(['0', '1'])
+  })
+
+  it('ends the list of arguments at one it cannot read, with a placeholder', () => {
+    const args = {
+      length: 3,
+      0: 'a',
+      get 1(): never {
+        throw new Error('no')
+      },
+      2: 'c',
+    }
+    const snaps = snapshotArgs(args, L, redact)
+    expect(snaps).toHaveLength(2)
+    expect(snaps.map((s) => renderValue(s))).toEqual(["'a'", '[unreadable]'])
+  })
+
   it('clamps limits to their hard caps and replaces invalid ones by defaults', () => {
     let v: unknown = 'bottom'
     for (let i = 0; i < 40; i++) v = [v]
