@@ -10,6 +10,10 @@
 //   check     the entry check and a call of `e` only (no argument array, no try, no capture)
 //   flag      full with a per-file global flag checked first (`$rtFLAG!==0&&$rtS[i]!==0`): a
 //             global property cell V8 keeps constant and folds in optimized code, inlined or not
+//   top       full probes only in functions defined inside another function (other than an
+//             immediately invoked one or a UMD factory): those defined at the top of the file or
+//             of acorn's factory (355 of its 360) left as they are. An upper bound of issue 14's
+//             direction, functions a binding reaches served by binding swaps at trace time
 // Every form but plain runs in a process with the preload (so that the slots are the registry's)
 // and is not rewritten again (RECON_TRACE_EXCLUDE). Processes interleaved; per process, the
 // median of PARSES parses after WARM warm-up ones; per form, the median over the processes and
@@ -28,14 +32,15 @@ const PAIRS = Number(process.env.PAIRS ?? 7)
 const WARM = Number(process.env.WARM ?? 20)
 const PARSES = Number(process.env.PARSES ?? 9)
 const FLAGS = (process.env.FORM_FLAGS ?? '').split(/\s+/).filter(Boolean)
-const FORMS = ['plain', 'full', 'notry', 'noret', 'check', 'flag']
+const FORMS = ['plain', 'full', 'notry', 'noret', 'check', 'flag', 'top']
 const FLAG = '$rtFLAG'
 
 if (process.env.BENCH_FORM) {
   const { parse } = require(process.env.BENCH_FORM)
   // The form as written: probed unless plain, and not rewritten again by the preload.
-  const probed = parse.toString().includes('$rtS[')
-  if (probed !== !process.env.BENCH_FORM.endsWith('plain.js') || parse.toString().split('$rtS[').length > 2) throw new Error(`${process.env.BENCH_FORM}: not the form written`)
+  const form = process.env.BENCH_FORM
+  const probed = form.endsWith('top.js') ? readFileSync(form, 'utf8').includes('$rtS[') && !parse.toString().includes('$rtS[') : parse.toString().includes('$rtS[')
+  if (probed !== !form.endsWith('plain.js') || parse.toString().split('$rtS[').length > 2) throw new Error(`${form}: not the form written`)
   const parts = ['lodash/lodash.js', 'acorn/dist/acorn.js', 'yaml/dist/compose/composer.js'].map((f) => readFileSync(join(ROOT, 'node_modules', f), 'utf8'))
   let text = ''
   for (let i = 0; text.length < 1_000_000; i++) text += `\n;(function () {\n${parts[i % parts.length]}\n})();\n`
@@ -62,7 +67,29 @@ if (process.env.BENCH_FORM) {
       if (out === text) throw new Error(`the cut for ${form} matched nothing: update bench/probe-forms.mjs`)
       return out
     }
+    // The functions defined outside any function, an immediately invoked one or a UMD factory
+    // aside (the factory is handed to a call at the top), by their line and column.
+    const { Parser } = require('acorn')
+    const atTop = new Set()
+    const walk = (n, depth, opensNoScope) => {
+      if (n === null || typeof n !== 'object' || typeof n.type !== 'string') return
+      const fn = n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression'
+      if (fn && depth === 0) atTop.add(`${n.loc.start.line}:${n.loc.start.column}`)
+      const inner = fn && !opensNoScope ? depth + 1 : depth
+      const call = n.type === 'CallExpression' && depth === 0
+      for (const k of Object.keys(n)) {
+        if (k === 'loc') continue
+        const v = n[k]
+        const through = call && (k === 'callee' || k === 'arguments')
+        if (Array.isArray(v)) for (const c of v) walk(c, inner, through)
+        else walk(v, inner, through)
+      }
+    }
+    walk(Parser.parse(src, { ecmaVersion: 'latest', locations: true }), 0, false)
+    const top = instrument(src, { filename: join(dir, 'top.js'), format: 'commonjs', map: false, select: (f) => !atTop.has(`${f.line}:${f.column}`) })
+    if (top.probes.length === 0 || top.probes.length > 20) throw new Error(`top: ${top.probes.length} functions probed, expected a few`)
     const files = {
+      top: top.code,
       plain: src,
       full,
       notry: cut(cut(full, /(\$rtt=\$rtP\.e\(\d+,(?:\[[^\]]*\]|arguments)\);)try\{/g, '$1', 'notry'), /\}catch\(\$rte\)\{throw \$rtP\.x\(\$rtt,\$rte\)\}/g, '', 'notry'),
