@@ -16,6 +16,7 @@
 import { performance } from 'node:perf_hooks'
 import { enterBusy, leaveBusy } from './state.js'
 import { eventToJSONText, formatEvent, loadColor, type TraceEvent } from './format.js'
+import type { Snap } from './snapshot.js'
 import { mapFrames } from './stack.js'
 import { wallTime } from './clock.js'
 import { droppedNotice, noticeLine, tripLine } from './lines.js'
@@ -96,8 +97,18 @@ export class Output {
   private ioFailed = false
   /** Lines of the last report written in place on a terminal, while nothing was written after it (0: none). */
   private inPlace = 0
+  /**
+   * Events already written, and their argument lists, for the next messages to fill: a burst
+   * then allocates nothing per message, and the collections while it waits its turn have no
+   * young events to copy (bench/message-bytes.mjs, bench/traced.mjs small-10k). Not with the
+   * user's formatter, which is handed the event and may keep it.
+   */
+  readonly recycles: boolean
+  private readonly spare: TraceEvent[] = []
+  private readonly spareArgs: Snap[][] = []
 
   constructor(private readonly options: OutputOptions) {
+    this.recycles = options.formatter === undefined
     this.colorReady = !options.color
     if (options.color) {
       void loadColor().then(() => {
@@ -124,6 +135,30 @@ export class Output {
   /** Count a message that was not captured because the queue is full. Hot path. */
   drop(): void {
     if (!this.finished) this.dropped++
+  }
+
+  /** An event written before, its fields to be set again; undefined: make one. Hot path. */
+  reusable(): TraceEvent | undefined {
+    return this.spare.pop()
+  }
+
+  /** An argument list written before (its length left to the caller); undefined: make one. Hot path. */
+  reusableArgs(): Snap[] | undefined {
+    return this.spareArgs.pop()
+  }
+
+  /** Keep a written event and its argument list for the next messages, holding none of its values. */
+  private recycle(ev: TraceEvent): void {
+    const args = ev.args
+    if (args !== undefined && this.spareArgs.length < this.options.capacity) {
+      for (let i = 0; i < args.length; i++) args[i] = undefined
+      this.spareArgs.push(args)
+    }
+    ev.args = undefined
+    ev.result = undefined
+    ev.stack = undefined
+    ev.duration = undefined
+    if (this.spare.length < this.options.capacity) this.spare.push(ev)
   }
 
   /** Queue one event; false if it was dropped because the queue is full. Hot path. */
@@ -280,6 +315,7 @@ export class Output {
           if (this.inPlace > 0) this.inPlace = 0
           const line = this.render(item)
           if (line !== undefined) add(line, typeof item === 'string' ? 'notice' : 'line')
+          if (this.recycles && typeof item !== 'string') this.recycle(item)
         }
         if (chunk.length >= CHUNK) {
           const ok = write(chunk)

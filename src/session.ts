@@ -37,7 +37,7 @@ import { bindingRefusal, debugSession } from './installers/debugger.js'
 import { LiveEdit, planLiveEdit, type LivePlan, type LiveSpecPlan } from './installers/liveedit-installer.js'
 import { chooseInstaller } from './installers/choose.js'
 import { INSTALLER_NAMES, type Installer, type InstallerKind, type InstallerReport, type TraceHost } from './installers/installer.js'
-import { makeRedactor, snapshot, snapshotArgs } from './snapshot.js'
+import { makeRedactor, snapshot, snapshotArgs, snapshotArgsInto, type Snap } from './snapshot.js'
 import { renderValue, type TraceEvent } from './format.js'
 import { Output } from './output.js'
 import { Settler } from './settle.js'
@@ -301,21 +301,41 @@ class Trace implements ProbeHandler, TraceHost {
       if (this.output.full) this.output.drop()
       else {
         const time = this.stamp ? wallTime() : 0
-        // A call's arguments in the literal: one object fewer per queued event for the
-        // collector to copy while a burst waits its turn (bench/message-bytes.mjs).
-        const ev: TraceEvent =
-          args !== undefined && this.withArgs
-            ? {
-                type,
-                time,
-                pid: this.pid,
-                threadId,
-                module: t.module,
-                function: t.name,
-                arity: n,
-                args: snapshotArgs(args, this.options.snapshot, this.redact),
-              }
-            : { type, time, pid: this.pid, threadId, module: t.module, function: t.name, arity: n }
+        const output = this.output
+        const list = args !== undefined && this.withArgs ? this.argumentsOf(args) : undefined
+        let ev: TraceEvent | undefined
+        if (!output.recycles)
+          // The user's formatter is handed the event: only the fields it has.
+          ev =
+            list !== undefined
+              ? { type, time, pid: this.pid, threadId, module: t.module, function: t.name, arity: n, args: list }
+              : { type, time, pid: this.pid, threadId, module: t.module, function: t.name, arity: n }
+        else if ((ev = output.reusable()) === undefined)
+          // Every field in the literal: filled again once written (output.ts), with no property
+          // added later, one object per event (bench/message-bytes.mjs).
+          ev = {
+            type,
+            time,
+            pid: this.pid,
+            threadId,
+            module: t.module,
+            function: t.name,
+            arity: n,
+            args: list,
+            result: undefined,
+            stack: undefined,
+            duration: undefined,
+          }
+        else {
+          ev.type = type
+          ev.time = time
+          ev.pid = this.pid
+          ev.threadId = threadId
+          ev.module = t.module
+          ev.function = t.name
+          ev.arity = n
+          ev.args = list
+        }
         if (args === undefined) {
           ev.result = snapshot(value, this.options.snapshot, this.redact)
           if (duration !== undefined) ev.duration = duration
@@ -325,6 +345,12 @@ class Trace implements ProbeHandler, TraceHost {
       }
     }
     this.checkTrip()
+  }
+
+  /** A call's arguments captured, into a list the output wrote before where it has one. */
+  private argumentsOf(args: ArrayLike<unknown>): Snap[] {
+    const spare = this.output.reusableArgs()
+    return spare === undefined ? snapshotArgs(args, this.options.snapshot, this.redact) : snapshotArgsInto(spare, args, this.options.snapshot, this.redact)
   }
 
   /** The slow path of a wrapper whose matcher said yes. */

@@ -441,19 +441,26 @@ export function snapshotArgs(args: ArrayLike<unknown>, limits: SnapshotLimits, r
   // Sized once: an empty literal grows to 17 slots at its first element, 120 bytes more per
   // queued call of two arguments (bench/traced.mjs small-10k). Not for a call of thousands of
   // arguments (`f.apply(null, big)`), of which the node budget keeps a few.
-  const out: Snap[] = n <= 16 ? new Array<Snap>(n) : []
+  return snapshotArgsInto(n <= 16 ? new Array<Snap>(n) : [], args, limits, redact)
+}
+
+/**
+ * `snapshotArgs` into a list of the caller's (one the output had written: bench/message-bytes.mjs),
+ * whose length becomes the number of arguments kept.
+ */
+export function snapshotArgsInto(out: Snap[], args: ArrayLike<unknown>, limits: SnapshotLimits, redact: (key: string) => boolean): Snap[] {
+  const n = args.length
   let i = 0
   try {
     begin(limits, redact)
     // When the budget runs out the list is shorter than the call's arity; the formatter says so.
     for (; i < n && budget > 0; i++) out[i] = capture(args[i], 0)
-    if (i < n) out.length = i
   } catch {
-    out.length = i
-    out[i] = UNREADABLE
+    out[i++] = UNREADABLE
   } finally {
     end()
   }
+  if (out.length !== i) out.length = i
   return out
 }
 

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Writable } from 'node:stream'
 import { calls, clear } from '../src/index.js'
 import { collector, drain, requireFixture } from './helpers.js'
+import { formatEvent, type TraceEvent } from '../src/format.js'
 
 const queue = requireFixture('./queue.cjs')
 const shapes = requireFixture('./shapes.cjs')
@@ -83,6 +84,52 @@ describe('output', () => {
     expect(queue.len(queue.new())).toBe(0)
     await drain()
     expect(seen.length).toBeGreaterThan(0)
+  })
+})
+
+describe('events written are filled again for the next messages', () => {
+  it('a message never shows a field of the one written before it: arguments, value, stack', async () => {
+    const out = collector()
+    calls([`${Q}:fromList/1 -> return`, `${Q}:len/1 -> stack`, `${Q}:new/0`], 100, { io: out.io })
+    for (let round = 0; round < 3; round++) {
+      queue.len(queue.fromList([round, 'x']))
+      queue.new()
+      await drain()
+    }
+    const lines = out.lines.flatMap((l) => l.split('\n')).map((l) => l.replace(/^\S+ <\d+\.\d+> /, ''))
+    const at = (l: string) => l.startsWith('    at ')
+    expect(lines.filter((l) => !at(l)).map((l) => l.replace(/ \([^)]*s\)$/, ''))).toEqual(
+      [0, 1, 2].flatMap((r) => [
+        `queue:fromList([${r}, 'x'])`,
+        `queue:fromList/1 --> Queue { front: ['x', ${r}], back: [] }`,
+        `queue:len(Queue { front: ['x', ${r}], back: [] })`,
+        'queue:new()',
+      ]),
+    )
+    // Each call of len has its stack; no other message has one.
+    for (let i = 0; i < lines.length; i++) {
+      if (at(lines[i])) continue
+      expect(lines[i + 1] !== undefined && at(lines[i + 1])).toBe(lines[i].startsWith('queue:len('))
+    }
+  })
+
+  it("the user's formatter gets an event of its own each time, which it may keep", async () => {
+    const kept: TraceEvent[] = []
+    const out = collector()
+    calls(`${Q}:fromList/1`, 100, {
+      io: out.io,
+      formatter: (e) => {
+        kept.push(e)
+        return e.function
+      },
+    })
+    for (let i = 0; i < 3; i++) {
+      queue.fromList([i])
+      await drain()
+    }
+    expect(out.lines).toEqual(['fromList', 'fromList', 'fromList'])
+    expect(new Set(kept).size).toBe(3)
+    expect(kept.map((e) => formatEvent(e, { color: false, line: 4096 }).slice(16))).toEqual([0, 1, 2].map((i) => `<${process.pid}.0> queue:fromList([${i}])`))
   })
 })
 

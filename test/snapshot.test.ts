@@ -7,6 +7,7 @@ import {
   makeRedactor,
   snapshot,
   snapshotArgs,
+  snapshotArgsInto,
   type Snap,
   type SnapObject,
   type SnapshotLimits,
@@ -438,6 +439,14 @@ describe('bounds', () => {
     const few = snapshotArgs([1, 2, 3], { ...L, nodes: 2 }, redact)
     expect(few).toHaveLength(2)
     expect(Object.keys(few)).toEqual(['0', '1'])
+  })
+
+  it('captures into a list given to it, which takes the length of what it kept', () => {
+    const longer: Snap[] = ['a', 'b', 'c', 'd']
+    const out = snapshotArgsInto(longer, [1, 2], L, redact)
+    expect(out).toBe(longer)
+    expect(out).toEqual([1, 2])
+    expect(snapshotArgsInto([], [1, 2, 3], { ...L, nodes: 2 }, redact)).toEqual([1, 2])
   })
 
   it('ends the list of arguments at one it cannot read, with a placeholder', () => {
