@@ -798,7 +798,9 @@ function jsonText(s: Snap): string {
  */
 export function eventToJSONText(event: TraceEvent): string {
   const time = event.time || now()
-  let out = `{"time":${Math.round(time * 1000) / 1000},${jsonPid(event.pid, event.threadId)},"type":"${event.type}",${jsonMF(event.module, event.function)},"arity":${event.arity}`
+  let out =
+    `{"time":${Math.round(time * 1000) / 1000},${jsonPid(event.pid, event.threadId)},"type":"${event.type}",` +
+    `${jsonMF(event.module, event.function)},"arity":${event.arity}`
   const args = event.args
   if (args !== undefined) {
     out += ',"args":['
