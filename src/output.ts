@@ -226,7 +226,9 @@ export class Output {
 
   private render(item: TraceEvent | string): string | undefined {
     if (typeof item === 'string') return noticeLine(item, this.options.json)
-    if (item.time === 0) item.time = wallTime()
+    // The user's formatter reads the time off the event; ours take it themselves when it is 0
+    // (a number written into a kept event would be one more young object per waiting event).
+    if (item.time === 0 && !this.recycles) item.time = wallTime()
     if (item.stack) item.stack = mapFrames(item.stack)
     if (this.options.json) return eventToJSONText(item)
     if (this.options.formatter) {
