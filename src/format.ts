@@ -589,9 +589,9 @@ export function formatEvent(event: TraceEvent, options: FormatOptions): string {
   const line = new Line(took === '' ? max : Math.max(LINE_MIN, max - took.length), c !== undefined)
   line.put(formatTime(event.time || now()), 'time')
   line.put(' ')
-  line.put(pidTag(event.pid, event.threadId), 'pid')
+  line.put(pidTag.of(event.pid, event.threadId), 'pid')
   line.put(' ')
-  const mf = moduleFunction(event.module, event.function)
+  const mf = moduleFunction.of(event.module, event.function)
   if (event.type === 'call') {
     if (event.args === undefined) {
       line.put(`${mf}/${event.arity}`, 'mfa')
@@ -622,58 +622,28 @@ export function formatEvent(event: TraceEvent, options: FormatOptions): string {
   return out
 }
 
-// The last line's `<pid.thread>` and `module:function`, built again only when they change: a
-// burst of one function's calls builds them once (bench/traced.mjs small-10k).
-let lastPid = -1
-let lastThread = -1
-let lastPidTag = ''
-let lastModule = ''
-let lastFunction = ''
-let lastMF = ':'
-
-function pidTag(pid: number, threadId: number): string {
-  if (pid !== lastPid || threadId !== lastThread) {
-    lastPid = pid
-    lastThread = threadId
-    lastPidTag = `<${pid}.${threadId}>`
+/** The text made of the last pair of values, made again only when one of them changes. */
+class LastText<A, B> {
+  private a: A | undefined
+  private b: B | undefined
+  private text: string | undefined
+  constructor(private readonly make: (a: A, b: B) => string) {}
+  of(a: A, b: B): string {
+    if (this.text === undefined || a !== this.a || b !== this.b) {
+      this.a = a
+      this.b = b
+      this.text = this.make(a, b)
+    }
+    return this.text
   }
-  return lastPidTag
 }
 
-function moduleFunction(module: string, fn: string): string {
-  if (module !== lastModule || fn !== lastFunction) {
-    lastModule = module
-    lastFunction = fn
-    lastMF = escapeRaw(`${module}:${fn}`)
-  }
-  return lastMF
-}
-
-// The same two for JSON Lines.
-let jsonPidOf = -1
-let jsonThreadOf = -1
-let jsonPidText = ''
-let jsonModuleOf = ''
-let jsonFunctionOf = ''
-let jsonMFText = ''
-
-function jsonPid(pid: number, threadId: number): string {
-  if (pid !== jsonPidOf || threadId !== jsonThreadOf) {
-    jsonPidOf = pid
-    jsonThreadOf = threadId
-    jsonPidText = `"pid":${pid},"thread":${threadId}`
-  }
-  return jsonPidText
-}
-
-function jsonMF(module: string, fn: string): string {
-  if (module !== jsonModuleOf || fn !== jsonFunctionOf || jsonMFText === '') {
-    jsonModuleOf = module
-    jsonFunctionOf = fn
-    jsonMFText = `"module":${stringify(module)},"function":${stringify(fn)}`
-  }
-  return jsonMFText
-}
+// A line's `<pid.thread>` and `module:function`, text and JSON: a burst of one function's calls
+// builds each once (bench/message-bytes.mjs).
+const pidTag = new LastText((pid: number, thread: number) => `<${pid}.${thread}>`)
+const moduleFunction = new LastText((module: string, fn: string) => escapeRaw(`${module}:${fn}`))
+const jsonPid = new LastText((pid: number, thread: number) => `"pid":${pid},"thread":${thread}`)
+const jsonMF = new LastText((module: string, fn: string) => `"module":${stringify(module)},"function":${stringify(fn)}`)
 
 /** Render a timestamp (ms since the epoch) as HH:MM:SS.uuuuuu in local time. */
 export function formatTime(ms: number): string {
@@ -799,8 +769,8 @@ function jsonText(s: Snap): string {
 export function eventToJSONText(event: TraceEvent): string {
   const time = event.time || now()
   let out =
-    `{"time":${Math.round(time * 1000) / 1000},${jsonPid(event.pid, event.threadId)},"type":"${event.type}",` +
-    `${jsonMF(event.module, event.function)},"arity":${event.arity}`
+    `{"time":${Math.round(time * 1000) / 1000},${jsonPid.of(event.pid, event.threadId)},"type":"${event.type}",` +
+    `${jsonMF.of(event.module, event.function)},"arity":${event.arity}`
   const args = event.args
   if (args !== undefined) {
     out += ',"args":['
