@@ -630,7 +630,8 @@ async function withAgents(p: Parsed): Promise<number[]> {
 
 /** Whether the agent of `pid` answers on its socket. */
 async function agentAnswers(pid: number): Promise<boolean> {
-  return existsSync(socketPath(pid)) && (await answers(socketPath(pid)))
+  const path = socketPath(pid)
+  return existsSync(path) && (await answers(path))
 }
 
 /** Whether `pid` is a live process this user may signal (another user's: false, as a dead one). */

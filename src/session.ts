@@ -303,16 +303,21 @@ class Trace implements ProbeHandler, TraceHost {
         const time = this.stamp ? wallTime() : 0
         const output = this.output
         const list = args !== undefined && this.withArgs ? this.argumentsOf(args) : undefined
-        let ev: TraceEvent | undefined
-        if (!output.recycles)
-          // The user's formatter is handed the event: only the fields it has.
-          ev =
-            list !== undefined
-              ? { type, time, pid: this.pid, threadId, module: t.module, function: t.name, arity: n, args: list }
-              : { type, time, pid: this.pid, threadId, module: t.module, function: t.name, arity: n }
-        else if ((ev = output.reusable()) === undefined)
-          // Every field in the literal: filled again once written (output.ts), with no property
-          // added later, one object per event (bench/message-bytes.mjs).
+        // An event the output wrote before (never one the user's formatter was handed), its
+        // fields set again; else a new one.
+        let ev = output.reusable()
+        if (ev !== undefined) {
+          ev.type = type
+          ev.time = time
+          ev.pid = this.pid
+          ev.threadId = threadId
+          ev.module = t.module
+          ev.function = t.name
+          ev.arity = n
+          ev.args = list
+        } else if (output.recycles)
+          // Every field in the literal: one object per event, no property added when it is
+          // filled again (bench/message-bytes.mjs).
           ev = {
             type,
             time,
@@ -327,21 +332,16 @@ class Trace implements ProbeHandler, TraceHost {
             duration: undefined,
           }
         else {
-          ev.type = type
-          ev.time = time
-          ev.pid = this.pid
-          ev.threadId = threadId
-          ev.module = t.module
-          ev.function = t.name
-          ev.arity = n
-          ev.args = list
+          // The user's formatter is handed the event: only the fields it has.
+          ev = { type, time, pid: this.pid, threadId, module: t.module, function: t.name, arity: n }
+          if (list !== undefined) ev.args = list
         }
         if (args === undefined) {
           ev.result = snapshot(value, this.options.snapshot, this.redact)
           if (duration !== undefined) ev.duration = duration
         }
         if (stack) ev.stack = captureStack(this.options.frames, t.wrapper, 'skipFrames' in t ? t.skipFrames : 0)
-        this.output.push(ev)
+        output.push(ev)
       }
     }
     this.checkTrip()
