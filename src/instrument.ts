@@ -39,6 +39,7 @@ import { Parser, type Options as AcornOptions } from 'acorn'
 import MagicString from 'magic-string'
 import { buildMap, decodeInput, type RawSourceMap } from './sourcemap.js'
 import { Collector, boundNames, type FnRecord, type N } from './naming.js'
+import { holderOf } from './holder.js'
 import { STATE_KEY } from './state.js'
 import { originalSources } from './origin.js'
 import { encodeTable, type FunctionInfo, type FunctionKind, type ProbeInfo, type SkippedInfo } from './registry.js'
@@ -99,6 +100,15 @@ export interface InstrumentOptions {
    * diff, and which placement it maps depends on the text around it (see livediff.ts).
    */
   closeAt?: 'statement' | 'brace'
+  /**
+   * The lean form (`RECON_TRACE_PROBES=lean`): leave without a probe every function that a
+   * top-level binding holds, or a property of an object one holds (holder.ts), for the binding
+   * installer to serve at trace time; probe the rest (nested functions, anonymous callbacks).
+   * Such a function stays in the table, marked `bound`, with an id of its own: the ids are then
+   * the same as a full rewrite's, and a file whose functions all have holders still registers.
+   * Header runtime only. Default false.
+   */
+  bind?: boolean
 }
 
 /** Where a probed function sits, for the live-edit check (`runtime: 'global'` only). */
@@ -319,6 +329,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   const R = `${prefix}r`
   const E = `${prefix}e`
   const global = options.runtime === 'global'
+  const bind = options.bind === true && !global
   // A global binding rather than a lookup through globalThis: one load the IC keeps constant,
   // and a short text (V8's live edit matches functions by diffing texts: the less inserted, the
   // fewer ways the diff can go astray; see livediff.ts).
@@ -383,6 +394,10 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       continue
     }
     const id = options.stableIds ? candidate : probes.length
+    if (bind && holderOf(rec) !== undefined) {
+      probes.push({ ...info, id, bound: true })
+      continue
+    }
     probes.push({ ...info, id })
     if (options.tableOnly) continue
     const n = rec.node

@@ -281,7 +281,15 @@ export function rewrite(
     for (const f of formats) {
       as = f
       try {
-        r = instrument(source, { filename, format: f, inputMap: input?.map, inputMapURL: input?.url, capture: scope.probes, map: withMap })
+        r = instrument(source, {
+          filename,
+          format: f,
+          inputMap: input?.map,
+          inputMapURL: input?.url,
+          capture: scope.probes === 'calls' ? 'calls' : 'full',
+          bind: scope.probes === 'lean',
+          map: withMap,
+        })
         break
       } catch (err) {
         if (err instanceof ParseFailure && f !== formats[formats.length - 1]) continue
@@ -457,6 +465,7 @@ export function register(options: RegisterOptions = {}): Registry {
   const scope = scopeOf(options)
   const covers = coverage(scope)
   const reg = installRegistry(covers)
+  reg.lean = scope.probes === 'lean'
   installed = reg
   // What the load hooks handed on for CommonJS files, by filename: the compile step below leaves
   // exactly that text alone (it is ours already, or was left as it is on purpose).

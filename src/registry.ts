@@ -45,6 +45,12 @@ export interface FunctionInfo {
    * file's source map is at or before its start. A glob leaves it out; its name still selects it.
    */
   readonly generated?: boolean
+  /**
+   * Left without a probe by the preload's lean form (`RECON_TRACE_PROBES=lean`): a top-level
+   * binding, or a property of an object one holds, reaches it (holder.ts), and the binding
+   * installer serves its calls at trace time. Its id has a slot, never read.
+   */
+  readonly bound?: boolean
 }
 
 /** A probed function: its id is its index in the file's slot array. */
@@ -73,7 +79,13 @@ export function encodeTable(probes: readonly ProbeInfo[], skipped: readonly Skip
     p: probes.map((p) => [
       p.name,
       p.kind,
-      (p.async ? 1 : 0) | (p.generator ? 2 : 0) | (p.exactArgs ? 4 : 0) | (p.callsOnly ? 8 : 0) | (p.top ? 16 : 0) | (p.generated ? 32 : 0),
+      (p.async ? 1 : 0) |
+        (p.generator ? 2 : 0) |
+        (p.exactArgs ? 4 : 0) |
+        (p.callsOnly ? 8 : 0) |
+        (p.top ? 16 : 0) |
+        (p.generated ? 32 : 0) |
+        (p.bound ? 64 : 0),
       p.line,
       p.column,
       p.exports,
@@ -107,6 +119,8 @@ export function decodeTable(text: string): { probes: ProbeInfo[]; skipped: Skipp
       column,
       exports,
       source: source === undefined || source < 0 ? undefined : o[source],
+      // Only where set: a table the lean form did not write reads as it did before it existed.
+      ...((f & 64) !== 0 ? { bound: true } : undefined),
     })),
     skipped: t.s.map(([name, line, reason]) => ({ name, line, reason })),
   }
@@ -266,6 +280,11 @@ export class ProbeFile {
 export class Registry {
   readonly version = 1
   readonly files = new Map<string, ProbeFile>()
+  /**
+   * The preload rewrites in the lean form here (`RECON_TRACE_PROBES=lean`): functions a binding
+   * holds have no probe, and a trace serves them by binding swaps (session.ts plans both).
+   */
+  lean = false
   /** Told of every file that registers (the active trace's pending specs). */
   onFile: ((f: ProbeFile) => void) | undefined = undefined
   constructor(

@@ -29,9 +29,13 @@ export interface RegisterOptions {
   /**
    * What probes see: `'full'` (the call, and its return value or exception) or `'calls'` (the
    * call only: the smallest probe, for the hottest code; `-> return` is then refused on those
-   * files). Default: `RECON_TRACE_PROBES`, or `'full'`.
+   * files). `'lean'`: no probe at all in the functions a top-level binding holds, or a property
+   * of an object one holds (holder.ts): a trace reaches them by binding swaps (docs/binding.md),
+   * and they cost nothing while no trace selects them; full probes in the rest (nested
+   * functions, anonymous callbacks). Where binding swaps cannot run (Node 20, a Node without
+   * the inspector), `'lean'` is `'full'`. Default: `RECON_TRACE_PROBES`, or `'full'`.
    */
-  probes?: 'full' | 'calls'
+  probes?: 'full' | 'calls' | 'lean'
 }
 
 export interface ScopeData {
@@ -39,7 +43,8 @@ export interface ScopeData {
   exclude: string[]
   cwd: string
   cache: string | false
-  probes: 'full' | 'calls'
+  /** The form of the rewrite: `'lean'` only where binding swaps run (`swapsRun`). */
+  probes: 'full' | 'calls' | 'lean'
 }
 
 function list(v: string | undefined): string[] {
@@ -59,8 +64,24 @@ export function scopeOf(options: RegisterOptions = {}): ScopeData {
   else if (env.RECON_TRACE_CACHE !== undefined)
     cache = /^(0|off|false|no)$/i.test(env.RECON_TRACE_CACHE) || env.RECON_TRACE_CACHE === '' ? false : resolve(env.RECON_TRACE_CACHE)
   else cache = join(env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(homedir(), '.cache'), 'recon-trace')
-  const probes = options.probes ?? (env.RECON_TRACE_PROBES === 'calls' ? 'calls' : 'full')
+  const asked = options.probes ?? (env.RECON_TRACE_PROBES === 'calls' || env.RECON_TRACE_PROBES === 'lean' ? env.RECON_TRACE_PROBES : 'full')
+  const probes = asked === 'lean' && !swapsRun(env) ? 'full' : asked
   return { include, exclude, cwd: process.cwd(), cache, probes }
+}
+
+/**
+ * V8 11 (Node 20) crashed the process when a breakpoint was set while it optimized a caller of
+ * the function (installers/debugger.ts `bindingRefusal` has the details).
+ */
+export const BREAKPOINTS_CRASH = Number(process.versions.v8.split('.')[0]) <= 11
+
+/**
+ * Whether binding swaps can run in this thread, as far as a preload can tell without loading
+ * the inspector: a Node built with it, on a V8 where breakpoints are safe (or
+ * `RECON_TRACE_BINDING=force`). The lean form relies on them.
+ */
+export function swapsRun(env: NodeJS.ProcessEnv = process.env): boolean {
+  return process.features.inspector !== false && (!BREAKPOINTS_CRASH || env.RECON_TRACE_BINDING === 'force')
 }
 
 let cacheReady: string | false | undefined

@@ -32,7 +32,7 @@ import { Probes, preloadCovers, probeSelector, type ProbeSpec, type ProbeTarget 
 import { registry, type LiveProbe, type ProbeFile, type ProbeHandler } from './registry.js'
 import { liveEditAsked, liveEditRefusal, liveEditor } from './installers/liveedit.js'
 import { DebugHooks } from './installers/binding.js'
-import { planDebugger, type DebugPlan, type DebugSpecPlan } from './installers/binding-plan.js'
+import { boundSide, planDebugger, type DebugPlan, type DebugSpecPlan } from './installers/binding-plan.js'
 import { bindingRefusal, debugSession } from './installers/debugger.js'
 import { LiveEdit, planLiveEdit, type LivePlan, type LiveSpecPlan } from './installers/liveedit-installer.js'
 import { chooseInstaller } from './installers/choose.js'
@@ -717,7 +717,27 @@ export function startTrace(
     if (selector === undefined) continue
     if (choice.installer === 'live edit') planned.live.push({ spec, selector, scope: opts.scope })
     else if (choice.installer === 'binding') planned.debug.push({ spec, selector, scope: opts.scope })
-    else planned.preload.push({ spec, selector, scope: opts.scope })
+    else {
+      planned.preload.push({ spec, selector, scope: opts.scope })
+      // The lean form left the functions a binding holds without a probe: binding swaps serve them.
+      const bound = reg?.lean === true ? boundSide(reg, spec, selector, opts.scope) : []
+      if (bound.length === 0) continue
+      const refused = bindingFacts()
+      if (refused !== undefined) {
+        problems.push(
+          `${spec.text}: the preload left the functions a binding holds without probes (RECON_TRACE_PROBES=lean), and binding swaps are off here (${refused})`,
+        )
+        continue
+      }
+      planned.debug.push(...bound)
+      for (const [kind, why] of [
+        ['binding', `${label}: the preload's lean form left the functions a binding holds without probes; their bindings are swapped at the first call`],
+        ['breakpoint', `${label}: entry breakpoints see calls to them through other references (calls only)`],
+      ] as const) {
+        if (!planned.why.has(kind)) planned.why.set(kind, new Set())
+        planned.why.get(kind)!.add(why)
+      }
+    }
   }
   throwIfProblems(problems)
   const liveFiles = planned.live.length > 0 ? planLiveEdit(planned.live, thread !== undefined, problems) : undefined

@@ -162,10 +162,12 @@ function alignment(source: string, r: Instrumented, format: Format): [Tok, Tok[]
     else
       orig.forEach((t, i) => {
         // A token may also sit after inserted text that starts with the same token (a concise
-        // arrow's closing text starts with ')'): every copy up to the next original token counts.
+        // arrow's closing text starts with ')'): every copy after its first place, up to the next
+        // original token's last place, counts (two nested concise arrows that end together,
+        // `.some((p) => p.x))`, let both ')' match inside either closing text).
         const own = [...places[i]]
-        const next = i + 1 < orig.length && places[i + 1].length > 0 ? Math.min(...places[i + 1]) : out.length
-        for (let j = Math.max(...own) + 1; j < next; j++) if (out[j].text === t.text) own.push(j)
+        const next = i + 1 < orig.length && places[i + 1].length > 0 ? Math.max(...places[i + 1]) : out.length
+        for (let j = Math.min(...own) + 1; j < next; j++) if (out[j].text === t.text && !own.includes(j)) own.push(j)
         pairs.push([t, own.map((j) => out[j])])
       })
   }

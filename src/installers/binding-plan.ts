@@ -8,11 +8,15 @@
  */
 import { existsSync } from 'node:fs'
 import { labelOfFile, resolvesFromCwd } from '../modules.js'
-import { encodeTable, ProbeFile } from '../registry.js'
+import { fileURLToPath } from 'node:url'
+import { Parser } from 'acorn'
+import { decodeTable, encodeTable, ProbeFile, type ProbeInfo, type Registry } from '../registry.js'
+import { STATE_KEY } from '../state.js'
+import type { N } from '../naming.js'
 import { inputMapOf, rewriterModule } from '../register.js'
 import type { TraceSpec } from '../spec.js'
 import { debugSession, type DebugScript } from './debugger.js'
-import { filesOf, waitLabel, type ProbeSpec } from './probes.js'
+import { boundFiles, filesOf, selects, selectsRunning, waitLabel, type ProbeSpec } from './probes.js'
 import { reachOf, type Reach } from './reach.js'
 
 /** A spec the debugger installers serve, before its functions are selected. */
@@ -22,12 +26,53 @@ export interface DebugSpecPlan {
   readonly scope: 'local' | 'global'
   /** Its file is not loaded yet: its functions are hooked when it loads. */
   waits?: boolean
+  /** The binding side of a spec the preload's probes serve too (the lean form, probes.ts `ProbeSpec.partial`). */
+  readonly partial?: boolean
+}
+
+/**
+ * The header the preload wrote at the top of a file it rewrote (instrument.ts): where it is in
+ * the running text, and the table of functions it registers, which says which of them the lean
+ * form left without a probe (`bound`). Undefined for a file the preload did not rewrite.
+ */
+export interface PreloadHeader {
+  readonly start: number
+  readonly end: number
+  readonly probes: readonly ProbeInfo[]
+}
+
+/** What follows `const $rtP` in the header (the prefix, `$rt` or `$rt1`..., never occurs in the original text). */
+const HEADER_REST = `P=(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||`
+
+/** The preload's header in a running text, if it has one that registers this very file. */
+export function preloadHeader(source: string, filename: string): PreloadHeader | undefined {
+  const re = /const (\$rt\d*)P=/g
+  for (let m = re.exec(source); m !== null; m = re.exec(source)) {
+    if (!source.startsWith(HEADER_REST, m.index + 6 + m[1].length)) continue
+    try {
+      const call = Parser.parseExpressionAt(source, m.index + 7 + m[1].length, { ecmaVersion: 'latest' }) as N
+      const args = call.type === 'CallExpression' ? (call.arguments as N[]) : []
+      if (args.length < 3 || args[0].type !== 'Literal' || args[2].type !== 'Literal' || typeof args[2].value !== 'string') return undefined
+      const key = String(args[0].value)
+      if (key !== filename && !(key.startsWith('file:') && fileURLToPath(key) === filename)) return undefined
+      return { start: m.index, end: call.end as number, probes: decodeTable(args[2].value).probes }
+    } catch {
+      return undefined
+    }
+  }
+  return undefined
 }
 
 /** A loaded file the specs name: its script, text, table of functions and their reach. */
 export class DebugFile {
   readonly file: ProbeFile
   readonly reach: readonly Reach[]
+  /**
+   * The preload's header, when the preload rewrote the file in its lean form: then the table
+   * lists only the functions it left without a probe (`bound`), which the binding installer
+   * serves; its probes serve the rest.
+   */
+  readonly lean: PreloadHeader | undefined
   constructor(
     readonly script: DebugScript,
     source: string,
@@ -35,6 +80,13 @@ export class DebugFile {
     const { instrument } = rewriterModule()
     // With the file's own map: functions compiled from TypeScript or bundled say which file they were written in.
     const input = inputMapOf(source, script.filename)
+    this.reach = reachOf(source, script.module)
+    const header = preloadHeader(source, script.filename)
+    // The header's own functions (its inert stand-in of the registry) come first in the running
+    // text: function `k` after them is the table's `k - skip`.
+    const skip = header === undefined ? 0 : this.reach.filter((r) => r.start >= header.start && r.start < header.end).length
+    const bound = header?.probes.some((p) => p.bound === true) === true ? header : undefined
+    this.lean = bound
     const r = instrument(source, {
       filename: script.filename,
       inputMap: input?.map,
@@ -43,12 +95,17 @@ export class DebugFile {
       map: false,
       stableIds: true,
       tableOnly: true,
+      select: bound === undefined ? undefined : (fn) => bound.probes[(fn as ProbeInfo).id - skip]?.bound === true,
     })
-    this.file = new ProbeFile(script.filename, r.probes.length, encodeTable(r.probes, r.skipped), undefined)
-    this.reach = reachOf(source, script.module)
+    this.file = new ProbeFile(script.filename, this.reach.length, encodeTable(r.probes, r.skipped), undefined)
     // The same walk numbers both; names differ only where the map gave a function its original
     // name (a bundler's renamed binding), and the reach keeps the running one, which it swaps.
-    if (this.reach.length !== r.probes.length || this.reach.some((x, i) => x.name !== r.probes[i].name && r.probes[i].source === undefined))
+    const full = r.probes.length + r.skipped.filter((x) => x.reason === 'not selected').length
+    if (
+      this.reach.length !== full ||
+      r.probes.some((p) => p.id >= this.reach.length || (this.reach[p.id].name !== p.name && p.source === undefined)) ||
+      (bound !== undefined && r.probes.some((p) => bound.probes[p.id - skip].name !== p.name && bound.probes[p.id - skip].name !== this.reach[p.id].name))
+    )
       throw new Error('its functions could not be numbered the way the preload numbers them')
   }
   get filename(): string {
@@ -77,6 +134,26 @@ export interface DebugPlan {
   readonly notHere: Set<DebugSpecPlan>
   /** The names of the files waited for. */
   readonly waitingFor: string[]
+}
+
+/**
+ * The binding side of a spec the preload's probes serve, where the preload rewrote in its lean
+ * form (`RECON_TRACE_PROBES=lean`): the functions it left without a probe are served by binding
+ * swaps. A spec on a file: that file (or the files compiled from it), when some function it
+ * selects there has no probe, or when no such file has loaded yet (its functions are hooked when
+ * it loads). A spec on a package or on any module: each loaded file where it selects such a
+ * function (a file of it that loads later gets its probes only). Empty when the probes serve
+ * every function the spec selects: then no Debugger session is opened.
+ */
+export function boundSide(reg: Registry, spec: TraceSpec, selector: ProbeSpec['selector'], scope: 'local' | 'global'): DebugSpecPlan[] {
+  const files = boundFiles(reg, selector, spec.function, scope)
+  if (selector.kind === 'file') {
+    const loaded = [...reg.files.values()].some((f) => selects(selector, f.filename) || selectsRunning(selector, f.filename, (o) => f.mapsFrom(o)))
+    return files.length > 0 || !loaded ? [{ spec, selector, scope, partial: true }] : []
+  }
+  if (files.length === 0 && selector.kind === 'package' && ![...reg.files.values()].some((f) => selects(selector, f.filename)))
+    return [{ spec, selector, scope, partial: true }]
+  return files.map((f) => ({ spec, selector: { kind: 'file', filename: f.filename, label: labelOfFile(f.filename) }, scope, partial: true }))
 }
 
 /** Whether a spec's file could still load: the file exists, or the package resolves. */

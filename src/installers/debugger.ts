@@ -21,6 +21,7 @@
 import type { Session } from 'node:inspector'
 import { inspectorRefusal, openSession, postSync, scriptFile, type ScriptParsed } from '../inspector.js'
 import { STATE_KEY, state } from '../state.js'
+import { BREAKPOINTS_CRASH } from '../scope.js'
 import type { DebugFile } from './binding-plan.js'
 
 /** One loaded script, as the Debugger reported it. */
@@ -44,7 +45,7 @@ export function bindingRefusal(env: NodeJS.ProcessEnv = process.env): string | u
   const inspector = inspectorRefusal()
   if (inspector !== undefined) return `the inspector cannot be used here (${inspector})`
   if (env.RECON_TRACE_BINDING === 'force') return undefined
-  if (Number(process.versions.v8.split('.')[0]) <= 11)
+  if (BREAKPOINTS_CRASH)
     return (
       `V8 ${process.versions.v8} (Node ${process.versions.node}) crashed the process in our tests when a breakpoint was set ` +
       `while it optimized a caller of the function; RECON_TRACE_BINDING=force turns them on anyway (docs/binding.md)`

@@ -167,6 +167,12 @@ export interface ProbeSpec {
   readonly live?: boolean
   /** A live spec whose file is not loaded yet: selected when it loads (`addLive`). */
   readonly waits?: boolean
+  /**
+   * The binding side of a spec the preload's probes serve too (files rewritten in the lean form):
+   * it selects only the functions left without a probe, and a spec that finds none here is not
+   * a problem (the probes' side says whether the spec names any function).
+   */
+  readonly partial?: boolean
 }
 
 /**
@@ -204,7 +210,7 @@ export class Probes implements Installer {
       if (!ps.live || !selectsRunning(ps.selector, f.filename, (o) => f.mapsFrom(o))) continue
       const r = this.select(f, ps, notices)
       n += r.added
-      if (r.found === 0 && ps.selector.kind === 'file')
+      if (r.found === 0 && ps.selector.kind === 'file' && ps.partial !== true)
         notices.push(noFunction(ps, ps.selector.filename, namesOf(f, ps.scope, originalIn(ps.selector, f.filename))))
     }
     return n
@@ -230,7 +236,7 @@ export class Probes implements Installer {
       }
       // A file not loaded yet (or no file of the package yet) may still come: then wait for it.
       const waits = files === 0 && (!ps.live || ps.waits === true)
-      if (found === 0 && !waits && !problems.some((p) => p.startsWith(`${ps.spec.text}:`)))
+      if (found === 0 && !waits && ps.partial !== true && !problems.some((p) => p.startsWith(`${ps.spec.text}:`)))
         problems.push(noFunction(ps, ps.selector.kind === 'file' ? ps.selector.filename : 'the module', names))
     }
     this.listening = true
@@ -239,7 +245,11 @@ export class Probes implements Installer {
   }
 
   private select(f: ProbeFile, ps: ProbeSpec, problems: string[]): { found: number; added: number } {
-    const { probes, skipped } = selectProbes(f, ps.spec.function, ps.scope, originalIn(ps.selector, f.filename))
+    const selected = selectProbes(f, ps.spec.function, ps.scope, originalIn(ps.selector, f.filename))
+    const skipped = selected.skipped
+    // Functions the lean form left without a probe are found here and served by binding swaps.
+    const probes = selected.probes.some((p) => p.bound === true) ? selected.probes.filter((p) => p.bound !== true) : selected.probes
+    const bound = selected.probes.length - probes.length
     if (ps.spec.return && ps.live && probes.some((p) => p.callsOnly)) {
       const names = probes.filter((p) => p.callsOnly).map((p) => p.name)
       problems.push(
@@ -313,7 +323,7 @@ export class Probes implements Installer {
       f.live = live
       for (let i = 0; i < live.length; i++) if (live[i] !== undefined && f.s[i] !== 1) f.s[i] = 1
     }
-    return { found: probes.length, added }
+    return { found: probes.length + bound, added }
   }
 
   private onFile(f: ProbeFile): void {
@@ -417,6 +427,22 @@ export function preloadCovers(module: TraceSpec['module'], reg: Registry | undef
     /* as probeSelector */
   }
   return reg.covers(filename)
+}
+
+/**
+ * The files of the registry in which a spec selects functions that the lean form left without a
+ * probe (`bound`), for binding swaps to serve. A file named as it runs, or else the running files
+ * its code was compiled or bundled into, as `install` finds them.
+ */
+export function boundFiles(reg: Registry, sel: FileSelector, pattern: string, scope: 'local' | 'global'): ProbeFile[] {
+  const files = [...reg.files.values()]
+  const direct = files.some((f) => selects(sel, f.filename))
+  return files.filter(
+    (f) =>
+      (direct ? selects(sel, f.filename) : selectsRunning(sel, f.filename, (o) => f.mapsFrom(o))) &&
+      f.probes.some((p) => p.bound === true) &&
+      selectProbes(f, pattern, scope, originalIn(sel, f.filename)).probes.some((p) => p.bound === true),
+  )
 }
 
 export type { FileSelector }

@@ -20,13 +20,9 @@
  */
 import { Parser, type Options as AcornOptions } from 'acorn'
 import { Collector, boundNames, type FnRecord, type N } from '../naming.js'
+import { holderOf, type Holder } from '../holder.js'
 
-/** Where the program reads a function when it calls it by name. */
-export type Holder =
-  /** A top-level binding of the file's module, script or CommonJS wrapper scope. */
-  | { readonly kind: 'binding'; readonly name: string }
-  /** A property of the object a top-level binding holds (`path` walked from it first). */
-  | { readonly kind: 'member'; readonly base: string; readonly path: readonly string[]; readonly key: string; readonly slot: 'value' | 'get' | 'set' }
+export type { Holder }
 
 /** One function of a file, as the binding and breakpoint installers reach it. */
 export interface Reach {
@@ -121,55 +117,18 @@ function arrowArgs(params: readonly N[]): string {
   return `[${parts.join(', ')}]`
 }
 
-/** A top-level binding's name, as a breakpoint's condition can read and assign it. */
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
-
-/** Words a condition cannot read or assign as a binding's name. */
-const RESERVED = new Set(
-  (
-    'arguments await break case catch class const continue debugger default delete do else enum eval export extends false finally for ' +
-    'function if implements import in instanceof interface let new null package private protected public return static super switch ' +
-    'this throw true try typeof var void while with yield'
-  ).split(' '),
-)
-
-/** The holder of a top-level function record, from its name and the binding it sits under. */
-function holderOf(rec: FnRecord, topLevel: boolean): Holder | undefined {
-  const top = rec.topBinding
-  // A name a condition cannot read or assign (an anonymous default export's `default`): only its
-  // breakpoint reaches the function.
-  if (!topLevel || top === undefined || !IDENTIFIER.test(top) || RESERVED.has(top) || rec.name.includes('##')) return undefined
-  if (rec.name === top) return { kind: 'binding', name: top }
-  if (!rec.name.startsWith(top) || (rec.name[top.length] !== '.' && rec.name[top.length] !== '#')) return undefined
-  // `Queue#push`, `Queue.from`, `api.get`, `api.sub.get`, `Queue#size (get)` is named `Queue#size`.
-  const rest = rec.name.slice(top.length)
-  const parts = rest.split(/(?=[.#])/)
-  const path: string[] = []
-  for (const part of parts.slice(0, -1)) {
-    if (part.startsWith('#')) path.push('prototype')
-    path.push(part.slice(1))
-  }
-  const last = parts[parts.length - 1]
-  if (last.startsWith('#')) path.push('prototype')
-  const key = last.slice(1)
-  if (key === '' || key.startsWith('@')) return undefined
-  if (rec.kind === 'constructor') return { kind: 'binding', name: top }
-  return { kind: 'member', base: top, path, key, slot: rec.kind === 'get' ? 'get' : rec.kind === 'set' ? 'set' : 'value' }
-}
-
 /** Every function of `source` that could be probed, with its holder and entry; ids as the preload's table. */
 export function reachOf(source: string, module: boolean): Reach[] {
   const ast = parse(source, module)
   const collector = new Collector(source, module, undefined)
   collector.program(ast)
-  // A function is top-level when no other function contains it (records come in source order of
+  // The functions around each one, for the names they shadow (records come in source order of
   // their start, and a container starts before what it contains).
   const out: Reach[] = []
   const open: { rec: FnRecord; shadows: Set<string> }[] = []
   let id = 0
   for (const rec of collector.fns) {
     while (open.length > 0 && open[open.length - 1].rec.node.end <= rec.node.start) open.pop()
-    const topLevel = open.length === 0
     const shadows = new Set(open.length > 0 ? open[open.length - 1].shadows : [])
     for (const name of ownNames(rec.node)) shadows.add(name)
     open.push({ rec, shadows })
@@ -182,7 +141,7 @@ export function reachOf(source: string, module: boolean): Reach[] {
     out.push({
       id: id++,
       name: rec.name,
-      holder: holderOf(rec, topLevel),
+      holder: holderOf(rec),
       start: n.start,
       body: body.start,
       end: n.end,
