@@ -185,7 +185,10 @@ export class ProbeFile {
     private readonly raw: string,
     /** The slot array: the header's literal. */
     slots: number[] | undefined,
+    /** The table already decoded (a table of some functions only, whose ids the encoding would renumber). */
+    table?: { probes: ProbeInfo[]; skipped: SkippedInfo[] },
   ) {
+    this.table = table
     if (Array.isArray(slots) && slots.length === n) this.s = slots
     else {
       const s: number[] = []

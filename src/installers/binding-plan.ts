@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs'
 import { labelOfFile, resolvesFromCwd } from '../modules.js'
 import { fileURLToPath } from 'node:url'
 import { Parser } from 'acorn'
-import { decodeTable, encodeTable, ProbeFile, type ProbeInfo, type Registry } from '../registry.js'
+import { decodeTable, ProbeFile, type ProbeInfo, type Registry } from '../registry.js'
 import { STATE_KEY } from '../state.js'
 import type { N } from '../naming.js'
 import { inputMapOf, rewriterModule } from '../register.js'
@@ -48,9 +48,13 @@ const HEADER_REST = `P=(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.re
 export function preloadHeader(source: string, filename: string): PreloadHeader | undefined {
   const re = /const (\$rt\d*)P=/g
   for (let m = re.exec(source); m !== null; m = re.exec(source)) {
-    if (!source.startsWith(HEADER_REST, m.index + 6 + m[1].length)) continue
+    // `const ` and the prefix, then `P=` and the call that registers the file.
+    const at = m.index + 'const '.length + m[1].length
+    if (!source.startsWith(HEADER_REST, at)) continue
     try {
-      const call = Parser.parseExpressionAt(source, m.index + 7 + m[1].length, { ecmaVersion: 'latest' }) as N
+      // The expression goes on to `,$rtS=$rtP.s`: a sequence, whose first part is the call.
+      const parsed = Parser.parseExpressionAt(source, at + 'P='.length, { ecmaVersion: 'latest' }) as N
+      const call = parsed.type === 'SequenceExpression' ? (parsed.expressions[0] as N) : parsed
       const args = call.type === 'CallExpression' ? (call.arguments as N[]) : []
       if (args.length < 3 || args[0].type !== 'Literal' || args[2].type !== 'Literal' || typeof args[2].value !== 'string') return undefined
       const key = String(args[0].value)
@@ -97,7 +101,11 @@ export class DebugFile {
       tableOnly: true,
       select: bound === undefined ? undefined : (fn) => bound.probes[(fn as ProbeInfo).id - skip]?.bound === true,
     })
-    this.file = new ProbeFile(script.filename, this.reach.length, encodeTable(r.probes, r.skipped), undefined)
+    // The table as it is: with `select`, its ids are not the positions in its list.
+    this.file = new ProbeFile(script.filename, this.reach.length, '', undefined, {
+      probes: r.probes,
+      skipped: r.skipped.filter((x) => x.reason !== 'not selected'),
+    })
     // The same walk numbers both; names differ only where the map gave a function its original
     // name (a bundler's renamed binding), and the reach keeps the running one, which it swaps.
     const full = r.probes.length + r.skipped.filter((x) => x.reason === 'not selected').length
