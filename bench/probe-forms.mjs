@@ -14,6 +14,9 @@
 //             immediately invoked one or a UMD factory): those defined at the top of the file or
 //             of acorn's factory (355 of its 360) left as they are. An upper bound of issue 14's
 //             direction, functions a binding reaches served by binding swaps at trace time
+//   lean      what RECON_TRACE_PROBES=lean writes (instrument's `bind`): no probe in the functions
+//             a binding holds (349 of 360: those of the factory's top scope, `pp$8.parseStatement`
+//             through `Parser.prototype` among them), full probes in the other 11
 // Every form but plain runs in a process with the preload (so that the slots are the registry's)
 // and is not rewritten again (RECON_TRACE_EXCLUDE). Processes interleaved; per process, the
 // median of PARSES parses after WARM warm-up ones; per form, the median over the processes and
@@ -21,7 +24,7 @@
 // the lowest are the comparable ones). V8 flags for all processes: FORM_FLAGS (for example
 // `--max-inlined-bytecode-size-cumulative=4000`, to see what V8's inlining budget does).
 //
-//   npm run build && node bench/probe-forms.mjs        (PAIRS=7 WARM=20 PARSES=9)
+//   npm run build && node bench/probe-forms.mjs        (PAIRS=7 WARM=20 PARSES=9; FORMS=plain,full,lean for some)
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -32,14 +35,15 @@ const PAIRS = Number(process.env.PAIRS ?? 7)
 const WARM = Number(process.env.WARM ?? 20)
 const PARSES = Number(process.env.PARSES ?? 9)
 const FLAGS = (process.env.FORM_FLAGS ?? '').split(/\s+/).filter(Boolean)
-const FORMS = ['plain', 'full', 'notry', 'noret', 'check', 'flag', 'top']
+const FORMS = (process.env.FORMS ?? 'plain,full,notry,noret,check,flag,top,lean').split(',')
+if (!FORMS.includes('plain')) throw new Error('FORMS must include plain, the baseline')
 const FLAG = '$rtFLAG'
 
 if (process.env.BENCH_FORM) {
   const { parse } = require(process.env.BENCH_FORM)
   // The form as written: probed unless plain, and not rewritten again by the preload.
   const form = process.env.BENCH_FORM
-  const probed = form.endsWith('top.js') ? readFileSync(form, 'utf8').includes('$rtS[') && !parse.toString().includes('$rtS[') : parse.toString().includes('$rtS[')
+  const probed = form.endsWith('top.js') || form.endsWith('lean.js') ? readFileSync(form, 'utf8').includes('$rtS[') && !parse.toString().includes('$rtS[') : parse.toString().includes('$rtS[')
   if (probed !== !form.endsWith('plain.js') || parse.toString().split('$rtS[').length > 2) throw new Error(`${form}: not the form written`)
   const parts = ['lodash/lodash.js', 'acorn/dist/acorn.js', 'yaml/dist/compose/composer.js'].map((f) => readFileSync(join(ROOT, 'node_modules', f), 'utf8'))
   let text = ''
@@ -88,8 +92,12 @@ if (process.env.BENCH_FORM) {
     walk(Parser.parse(src, { ecmaVersion: 'latest', locations: true }), 0, false)
     const top = instrument(src, { filename: join(dir, 'top.js'), format: 'commonjs', map: false, select: (f) => !atTop.has(`${f.line}:${f.column}`) })
     if (top.probes.length === 0 || top.probes.length > 20) throw new Error(`top: ${top.probes.length} functions probed, expected a few`)
+    const lean = instrument(src, { filename: join(dir, 'lean.js'), format: 'commonjs', map: false, bind: true })
+    const leanProbed = lean.probes.filter((p) => p.bound !== true).length
+    if (leanProbed === 0 || leanProbed > 20) throw new Error(`lean: ${leanProbed} functions probed, expected a few`)
     const files = {
       top: top.code,
+      lean: lean.code,
       plain: src,
       full,
       notry: cut(cut(full, /(\$rtt=\$rtP\.e\(\d+,(?:\[[^\]]*\]|arguments)\);)try\{/g, '$1', 'notry'), /\}catch\(\$rte\)\{throw \$rtP\.x\(\$rtt,\$rte\)\}/g, '', 'notry'),

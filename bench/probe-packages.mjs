@@ -7,7 +7,10 @@
 //
 //   npm run build && node bench/probe-packages.mjs [package...]     (PAIRS=7 by default)
 //
-// Each package runs in processes of its own, plain and dormant interleaved (PAIRS of each); in
+// Modes: plain (no preload), dormant (every function probed), lean (RECON_TRACE_PROBES=lean: no
+// probe in the functions a binding holds, full probes in the rest; Node 22+, full on Node 20).
+//
+// Each package runs in processes of its own, the modes interleaved (PAIRS of each); in
 // a process, the work is done WARMUP times, then timed ROUNDS times (median). The inputs are
 // generated from a fixed seed, the same in every process; each process checks the result of
 // its work against the plain one's digest, so a probed package that computed something else
@@ -95,7 +98,8 @@ if (mode) {
   }
   const files = reg ? [...reg.files.values()].filter((f) => f.filename.includes(`/node_modules/${which}/`)) : []
   if ((mode === 'plain') !== (files.length === 0)) throw new Error(`mode ${mode}: ${files.length} probed ${which} files`)
-  console.log(JSON.stringify({ ms: median(ms), digest, files: files.length, probes: files.reduce((a, f) => a + f.n, 0) }))
+  const bound = files.reduce((a, f) => a + f.probes.filter((p) => p.bound === true).length, 0)
+  console.log(JSON.stringify({ ms: median(ms), digest, files: files.length, probes: files.reduce((a, f) => a + f.n, 0) - bound, bound }))
 } else {
   header(`probe-packages: every function of a package probed, no trace; ms per unit of work (median of ${ROUNDS} in a process), ${PAIRS} processes per mode, interleaved`)
   const wanted = process.argv.slice(2)
@@ -108,26 +112,38 @@ if (mode) {
       const r = spawnSync(process.execPath, [...preload, new URL(import.meta.url).pathname], {
         cwd: ROOT,
         encoding: 'utf8',
-        env: { ...process.env, BENCH_MODE: m, BENCH_PACKAGE: pkg, RECON_TRACE_INCLUDE: pkg, RECON_TRACE_EXCLUDE: 'bench/*.mjs', RECON_TRACE_CACHE: '0' },
+        env: {
+          ...process.env,
+          BENCH_MODE: m,
+          BENCH_PACKAGE: pkg,
+          RECON_TRACE_INCLUDE: pkg,
+          RECON_TRACE_EXCLUDE: 'bench/*.mjs',
+          RECON_TRACE_CACHE: '0',
+          RECON_TRACE_PROBES: m === 'lean' ? 'lean' : 'full',
+        },
       })
       if (r.status !== 0) throw new Error(`${pkg} ${m}: ${r.stderr}`)
       return JSON.parse(r.stdout.trim().split('\n').pop())
     }
-    const ms = { plain: [], dormant: [] }
+    const modes = (process.env.MODES ?? 'plain,dormant,lean').split(',')
+    if (modes[0] !== 'plain') throw new Error('MODES must start with plain, the baseline')
+    const ms = Object.fromEntries(modes.map((m) => [m, []]))
+    const probed = {}
     let digest
-    let probed = ''
     for (let p = 0; p < PAIRS; p++) {
-      for (const m of ['plain', 'dormant']) {
+      for (const m of modes) {
         const r = run(m)
         digest ??= r.digest
         if (r.digest !== digest) throw new Error(`${pkg} ${m}: another result (${r.digest}, plain ${digest})`)
-        if (m === 'dormant') probed = `${r.probes} functions in ${r.files} files`
+        if (m !== 'plain') probed[m] = `${r.probes} functions probed in ${r.files} files${r.bound > 0 ? `, ${r.bound} left to bindings` : ''}`
         ms[m].push(r.ms)
       }
     }
-    const ratios = ms.dormant.map((x, i) => x / ms.plain[i])
     console.log(`${pad(pkg, 12)}${pad('plain', 9)}${lpad(fmt(median(ms.plain), 2), 9)}${lpad('1.000', 8)}`)
-    console.log(`${pad('', 12)}${pad('dormant', 9)}${lpad(fmt(median(ms.dormant), 2), 9)}${lpad(fmt(median(ratios), 3), 8)}  ${fmt(Math.min(...ratios), 3)}..${fmt(Math.max(...ratios), 3)}    ${probed}`)
-    result({ scenario: 'probe-packages', case: pkg, ms: median(ms.dormant), base_ms: median(ms.plain), ratio: median(ratios) })
+    for (const m of modes.slice(1)) {
+      const ratios = ms[m].map((x, i) => x / ms.plain[i])
+      console.log(`${pad('', 12)}${pad(m, 9)}${lpad(fmt(median(ms[m]), 2), 9)}${lpad(fmt(median(ratios), 3), 8)}  ${fmt(Math.min(...ratios), 3)}..${fmt(Math.max(...ratios), 3)}    ${probed[m]}`)
+      result({ scenario: 'probe-packages', case: m === 'dormant' ? pkg : `${pkg} ${m}`, ms: median(ms[m]), base_ms: median(ms.plain), ratio: median(ratios) })
+    }
   }
 }

@@ -7,6 +7,9 @@
 //             has (`acorn:_/20`): every probe is live and every call is filtered out
 //   calls     as dormant, with RECON_TRACE_PROBES=calls: probes that see calls only (the
 //             smallest form: no try block, no return capture)
+//   lean      as dormant, with RECON_TRACE_PROBES=lean: no probe in the functions a binding
+//             holds (349 of acorn's 360, its UMD factory's top scope), full probes in the rest;
+//             a trace reaches the former by binding swaps (Node 22+; Node 20 falls back to full)
 // A fourth process counts acorn's calls per parse (a handler that counts every probe's entry),
 // so that a time difference reads as ns per call.
 //
@@ -75,13 +78,13 @@ if (mode) {
     const r = spawnSync(process.execPath, [...preload, new URL(import.meta.url).pathname], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: { ...process.env, BENCH_MODE: m, RECON_TRACE_INCLUDE: 'acorn', RECON_TRACE_EXCLUDE: 'bench/*.mjs', RECON_TRACE_CACHE: '0', RECON_TRACE_PROBES: m === 'calls' ? 'calls' : 'full' },
+      env: { ...process.env, BENCH_MODE: m, RECON_TRACE_INCLUDE: 'acorn', RECON_TRACE_EXCLUDE: 'bench/*.mjs', RECON_TRACE_CACHE: '0', RECON_TRACE_PROBES: m === 'calls' || m === 'lean' ? m : 'full' },
     })
     if (r.status !== 0) throw new Error(`${m}: ${r.stderr}`)
     return JSON.parse(r.stdout.trim().split('\n').pop())
   }
   const { calls, probes } = run('count')
-  const modes = (process.env.MODES ?? 'plain,dormant,filtered,calls').split(',')
+  const modes = (process.env.MODES ?? 'plain,dormant,lean,filtered,calls').split(',')
   const ms = Object.fromEntries(modes.map((m) => [m, []]))
   let bytes = 0
   for (let p = 0; p < PAIRS; p++) {

@@ -34,12 +34,12 @@ const RESERVED = new Set(
   ).split(' '),
 )
 
-/** The holder of a top-level function record, from its name and the binding it sits under. */
-export function holderOf(rec: FnRecord): Holder | undefined {
-  const top = rec.topBinding
+/** The holder of a function defined in a top scope, from its name and the binding it sits under. */
+export function holderOf(rec: FnRecord, aliasOf?: (scope: number, name: string) => readonly string[] | undefined): Holder | undefined {
+  const top = rec.hold
   // A name a condition cannot read or assign (an anonymous default export's `default`): only its
   // breakpoint reaches the function.
-  if (!rec.top || top === undefined || !IDENTIFIER.test(top) || RESERVED.has(top) || rec.name.includes('##')) return undefined
+  if (!rec.scopeTop || top === undefined || !IDENTIFIER.test(top) || RESERVED.has(top) || rec.name.includes('##')) return undefined
   if (rec.name === top) return { kind: 'binding', name: top }
   if (!rec.name.startsWith(top) || (rec.name[top.length] !== '.' && rec.name[top.length] !== '#')) return undefined
   // `Queue#push`, `Queue.from`, `api.get`, `api.sub.get`, `Queue#size (get)` is named `Queue#size`.
@@ -55,5 +55,11 @@ export function holderOf(rec: FnRecord): Holder | undefined {
   const key = last.slice(1)
   if (key === '' || key.startsWith('@')) return undefined
   if (rec.kind === 'constructor') return { kind: 'binding', name: top }
-  return { kind: 'member', base: top, path, key, slot: rec.kind === 'get' ? 'get' : rec.kind === 'set' ? 'set' : 'value' }
+  const slot = rec.kind === 'get' ? 'get' : rec.kind === 'set' ? 'set' : 'value'
+  // `pp.parse` where `var pp = Parser.prototype`: through `Parser`, which a closure of the file
+  // is likelier to keep (V8 keeps a binding in reach of a breakpoint's condition only then).
+  const alias = aliasOf?.(rec.scope, top)
+  if (alias !== undefined && IDENTIFIER.test(alias[0]) && !RESERVED.has(alias[0]))
+    return { kind: 'member', base: alias[0], path: [...alias.slice(1), ...path], key, slot }
+  return { kind: 'member', base: top, path, key, slot }
 }

@@ -394,7 +394,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       continue
     }
     const id = options.stableIds ? candidate : probes.length
-    if (bind && holderOf(rec) !== undefined) {
+    if (bind && holderOf(rec, (scope, name) => collector.aliasOf(scope, name)) !== undefined) {
       probes.push({ ...info, id, bound: true })
       continue
     }

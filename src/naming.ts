@@ -29,6 +29,18 @@ export interface FnRecord {
   topBinding: string | undefined
   /** Defined outside any function: at the top of its file, or a method of a class or object there. */
   top: boolean
+  /**
+   * Defined in a top scope: the file's, or the body of an immediately invoked function or a UMD
+   * factory at the top of the file (acorn's `function Parser`, `pp$8.parseTopLevel = function`),
+   * or a method of a class or object there. A binding of that scope may hold it (holder.ts).
+   */
+  scopeTop: boolean
+  /** In a top scope: the binding of that scope that holds it or the object it is a member of (`pp$8`, `Queue`, `api`). */
+  hold: string | undefined
+  /** Where that top scope starts (0: the file's): the key of its aliases (`Collector.aliasOf`). */
+  scope: number
+  /** Its body is a top scope (an immediately invoked function or UMD factory in one): its names are top-level bindings. */
+  bodyTop: boolean
 }
 
 const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression'])
@@ -68,6 +80,13 @@ function memberPath(n: N): string[] | undefined {
   const obj = memberPath(n.object)
   const key = keyName(n.property, n.computed)
   return obj && key !== undefined ? [...obj, key] : undefined
+}
+
+/** The identifier a member chain starts from (`pp` of `pp.a.b`), unless it is `this`, `module` or `exports`. */
+function rootOf(left: N): string | undefined {
+  let n = left
+  while (n.type === 'MemberExpression') n = n.object as N
+  return n.type === 'Identifier' && n.name !== 'module' && n.name !== 'exports' ? (n.name as string) : undefined
 }
 
 /** The name an assignment target gives the function assigned to it. */
@@ -111,6 +130,12 @@ interface Ctx {
   inWith: boolean
   /** Top-level binding name of the outermost named thing we are in (for ESM exports). */
   top: string | undefined
+  /** In a top scope (the file's, or an immediately invoked function's body there): see `FnRecord.scopeTop`. */
+  atTop: boolean
+  /** In a top scope: the binding that holds what is defined here (`FnRecord.hold`). */
+  hold: string | undefined
+  /** Where the top scope we are in starts (`FnRecord.scope`). */
+  scope: number
 }
 
 /**
@@ -180,6 +205,19 @@ export class Collector {
   readonly fns: FnRecord[] = []
   /** local top-level binding -> exported names (ESM). */
   readonly exported = new Map<string, string[]>()
+  /** `var pp = Parser.prototype` in a top scope, by `${scope} ${name}`: the member path it was given. */
+  private readonly aliases = new Map<string, string[]>()
+  private readonly reassigned = new Set<string>()
+
+  /**
+   * The member path a top-scope binding was declared with and never assigned again
+   * (`['Parser', 'prototype']` for `var pp = Parser.prototype`), when there is one: the object it
+   * holds is reachable through that path too, from a binding a closure is more likely to keep.
+   */
+  aliasOf(scope: number, name: string): readonly string[] | undefined {
+    const path = this.aliases.get(`${scope} ${name}`)
+    return path === undefined || this.reassigned.has(name) || this.reassigned.has(path[0]) ? undefined : path
+  }
   private readonly starts: number[]
   constructor(
     source: string,
@@ -265,7 +303,7 @@ export class Collector {
   }
 
   program(ast: N): void {
-    const ctx: Ctx = { fn: undefined, prefix: '', inWith: false, top: undefined }
+    const ctx: Ctx = { fn: undefined, prefix: '', inWith: false, top: undefined, atTop: true, hold: undefined, scope: 0 }
     for (const stmt of ast.body as N[]) {
       const d = stmt.type === 'ExportNamedDeclaration' || stmt.type === 'ExportDefaultDeclaration' ? (stmt.declaration as N | null) : stmt
       if (d?.type === 'FunctionDeclaration' || d?.type === 'ClassDeclaration') this.noteRename(d.id)
@@ -338,13 +376,24 @@ export class Collector {
       case 'VariableDeclarator': {
         const name = n.id.type === 'Identifier' ? n.id.name : undefined
         this.visit(n.id, ctx, undefined)
-        this.visit(n.init, ctx.fn === undefined && name ? { ...ctx, top: name } : ctx, name)
+        const inner = ctx.fn === undefined && name ? { ...ctx, top: name } : ctx
+        // `var pp = Parser.prototype` in a top scope: `pp.parse` is also `Parser#parse`.
+        if (ctx.atTop && name && n.init) {
+          const path = memberPath(n.init as N)
+          if (path !== undefined && path.length >= 2 && path[0] !== 'this') this.aliases.set(`${ctx.scope} ${name}`, path)
+        }
+        this.visit(n.init, ctx.atTop && name ? { ...inner, hold: name } : inner, name)
         return
       }
       case 'AssignmentExpression': {
         const name = n.operator === '=' || n.operator === '||=' || n.operator === '??=' ? assignedName(n.left) : undefined
+        // A name assigned anywhere is no alias: it may hold something else by the time of a trace.
+        if (n.left.type === 'Identifier') this.reassigned.add(n.left.name as string)
         this.visit(n.left, ctx, undefined)
-        this.visit(n.right, ctx, name)
+        // In a top scope, `pp.parse = function` is held by the object `pp` holds.
+        const root = ctx.atTop && name !== undefined ? rootOf(n.left) : undefined
+        const held = root !== undefined && name!.startsWith(root) && (name![root.length] === '.' || name![root.length] === '#')
+        this.visit(n.right, held ? { ...ctx, hold: root } : ctx, name)
         return
       }
       case 'AssignmentPattern': {
@@ -483,10 +532,24 @@ export class Collector {
       vars: undefined,
       topBinding: ctx.fn === undefined ? (ctx.top ?? (n.type === 'FunctionDeclaration' ? own : undefined)) : ctx.top,
       top: ctx.fn === undefined,
+      scopeTop: ctx.atTop,
+      hold: ctx.atTop ? (ctx.hold ?? (n.type === 'FunctionDeclaration' ? own : undefined)) : undefined,
+      scope: ctx.scope,
+      bodyTop: false,
     }
     this.parentOf.set(rec, ctx.fn)
     this.fns.push(rec)
-    const inner: Ctx = { fn: rec, prefix: this.iife.has(n) && hint === undefined ? ctx.prefix : `${name}.`, inWith: ctx.inWith, top: rec.topBinding }
+    const transparent = this.iife.has(n) && hint === undefined
+    rec.bodyTop = transparent && ctx.atTop
+    const inner: Ctx = {
+      fn: rec,
+      prefix: transparent ? ctx.prefix : `${name}.`,
+      inWith: ctx.inWith,
+      top: rec.topBinding,
+      atTop: rec.bodyTop,
+      hold: undefined,
+      scope: rec.bodyTop ? (n.start as number) : -1,
+    }
     for (const p of n.params as N[]) this.visit(p, inner, undefined)
     this.visit(n.body, inner, undefined)
     // The probe puts the body in a block, where a function declared at the body's top level is
@@ -507,7 +570,7 @@ export class Collector {
     const own = n.id ? (n.id.name as string) : undefined
     const cls = `${ctx.prefix}${this.own(hint ?? own ?? this.anonymous(n), ctx)}`
     const top = ctx.fn === undefined ? (ctx.top ?? own) : ctx.top
-    const inner: Ctx = { ...ctx, top }
+    const inner: Ctx = { ...ctx, top, hold: ctx.atTop ? (ctx.hold ?? own) : undefined }
     if (n.id) this.visit(n.id, ctx, undefined)
     this.visit(n.superClass, ctx, undefined)
     for (const m of n.body.body as N[]) {

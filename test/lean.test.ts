@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { instrument } from '../src/instrument.js'
 import { preloadHeader } from '../src/installers/binding-plan.js'
+import { reachOf } from '../src/installers/reach.js'
 import { runProgram, type Run } from './helpers.js'
 import { BINDING_ON, V8_MAJOR, itUnless } from './runtime.js'
 
@@ -60,6 +61,25 @@ describe('the rewrite', () => {
     ])
     expect(r.code).toMatch(/^const \$rtP=.*\.file\("\/app\/all-bound\.js",2,/)
     expect(r.code).not.toContain('$rtS[0]')
+  })
+
+  it('reaches into the top scope of a UMD factory, and through an alias of a prototype', () => {
+    const file = resolve(root, 'fixtures/local/umd.cjs')
+    const r = instrument(readFileSync(file, 'utf8'), { filename: file, bind: true })
+    expect(r.probes.filter((p) => p.bound === true).map((p) => p.name)).toEqual(['Reader', 'pp.next', 'pp.all', 'read'])
+    // The wrapper and the factory themselves are not held by any binding.
+    expect(r.probes.filter((p) => p.bound !== true).map((p) => p.name)).toEqual(['@3', '@5'])
+    const holders = reachOf(readFileSync(file, 'utf8'), false).map((x) => [x.name, x.holder])
+    expect(holders).toContainEqual(['pp.next', { kind: 'member', base: 'Reader', path: ['prototype'], key: 'next', slot: 'value' }])
+    expect(holders).toContainEqual(['read', { kind: 'binding', name: 'read' }])
+    // Inside the factory, its own names are the top-level bindings a condition reads, not shadows.
+    expect([...reachOf(readFileSync(file, 'utf8'), false).find((x) => x.name === 'pp.all')!.shadows]).not.toContain('Reader')
+  })
+
+  it('takes no alias of a binding the file assigns again', () => {
+    const src = 'var pp = A.prototype\npp.f = function () { return 1 }\npp = B.prototype\n'
+    const reach = reachOf(src, false)
+    expect(reach.map((x) => [x.name, x.holder])).toEqual([['pp.f', { kind: 'member', base: 'pp', path: [], key: 'f', slot: 'value' }]])
   })
 
   it('gives the binding side the header back from the running text: its span and the table', () => {
@@ -167,13 +187,44 @@ describe('a trace on a file rewritten in the lean form', () => {
     ])
   })
 
+  it('swaps a method of a UMD build through the prototype its alias names, with returns', () => {
+    const r = run(`
+      const { calls, clear } = require('recon-trace')
+      const U = require('./fixtures/local/umd.cjs')
+      const next = U.Reader.prototype.next
+      calls('./fixtures/local/umd.cjs:pp.next -> return', 20, { scope: 'local', ${IO} })
+      U.read('ab')
+      U.read('xy')
+      clear()
+      console.log('restored ' + (U.Reader.prototype.next === next))
+    `)
+    expect(r.status).toBe(0)
+    expect(r.stdout).toContain('restored true')
+    // The module's exports hold Reader: its prototype's method is swapped when the trace starts,
+    // and every call goes through the wrapper, the first one too.
+    expect(events(r).filter((l) => !l.startsWith('restored'))).toEqual([
+      '<0> umd:pp.next()',
+      "<0> umd:pp.next/0 --> 'a'",
+      '<0> umd:pp.next()',
+      "<0> umd:pp.next/0 --> 'b'",
+      '<0> umd:pp.next()',
+      '<0> umd:pp.next/0 --> undefined',
+      '<0> umd:pp.next()',
+      "<0> umd:pp.next/0 --> 'x'",
+      '<0> umd:pp.next()',
+      "<0> umd:pp.next/0 --> 'y'",
+      '<0> umd:pp.next()',
+      '<0> umd:pp.next/0 --> undefined',
+    ])
+  })
+
   it('opens no Debugger session for a spec whose functions all have probes', () => {
     const r = run(`
       const { calls } = require('recon-trace')
       const L = require('${LEAN}')
       calls('${LEAN}:discount.apply -> return', 10, { scope: 'local', ${IO} })
       L.discount(0.25)(8)
-      process.stdout.write('debugger ' + (globalThis[Symbol.for('recon-trace.state')].debugger?.session !== undefined) + '\\n')
+      process.stdout.write('debugger ' + (globalThis[Symbol.for('recon-trace.state')].debugSession?.isOpen === true) + '\\n')
     `)
     expect(r.status).toBe(0)
     expect(r.lines).toEqual(['debugger false', '<0> lean:discount.apply(8)', '<0> lean:discount.apply/1 --> 6'])

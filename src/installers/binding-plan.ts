@@ -71,12 +71,6 @@ export function preloadHeader(source: string, filename: string): PreloadHeader |
 export class DebugFile {
   readonly file: ProbeFile
   readonly reach: readonly Reach[]
-  /**
-   * The preload's header, when the preload rewrote the file in its lean form: then the table
-   * lists only the functions it left without a probe (`bound`), which the binding installer
-   * serves; its probes serve the rest.
-   */
-  readonly lean: PreloadHeader | undefined
   constructor(
     readonly script: DebugScript,
     source: string,
@@ -89,8 +83,9 @@ export class DebugFile {
     // The header's own functions (its inert stand-in of the registry) come first in the running
     // text: function `k` after them is the table's `k - skip`.
     const skip = header === undefined ? 0 : this.reach.filter((r) => r.start >= header.start && r.start < header.end).length
+    // Rewritten in the lean form: the table lists only the functions left without a probe
+    // (`bound`), which the binding installer serves; the preload's probes serve the rest.
     const bound = header?.probes.some((p) => p.bound === true) === true ? header : undefined
-    this.lean = bound
     const r = instrument(source, {
       filename: script.filename,
       inputMap: input?.map,
@@ -156,7 +151,7 @@ export interface DebugPlan {
 export function boundSide(reg: Registry, spec: TraceSpec, selector: ProbeSpec['selector'], scope: 'local' | 'global'): DebugSpecPlan[] {
   const files = boundFiles(reg, selector, spec.function, scope)
   if (selector.kind === 'file') {
-    const loaded = [...reg.files.values()].some((f) => selects(selector, f.filename) || selectsRunning(selector, f.filename, (o) => f.mapsFrom(o)))
+    const loaded = [...reg.files.values()].some((f) => selectsRunning(selector, f.filename, (o) => f.mapsFrom(o)))
     return files.length > 0 || !loaded ? [{ spec, selector, scope, partial: true }] : []
   }
   if (files.length === 0 && selector.kind === 'package' && ![...reg.files.values()].some((f) => selects(selector, f.filename)))

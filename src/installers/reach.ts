@@ -130,7 +130,9 @@ export function reachOf(source: string, module: boolean): Reach[] {
   for (const rec of collector.fns) {
     while (open.length > 0 && open[open.length - 1].rec.node.end <= rec.node.start) open.pop()
     const shadows = new Set(open.length > 0 ? open[open.length - 1].shadows : [])
-    for (const name of ownNames(rec.node)) shadows.add(name)
+    // The body of an immediately invoked function or UMD factory at the top is a top scope: its
+    // names are the bindings that hold the functions defined there, not shadows.
+    if (!rec.bodyTop) for (const name of ownNames(rec.node)) shadows.add(name)
     open.push({ rec, shadows })
     if (rec.unsafe !== undefined) continue
     const n = rec.node
@@ -141,7 +143,7 @@ export function reachOf(source: string, module: boolean): Reach[] {
     out.push({
       id: id++,
       name: rec.name,
-      holder: holderOf(rec),
+      holder: holderOf(rec, (scope, name) => collector.aliasOf(scope, name)),
       start: n.start,
       body: body.start,
       end: n.end,
