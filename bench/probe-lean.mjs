@@ -1,8 +1,8 @@
 // The preload's lean form against plain and fully probed code, in one process: four copies of
 // acorn's dist/acorn.js (as published; a second plain copy, `twin`, whose ratio is this
 // measurement's floor; every function probed, as RECON_TRACE_PROBES=full writes it; the lean
-// form, RECON_TRACE_PROBES=lean: no probe in the 349 functions a binding holds, full probes in the
-// other 11), each parsing the 1.35 MB input of probe-workload.mjs in turn, the order rotated
+// form, RECON_TRACE_PROBES=lean: no probe in the 307 functions a binding holds and acorn only
+// calls through it, full probes in the other 53, its exports among them), each parsing the 1.35 MB input of probe-workload.mjs in turn, the order rotated
 // every round. This machine's speed moves by up to 2x between minutes, which
 // separate processes per form (probe-workload.mjs, probe-forms.mjs) cannot tell from a cost:
 // here each round's four parses run within a second of each other, and a form's figure is the

@@ -39,7 +39,7 @@ import { Parser, type Options as AcornOptions } from 'acorn'
 import MagicString from 'magic-string'
 import { buildMap, decodeInput, type RawSourceMap } from './sourcemap.js'
 import { Collector, boundNames, type FnRecord, type N } from './naming.js'
-import { holderOf } from './holder.js'
+import { holderOf, type Holder } from './holder.js'
 import { STATE_KEY } from './state.js'
 import { originalSources } from './origin.js'
 import { encodeTable, type FunctionInfo, type FunctionKind, type ProbeInfo, type SkippedInfo } from './registry.js'
@@ -102,8 +102,9 @@ export interface InstrumentOptions {
   closeAt?: 'statement' | 'brace'
   /**
    * The lean form (`RECON_TRACE_PROBES=lean`): leave without a probe every function that a
-   * top-level binding holds, or a property of an object one holds (holder.ts), for the binding
-   * installer to serve at trace time; probe the rest (nested functions, anonymous callbacks).
+   * top-level binding holds, or a property of an object one holds (holder.ts), and that the file
+   * only ever calls through it (`boundBy`), for the binding installer to serve at trace time;
+   * probe the rest (nested functions, anonymous callbacks, functions passed or exported as values).
    * Such a function stays in the table, marked `bound`, with an id of its own: the ids are then
    * the same as a full rewrite's, and a file whose functions all have holders still registers.
    * Header runtime only. Default false.
@@ -311,6 +312,21 @@ function runsEarly(ast: N): (n: N) => boolean {
 }
 
 /**
+ * Whether the lean form leaves a function without a probe: a binding holds it (holder.ts), and
+ * the file only ever calls it through that holder. A name read as a value anywhere (passed,
+ * exported, kept: `module.exports = { price }`, `app.get('/', handler)`, `Base` of `extends
+ * Base`) or a method key read other than as a call (`this.next` handed on) means a reference the
+ * program may keep from before a trace, which a binding swap would not reach: that function
+ * keeps its probe. An ES module's `export` is a live binding, which the swap reaches: not a value.
+ * Conservative by name: any read of the name or key counts, in whatever scope.
+ */
+function boundBy(h: Holder | undefined, c: Collector): boolean {
+  if (h === undefined) return false
+  if (h.kind === 'binding') return !c.valueNames.has(h.name)
+  return h.slot !== 'value' || !c.valueKeys.has(h.key)
+}
+
+/**
  * Instrument one file. Throws `ParseFailure` if the source does not parse; otherwise returns
  * (with `map` undefined and the code unchanged when no function was probed).
  */
@@ -321,6 +337,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   const collector = new Collector(source, module, inLines, options.inputMap?.names)
   // The original files the input map names (absolute paths): each function says which it is from.
   const sources = options.inputMap && inLines ? originalSources(options.inputMap, options.inputMapURL ?? options.filename) : []
+  collector.values = options.bind === true
   collector.program(ast)
   const prefix = pickPrefix(source)
   const S = `${prefix}S`
@@ -394,7 +411,13 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
       continue
     }
     const id = options.stableIds ? candidate : probes.length
-    if (bind && holderOf(rec, (scope, name) => collector.aliasOf(scope, name)) !== undefined) {
+    if (
+      bind &&
+      boundBy(
+        holderOf(rec, (scope, name) => collector.aliasOf(scope, name)),
+        collector,
+      )
+    ) {
       probes.push({ ...info, id, bound: true })
       continue
     }

@@ -205,6 +205,17 @@ export class Collector {
   readonly fns: FnRecord[] = []
   /** local top-level binding -> exported names (ESM). */
   readonly exported = new Map<string, string[]>()
+  /**
+   * Record how names and property keys are used (`valueNames`, `valueKeys`): set before
+   * `program()` by the lean form's rewrite, which leaves a function without a probe only if its
+   * holder is all the file ever calls it through. Off by default: it costs a set insertion per
+   * identifier.
+   */
+  values = false
+  /** Names read somewhere other than as a call's callee (passed, exported, kept, compared, assigned), wherever they are bound. */
+  readonly valueNames = new Set<string>()
+  /** Property keys read other than as a method call's callee or an assignment's target (`this.next` passed as a callback). */
+  readonly valueKeys = new Set<string>()
   /** `var pp = Parser.prototype` in a top scope, by `${scope} ${name}`: the member path it was given. */
   private readonly aliases = new Map<string, string[]>()
   private readonly reassigned = new Set<string>()
@@ -350,6 +361,7 @@ export class Collector {
     const type = n.type
     // The commonest nodes first, out of the switch below (a switch on strings compares case by case).
     if (type === 'Identifier') {
+      if (this.values) this.valueNames.add(n.name as string)
       if (n.name === 'arguments') {
         // An arrow's `arguments` is its enclosing function's.
         const owner = this.argumentsOwner(ctx)
@@ -361,6 +373,7 @@ export class Collector {
     if (type === 'MemberExpression') {
       this.visit(n.object, ctx, undefined)
       if (n.computed) this.visit(n.property, ctx, undefined)
+      else if (this.values) this.valueKeys.add(n.property.name as string)
       return
     }
     switch (type) {
@@ -375,7 +388,8 @@ export class Collector {
         return
       case 'VariableDeclarator': {
         const name = n.id.type === 'Identifier' ? n.id.name : undefined
-        this.visit(n.id, ctx, undefined)
+        // A declared name is not read (a pattern's defaults are).
+        if (name === undefined) this.visit(n.id, ctx, undefined)
         const inner = ctx.fn === undefined && name ? { ...ctx, top: name } : ctx
         // `var pp = Parser.prototype` in a top scope: `pp.parse` is also `Parser#parse`.
         if (ctx.atTop && name && n.init) {
@@ -389,7 +403,9 @@ export class Collector {
         const name = n.operator === '=' || n.operator === '||=' || n.operator === '??=' ? assignedName(n.left) : undefined
         // A name assigned anywhere is no alias: it may hold something else by the time of a trace.
         if (n.left.type === 'Identifier') this.reassigned.add(n.left.name as string)
-        this.visit(n.left, ctx, undefined)
+        // `pp.parse = function`: the key is set, not read.
+        if (n.left.type === 'MemberExpression' && !n.left.computed) this.visit(n.left.object, ctx, undefined)
+        else this.visit(n.left, ctx, undefined)
         // In a top scope, `pp.parse = function` is held by the object `pp` holds.
         const root = ctx.atTop && name !== undefined ? rootOf(n.left) : undefined
         const held = root !== undefined && name!.startsWith(root) && (name![root.length] === '.' || name![root.length] === '#')
@@ -469,8 +485,14 @@ export class Collector {
           this.iife.add(c.object)
         // A UMD factory: an anonymous function handed to a call at the top of the file.
         if (ctx.prefix === '') for (const a of n.arguments as N[]) if (a.type === 'FunctionExpression' && !a.id) this.iife.add(a)
-        break
+        this.callee(c, ctx)
+        for (const a of n.arguments as N[]) this.visit(a, ctx, undefined)
+        return
       }
+      case 'NewExpression':
+        this.callee(n.callee as N, ctx)
+        for (const a of n.arguments as N[]) this.visit(a, ctx, undefined)
+        return
       case 'ReturnStatement':
         if (ctx.fn) ctx.fn.returns.push(n)
         break
@@ -506,6 +528,13 @@ export class Collector {
         }
       } else if (typeof v.type === 'string') this.visit(v, ctx, undefined)
     }
+  }
+
+  /** A call's callee: a name or a method called is not read as a value (`valueNames`, `valueKeys`). */
+  private callee(c: N, ctx: Ctx): void {
+    if (c.type === 'Identifier' && c.name !== 'arguments') return
+    if (c.type === 'MemberExpression' && !c.computed) this.visit(c.object, ctx, undefined)
+    else this.visit(c, ctx, undefined)
   }
 
   private argumentsOwner(ctx: Ctx): FnRecord | undefined {
@@ -571,7 +600,6 @@ export class Collector {
     const cls = `${ctx.prefix}${this.own(hint ?? own ?? this.anonymous(n), ctx)}`
     const top = ctx.fn === undefined ? (ctx.top ?? own) : ctx.top
     const inner: Ctx = { ...ctx, top, hold: ctx.atTop ? (ctx.hold ?? own) : undefined }
-    if (n.id) this.visit(n.id, ctx, undefined)
     this.visit(n.superClass, ctx, undefined)
     for (const m of n.body.body as N[]) {
       if (m.type === 'StaticBlock') {

@@ -33,11 +33,13 @@ describe('the rewrite', () => {
   const lean = instrument(source, { filename: leanFile, bind: true })
   const full = instrument(source, { filename: leanFile })
 
-  it('leaves every function a binding holds without a probe, marked bound, and probes the nested ones', () => {
+  it('leaves a function a binding holds and the file only calls without a probe, marked bound, and probes the rest', () => {
     const bound = lean.probes.filter((p) => p.bound === true).map((p) => p.name)
     const probed = lean.probes.filter((p) => p.bound !== true).map((p) => p.name)
-    expect(bound).toEqual(['total', 'price', 'tax', 'Cart#constructor', 'Cart#add', 'cart', 'discount', 'priceBinding'])
-    expect(probed).toEqual(['total.@6', 'discount.apply'])
+    expect(bound).toEqual(['price', 'tax', 'rounded', 'Cart#add'])
+    // Nested functions; exported ones (a caller may hold them from before a trace); the class,
+    // exported too (its constructor).
+    expect(probed).toEqual(['total', 'total.@6', 'rounded.round', 'Cart#constructor', 'cart', 'discount', 'discount.apply'])
     for (const name of bound) expect(lean.code).not.toMatch(new RegExp(`\\$rtS\\[${lean.probes.find((p) => p.name === name)!.id}\\]`))
     for (const p of lean.probes.filter((x) => x.bound !== true)) expect(lean.code).toContain(`$rtS[${p.id}]!==0`)
   })
@@ -51,10 +53,31 @@ describe('the rewrite', () => {
     const text = (code: string, name: string) => code.slice(code.indexOf(`function ${name}(`), code.indexOf('}', code.indexOf(`function ${name}(`)) + 1)
     expect(text(lean.code, 'price')).toBe(text(source, 'price'))
     expect(text(full.code, 'price')).not.toBe(text(source, 'price'))
+    expect(text(lean.code, 'total')).not.toBe(text(source, 'total'))
+  })
+
+  it('keeps a probe in a function the file reads as a value: passed, kept, exported, extended, a method handed on', () => {
+    const src = [
+      'function a() {}', 'function b() {}', 'function c() {}', 'class D {}', 'class E extends D { m() {} n() {} }',
+      'function only() { a(); return new E().m() }',
+      'setTimeout(b)', 'const kept = { c }', 'const e = new E()', 'const handed = e.n',
+    ].join('\n')
+    const r = instrument(src, { filename: '/app/values.js', bind: true })
+    expect(r.probes.filter((p) => p.bound === true).map((p) => p.name)).toEqual(['a', 'E#m', 'only'])
+  })
+
+  it('takes an ES module export for the live binding it is, and a default export of a name for a value', () => {
+    const src = 'export function f() {}\nfunction g() {}\nexport { g as h }\nfunction k() {}\nexport default k\n'
+    const r = instrument(src, { filename: '/app/m.mjs', format: 'module', bind: true })
+    expect(r.probes.map((p) => [p.name, p.bound === true])).toEqual([
+      ['f', true],
+      ['g', true],
+      ['k', false],
+    ])
   })
 
   it('registers a file whose functions all have a binding, with no probe in it', () => {
-    const r = instrument('function a(x) { return x }\nconst b = () => 1\n', { filename: '/app/all-bound.js', bind: true })
+    const r = instrument('function a(x) { return x }\nconst b = () => a(1)\nb()\n', { filename: '/app/all-bound.js', bind: true })
     expect(r.probes.map((p) => [p.name, p.bound])).toEqual([
       ['a', true],
       ['b', true],
@@ -66,9 +89,9 @@ describe('the rewrite', () => {
   it('reaches into the top scope of a UMD factory, and through an alias of a prototype', () => {
     const file = resolve(root, 'fixtures/local/umd.cjs')
     const r = instrument(readFileSync(file, 'utf8'), { filename: file, bind: true })
-    expect(r.probes.filter((p) => p.bound === true).map((p) => p.name)).toEqual(['Reader', 'pp.next', 'pp.all', 'read'])
-    // The wrapper and the factory themselves are not held by any binding.
-    expect(r.probes.filter((p) => p.bound !== true).map((p) => p.name)).toEqual(['@3', '@5'])
+    expect(r.probes.filter((p) => p.bound === true).map((p) => p.name)).toEqual(['pp.next', 'pp.all'])
+    // The wrapper and the factory themselves are not held by any binding; Reader and read are exported.
+    expect(r.probes.filter((p) => p.bound !== true).map((p) => p.name)).toEqual(['@3', '@5', 'Reader', 'read'])
     const holders = reachOf(readFileSync(file, 'utf8'), false).map((x) => [x.name, x.holder])
     expect(holders).toContainEqual(['pp.next', { kind: 'member', base: 'Reader', path: ['prototype'], key: 'next', slot: 'value' }])
     expect(holders).toContainEqual(['read', { kind: 'binding', name: 'read' }])
@@ -131,7 +154,7 @@ describe('a trace on a file rewritten in the lean form', () => {
     const r = run(`
       const { calls, clear } = require('recon-trace')
       const L = require('${LEAN}')
-      const price = L.price
+      const price = L.priceBinding()
       const add = Object.getOwnPropertyDescriptor(L.Cart.prototype, 'add')
       calls(['${LEAN}:price', '${LEAN}:Cart#add'], 100, { scope: 'local', io: () => {} })
       L.total([{ cost: 4 }, { cost: 5 }])
@@ -139,11 +162,11 @@ describe('a trace on a file rewritten in the lean form', () => {
       const during = [L.priceBinding() !== price, Object.getOwnPropertyDescriptor(L.Cart.prototype, 'add').value !== add.value]
       clear()
       const d = Object.getOwnPropertyDescriptor(L.Cart.prototype, 'add')
-      console.log(JSON.stringify({ during, binding: L.priceBinding() === price, exported: L.price === price,
+      console.log(JSON.stringify({ during, binding: L.priceBinding() === price,
         method: d.value === add.value && d.writable === add.writable && d.enumerable === add.enumerable && d.configurable === add.configurable }))
     `)
     expect(r.status).toBe(0)
-    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ during: [true, true], binding: true, exported: true, method: true })
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ during: [true, true], binding: true, method: true })
   })
 
   it('hooks the functions of a file that loads after the trace started, from the next turn on', () => {
@@ -165,25 +188,25 @@ describe('a trace on a file rewritten in the lean form', () => {
     const r = run(`
       const { calls } = require('recon-trace')
       const L = require('${LEAN}')
-      calls('${LEAN}:discount* -> return', 20, { scope: 'local', explain: true, ${IO} })
-      L.discount(0.5)(10)
-      L.discount(0.25)(8)
+      calls('${LEAN}:rounded* -> return', 20, { scope: 'local', explain: true, ${IO} })
+      L.total([{ cost: 4, kind: 'food' }])
+      L.total([{ cost: 8, kind: 'tool' }])
     `)
     expect(r.status).toBe(0)
     expect(events(r)).toEqual([
-      // Through the module's exports, swapped when the trace starts: in full from the first call.
-      '<0> lean:discount(0.5)',
-      '<0> lean:discount/1 --> [Function: apply]',
-      '<0> lean:discount.apply(10)',
-      '<0> lean:discount.apply/1 --> 5',
-      '<0> lean:discount(0.25)',
-      '<0> lean:discount/1 --> [Function: apply]',
-      '<0> lean:discount.apply(8)',
-      '<0> lean:discount.apply/1 --> 6',
+      // The call in flight when the file is armed: its call only.
+      '<0> lean:rounded(4)',
+      // A probe passes the parameters it declares (map's index and array are not among them).
+      '<0> lean:rounded.round(4)',
+      '<0> lean:rounded.round/1 --> 4',
+      '<0> lean:rounded(10)',
+      '<0> lean:rounded.round(10)',
+      '<0> lean:rounded.round/1 --> 10',
+      '<0> lean:rounded/1 --> 10',
     ])
     expect(notices(r).filter((l) => / through (the preload|binding swaps)/.test(l))).toEqual([
-      expect.stringContaining('recon-trace: lean:discount.apply through the preload'),
-      expect.stringContaining('recon-trace: lean:discount through binding swaps'),
+      expect.stringContaining('recon-trace: lean:rounded.round through the preload'),
+      expect.stringContaining('recon-trace: lean:rounded through binding swaps'),
     ])
   })
 
@@ -237,7 +260,8 @@ describe('a trace on a file rewritten in the lean form', () => {
       try { calls('${LEAN}:prices', 10, { scope: 'local', io: () => {} }) } catch (e) { console.log(e.message) }
     `)
     expect(r.stdout).toContain("./fixtures/local/lean.cjs:prices: no function 'prices' in")
-    expect(r.stdout).toMatch(/its functions are: price, .*priceBinding/)
+    expect(r.stdout).toMatch(/its functions are: price, /)
+    expect(r.stdout).toContain('rounded.round')
     expect(r.stdout.match(/no function/g)).toHaveLength(1)
   })
 
