@@ -496,11 +496,17 @@ export class Collector {
       case 'ReturnStatement':
         if (ctx.fn) ctx.fn.returns.push(n)
         break
-      case 'Property':
-        // Inside patterns (ObjectPattern): keys are not references.
+      case 'Property': {
+        // Inside patterns (ObjectPattern): keys are not references, but each is a property read
+        // as a value (`const { get } = api` takes the method off its object).
         if (n.computed) this.visit(n.key, ctx, undefined)
+        else if (this.values) {
+          const key = keyName(n.key as N, false)
+          if (key !== undefined) this.valueKeys.add(key)
+        }
         this.visit(n.value, ctx, undefined)
         return
+      }
       case 'LabeledStatement':
         this.visit(n.body, ctx, undefined)
         return

@@ -60,10 +60,11 @@ describe('the rewrite', () => {
     const src = [
       'function a() {}', 'function b() {}', 'function c() {}', 'class D {}', 'class E extends D { m() {} n() {} }',
       'function only() { a(); return new E().m() }',
+      'const api = { get() {}, put() {} }', 'api.get()', 'const { put } = api',
       'setTimeout(b)', 'const kept = { c }', 'const e = new E()', 'const handed = e.n',
     ].join('\n')
     const r = instrument(src, { filename: '/app/values.js', bind: true })
-    expect(r.probes.filter((p) => p.bound === true).map((p) => p.name)).toEqual(['a', 'E#m', 'only'])
+    expect(r.probes.filter((p) => p.bound === true).map((p) => p.name)).toEqual(['a', 'E#m', 'only', 'api.get'])
   })
 
   it('takes an ES module export for the live binding it is, and a default export of a name for a value', () => {
