@@ -30,10 +30,11 @@ export interface RegisterOptions {
    * What probes see: `'full'` (the call, and its return value or exception) or `'calls'` (the
    * call only: the smallest probe, for the hottest code; `-> return` is then refused on those
    * files). `'lean'`: no probe at all in the functions a top-level binding holds, or a property
-   * of an object one holds (holder.ts): a trace reaches them by binding swaps (docs/binding.md),
-   * and they cost nothing while no trace selects them; full probes in the rest (nested
-   * functions, anonymous callbacks). Where binding swaps cannot run (Node 20, a Node without
-   * the inspector), `'lean'` is `'full'`. Default: `RECON_TRACE_PROBES`, or `'full'`.
+   * of an object one holds (holder.ts), that the file only ever calls through it: a trace
+   * reaches them by binding swaps (docs/binding.md), and they cost nothing while no trace selects
+   * them; full probes in the rest (nested functions, anonymous callbacks, functions passed or
+   * exported as values). Where binding swaps cannot run (Node 20, a Node without the
+   * inspector), `'lean'` is `'full'`. Default: `RECON_TRACE_PROBES`, or `'full'`.
    */
   probes?: 'full' | 'calls' | 'lean'
 }
