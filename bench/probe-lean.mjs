@@ -1,11 +1,16 @@
-// The preload's lean form against plain and fully probed code, in one process: four copies of
-// acorn's dist/acorn.js (as published; a second plain copy, `twin`, whose ratio is this
-// measurement's floor; every function probed, as RECON_TRACE_PROBES=full writes it; the lean
-// form, RECON_TRACE_PROBES=lean: no probe in the 307 functions a binding holds and acorn only
-// calls through it, full probes in the other 53, its exports among them), each parsing the 1.35 MB input of probe-workload.mjs in turn, the order rotated
-// every round. This machine's speed moves by up to 2x between minutes, which
+// The preload's lean form against plain and fully probed code, in one process: five copies of
+// acorn's dist/acorn.js, each parsing the 1.35 MB input of probe-workload.mjs in turn, the order
+// rotated every round:
+//   plain   as published
+//   twin    a second plain copy: its ratio is this measurement's floor
+//   full    every function probed, as RECON_TRACE_PROBES=full writes it
+//   lean    what RECON_TRACE_PROBES=lean writes: no probe in the 308 functions a binding holds
+//           and acorn only calls through it, full probes in the other 52
+//   leanx   lean, with acorn's exports left without a probe too (isIdentifierChar, Node...): not
+//           a form the preload writes (a caller may hold an export from before a trace, which a
+//           binding swap does not reach), the bound of what leaving functions to bindings gives This machine's speed moves by up to 2x between minutes, which
 // separate processes per form (probe-workload.mjs, probe-forms.mjs) cannot tell from a cost:
-// here each round's four parses run within a second of each other, and a form's figure is the
+// here each round's parses run within a second of each other, and a form's figure is the
 // median of its parses over the median of plain's, in the same process; then the median over
 // the processes. (Single rounds are no measure: a collection lands in one parse or another, and
 // moves a round's ratios by up to 50 %. A collection before each parse, with --expose-gc, made
@@ -29,7 +34,7 @@ import { ROOT, header, result, median, fmt, pad, lpad, require } from './common.
 const PROCS = Number(process.env.PROCS ?? 3)
 const WARM = Number(process.env.WARM ?? 15)
 const ROUNDS = Number(process.env.ROUNDS ?? 30)
-const FORMS = ['plain', 'twin', 'full', 'lean']
+const FORMS = ['plain', 'twin', 'full', 'lean', 'leanx']
 // A form's copy is a file of its own: plain and twin have the same text, and no header.
 
 if (process.env.BENCH_DIR) {
@@ -37,9 +42,9 @@ if (process.env.BENCH_DIR) {
   const parsers = FORMS.map((f) => require(join(dir, `${f}.js`)).parse)
   const reg = globalThis[Symbol.for('recon-trace.state')]?.registry
   const files = reg ? [...reg.files.values()].filter((f) => f.filename.startsWith(dir)) : []
-  // plain has no header; full and lean registered, lean with its bound functions marked.
+  // plain and twin have no header; full, lean and leanx registered, lean and leanx with their bound functions marked.
   const bound = files.map((f) => f.probes.filter((p) => p.bound === true).length).sort((a, b) => a - b)
-  if (files.length !== 2 || bound[0] !== 0 || bound[1] < 300) throw new Error(`the copies did not register as written: ${JSON.stringify(bound)}`)
+  if (files.length !== 3 || bound[0] !== 0 || bound[1] < 300) throw new Error(`the copies did not register as written: ${JSON.stringify(bound)}`)
   const parts = ['lodash/lodash.js', 'acorn/dist/acorn.js', 'yaml/dist/compose/composer.js'].map((f) => readFileSync(join(ROOT, 'node_modules', f), 'utf8'))
   let text = ''
   for (let i = 0; text.length < 1_000_000; i++) text += `\n;(function () {\n${parts[i % parts.length]}\n})();\n`
@@ -68,6 +73,9 @@ if (process.env.BENCH_DIR) {
     writeFileSync(join(dir, 'twin.js'), src)
     writeFileSync(join(dir, 'full.js'), instrument(src, { filename: join(dir, 'full.js'), format: 'commonjs', map: false }).code)
     writeFileSync(join(dir, 'lean.js'), lean.code)
+    const exported = new Set(Object.keys(require('acorn')))
+    const leanx = instrument(src, { filename: join(dir, 'leanx.js'), format: 'commonjs', map: false, bind: true, select: (f) => !exported.has(f.name) })
+    writeFileSync(join(dir, 'leanx.js'), leanx.code)
     const all = FORMS.map(() => [])
     const ratios = Object.fromEntries(FORMS.map((f) => [f, []]))
     for (let p = 0; p < PROCS; p++) {
@@ -81,7 +89,8 @@ if (process.env.BENCH_DIR) {
       ms.forEach((xs, i) => all[i].push(median(xs)))
       FORMS.forEach((f, i) => ratios[f].push(median(ms[i]) / median(ms[0])))
     }
-    console.log(`acorn: ${lean.probes.length} functions; lean: ${lean.probes.length - probed} left to bindings, ${probed} probed`)
+    const probedx = leanx.probes.filter((p) => p.bound !== true).length
+    console.log(`acorn: ${lean.probes.length} functions; lean: ${lean.probes.length - probed} left to bindings, ${probed} probed; leanx: ${probedx} probed`)
     console.log(`${pad('form', 8)}${lpad('median ms', 11)}${lpad('ratio', 8)}  ratio min..max over ${PROCS} processes`)
     for (const [i, form] of FORMS.entries()) {
       if (form === 'plain') {

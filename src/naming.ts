@@ -536,8 +536,13 @@ export class Collector {
     }
   }
 
-  /** A call's callee: a name or a method called is not read as a value (`valueNames`, `valueKeys`). */
+  /**
+   * A call's callee: a name or a method called is not read as a value (`valueNames`,
+   * `valueKeys`), nor is one called through its own `call` or `apply` (`finishNodeAt.call(this,
+   * ...)` reads the binding at the call, as a plain call does).
+   */
   private callee(c: N, ctx: Ctx): void {
+    if (c.type === 'MemberExpression' && !c.computed && (c.property.name === 'call' || c.property.name === 'apply')) c = c.object as N
     if (c.type === 'Identifier' && c.name !== 'arguments') return
     if (c.type === 'MemberExpression' && !c.computed) this.visit(c.object, ctx, undefined)
     else this.visit(c, ctx, undefined)

@@ -59,12 +59,13 @@ describe('the rewrite', () => {
   it('keeps a probe in a function the file reads as a value: passed, kept, exported, extended, a method handed on', () => {
     const src = [
       'function a() {}', 'function b() {}', 'function c() {}', 'class D {}', 'class E extends D { m() {} n() {} }',
-      'function only() { a(); return new E().m() }',
+      'function only() { a(); f.call(null); e.m.apply(e, []); return new E().m() }', 'function f() {}',
       'const api = { get() {}, put() {} }', 'api.get()', 'const { put } = api',
       'setTimeout(b)', 'const kept = { c }', 'const e = new E()', 'const handed = e.n',
     ].join('\n')
     const r = instrument(src, { filename: '/app/values.js', bind: true })
-    expect(r.probes.filter((p) => p.bound === true).map((p) => p.name)).toEqual(['a', 'E#m', 'only', 'api.get'])
+    // Called through its own call or apply, a function is still called through its holder.
+    expect(r.probes.filter((p) => p.bound === true).map((p) => p.name)).toEqual(['a', 'E#m', 'only', 'f', 'api.get'])
   })
 
   it('takes an ES module export for the live binding it is, and a default export of a name for a value', () => {
