@@ -30,6 +30,11 @@
  * `yield` and `await`, class fields, getters and setters. A function that uses direct `eval` or
  * sits inside `with` is left untouched (its scope is not ours to add names to) and reported.
  *
+ * The lean form (`bind`, `RECON_TRACE_PROBES=lean`) writes no probe at all into a function that a
+ * binding holds and the file only calls through it (`boundBy`): its text stays the file's own,
+ * and the table marks it `bound` for the binding installer, which swaps the binding when a trace
+ * selects it. Dormant, such a function costs nothing (bench/probe-lean.mjs).
+ *
  * Names: every function gets the name a spec uses for it: `fact`, `outer.inner`, `Queue#push`,
  * `Queue.from`, `Queue#constructor`, `Queue##grow` (a private method), `Queue#size` (a getter or
  * setter, kind 'get' / 'set'), `api.get` (a property of an object bound to `api`), `default`, and
@@ -337,8 +342,17 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   const collector = new Collector(source, module, inLines, options.inputMap?.names)
   // The original files the input map names (absolute paths): each function says which it is from.
   const sources = options.inputMap && inLines ? originalSources(options.inputMap, options.inputMapURL ?? options.filename) : []
-  collector.values = options.bind === true
+  collector.values = options.bind === true && inLines === undefined
   collector.program(ast)
+  // The lean form decides by the names the file runs with (a binding swap reads and writes those),
+  // which an input map may have replaced by the original ones (a bundler's `G` is `_Lexer` in
+  // marked's map): one more walk of the same tree without the map, its records in the same order.
+  let running = collector
+  if (options.bind === true && inLines !== undefined) {
+    running = new Collector(source, module, undefined)
+    running.values = true
+    running.program(ast)
+  }
   const prefix = pickPrefix(source)
   const S = `${prefix}S`
   const P = `${prefix}P`
@@ -381,7 +395,8 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     ms.prependRight(pos, text)
     inserted.push(pos, text.length)
   }
-  for (const rec of collector.fns) {
+  for (let index = 0; index < collector.fns.length; index++) {
+    const rec = collector.fns[index]
     const [line, column] = collector.line(rec.node.start)
     const origin = inLines === undefined ? undefined : collector.originOf(rec.node)
     const info: FunctionInfo = {
@@ -414,8 +429,8 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     if (
       bind &&
       boundBy(
-        holderOf(rec, (scope, name) => collector.aliasOf(scope, name)),
-        collector,
+        holderOf(running.fns[index], (scope, name) => running.aliasOf(scope, name)),
+        running,
       )
     ) {
       probes.push({ ...info, id, bound: true })

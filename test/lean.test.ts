@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { buildSync } from 'esbuild'
 import { instrument } from '../src/instrument.js'
 import { preloadHeader } from '../src/installers/binding-plan.js'
 import { reachOf } from '../src/installers/reach.js'
@@ -105,6 +106,28 @@ describe('the rewrite', () => {
     const src = 'var pp = A.prototype\npp.f = function () { return 1 }\npp = B.prototype\n'
     const reach = reachOf(src, false)
     expect(reach.map((x) => [x.name, x.holder])).toEqual([['pp.f', { kind: 'member', base: 'pp', path: [], key: 'f', slot: 'value' }]])
+  })
+
+  it('decides by the names the file runs with, where an input map gives the original ones', () => {
+    // An esbuild bundle of two modules that each define findUser: the bundler renames one
+    // (findUser2), the map names both findUser. The swap reads the running name.
+    const r = buildSync({
+      entryPoints: [resolve(root, 'fixtures/typescript/src/server.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      sourcemap: 'external',
+      external: ['recon-trace'],
+      outfile: '/out/server.js',
+      write: false,
+      logLevel: 'silent',
+    })
+    const text = (suffix: string) => r.outputFiles.find((f) => f.path.endsWith(suffix))!.text
+    const code = text('server.js')
+    expect(code).toMatch(/function findUser2\(/)
+    const lean = instrument(code, { filename: '/out/server.js', bind: true, inputMap: JSON.parse(text('server.js.map')) })
+    const finds = lean.probes.filter((p) => p.name === 'findUser')
+    expect(finds.map((p) => p.bound)).toEqual([true, true])
   })
 
   it('gives the binding side the header back from the running text: its span and the table', () => {
