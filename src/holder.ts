@@ -1,11 +1,13 @@
 /**
  * Holder: where the program reads a function when it calls it by name, decided from the
- * function's name and the top-level binding it sits under (naming.ts), and nothing else.
+ * function's name and the binding of its top scope it sits under (naming.ts), and nothing else.
  *
- * A top-level binding (`function fact`, `const helper = () => ...`, `class Queue`, an ES
- * module's own bindings), or a property of an object such a binding holds (`Queue#push` on
- * `Queue.prototype`, `Queue.from` on `Queue`, `api.get` on `api`). A function nested in another
- * (a new closure at each call), a private method, an anonymous callback, a name a breakpoint's
+ * A top scope is the file's, or the body of an immediately invoked function or a UMD factory at
+ * the top of the file (acorn's). A binding of it (`function fact`, `const helper = () => ...`,
+ * `class Queue`, an ES module's own bindings), or a property of an object such a binding holds
+ * (`Queue#push` on `Queue.prototype`, `Queue.from` on `Queue`, `api.get` on `api`, `pp.parse`
+ * on `Parser.prototype` when `var pp = Parser.prototype`). A function nested in another (a new
+ * closure at each call), a private method, an anonymous callback, a name a breakpoint's
  * condition cannot read or assign: no holder.
  *
  * Two sides use it: the binding installer swaps a holder's value for a wrapper
