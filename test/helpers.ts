@@ -6,6 +6,8 @@ import { chmodSync, copyFileSync, cpSync, existsSync, linkSync, mkdtempSync, rea
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createConnection } from 'node:net'
+import { buildSync } from 'esbuild'
+import type { RawSourceMap } from '../src/instrument.js'
 
 /**
  * Start the CLI (`dist/cjs/bin.js`) in `cwd` and keep it running, its output collected; the
@@ -222,4 +224,25 @@ export function publicCopy(): { dir: string; node: string; bin: string; remove()
   open(dir)
   chmodSync(join(dir, 'dist/cjs/bin.js'), 0o755)
   return { dir, node, bin: join(dir, 'dist/cjs/bin.js'), remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/**
+ * An esbuild bundle of fixtures/typescript/src/server.ts, in memory: its code and map. It bundles
+ * db.ts and other.ts, which both define `findUser`: the bundler renames one (`findUser2`), and
+ * the map gives both their own name back.
+ */
+export function bundleServer(): { code: string; map: RawSourceMap } {
+  const r = buildSync({
+    entryPoints: [fileURLToPath(new URL('../fixtures/typescript/src/server.ts', import.meta.url))],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    sourcemap: 'external',
+    external: ['recon-trace'],
+    outfile: '/out/server.js',
+    write: false,
+    logLevel: 'silent',
+  })
+  const text = (suffix: string) => r.outputFiles.find((f) => f.path.endsWith(suffix))!.text
+  return { code: text('server.js'), map: JSON.parse(text('server.js.map')) as RawSourceMap }
 }

@@ -9,9 +9,10 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import * as acorn from 'acorn'
 import ts from 'typescript'
-import { buildSync, transformSync } from 'esbuild'
+import { transformSync } from 'esbuild'
 import { SourceMapConsumer } from 'source-map'
 import { NO_LIVE_EDIT, itUnless } from './runtime.js'
+import { bundleServer } from './helpers.js'
 import { state } from '../src/state.js'
 import {
   decodeTable,
@@ -866,22 +867,7 @@ export function discount(total: number, rate = 0.1): number {
 
 describe('original files and names, through the input map', () => {
   const fixtures = join(root, 'fixtures/typescript/src')
-  /** An esbuild bundle of fixtures/typescript/src/server.ts, in memory: its code and map. */
-  function bundle(): { code: string; map: RawSourceMap } {
-    const r = buildSync({
-      entryPoints: [join(fixtures, 'server.ts')],
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      sourcemap: 'external',
-      external: ['recon-trace'],
-      outfile: '/out/server.js',
-      write: false,
-      logLevel: 'silent',
-    })
-    const text = (suffix: string) => r.outputFiles.find((f) => f.path.endsWith(suffix))!.text
-    return { code: text('server.js'), map: JSON.parse(text('server.js.map')) as RawSourceMap }
-  }
+  const bundle = bundleServer
 
   it('each function of a bundle says the file it was written in, as an absolute path', () => {
     const { code, map } = bundle()

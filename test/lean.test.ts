@@ -4,11 +4,10 @@
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { buildSync } from 'esbuild'
 import { instrument } from '../src/instrument.js'
 import { preloadHeader } from '../src/installers/binding-plan.js'
 import { reachOf } from '../src/installers/reach.js'
-import { runProgram, type Run } from './helpers.js'
+import { bundleServer, runProgram, type Run } from './helpers.js'
 import { BINDING_ON, V8_MAJOR, itUnless } from './runtime.js'
 
 const root = resolve(import.meta.dirname, '..')
@@ -111,21 +110,9 @@ describe('the rewrite', () => {
   it('decides by the names the file runs with, where an input map gives the original ones', () => {
     // An esbuild bundle of two modules that each define findUser: the bundler renames one
     // (findUser2), the map names both findUser. The swap reads the running name.
-    const r = buildSync({
-      entryPoints: [resolve(root, 'fixtures/typescript/src/server.ts')],
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      sourcemap: 'external',
-      external: ['recon-trace'],
-      outfile: '/out/server.js',
-      write: false,
-      logLevel: 'silent',
-    })
-    const text = (suffix: string) => r.outputFiles.find((f) => f.path.endsWith(suffix))!.text
-    const code = text('server.js')
+    const { code, map } = bundleServer()
     expect(code).toMatch(/function findUser2\(/)
-    const lean = instrument(code, { filename: '/out/server.js', bind: true, inputMap: JSON.parse(text('server.js.map')) })
+    const lean = instrument(code, { filename: '/out/server.js', bind: true, inputMap: map })
     const finds = lean.probes.filter((p) => p.name === 'findUser')
     expect(finds.map((p) => p.bound)).toEqual([true, true])
   })
