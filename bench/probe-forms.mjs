@@ -15,9 +15,9 @@
 //             of acorn's factory (355 of its 360) left as they are. An upper bound of issue 14's
 //             direction, functions a binding reaches served by binding swaps at trace time
 //   lean      what RECON_TRACE_PROBES=lean writes (instrument's `bind`): no probe in the functions
-//             a binding holds and acorn only calls through it (307 of 360: most of the factory's
+//             a binding holds and acorn only calls through it (308 of 360: most of the factory's
 //             top scope, `pp$8.parseStatement` through `Parser.prototype` among them), full probes
-//             in the other 53 (its exports, such as isIdentifierChar, and methods handed on)
+//             in the other 52 (its exports, such as isIdentifierChar, and methods handed on)
 // Every form but plain runs in a process with the preload (so that the slots are the registry's)
 // and is not rewritten again (RECON_TRACE_EXCLUDE). Processes interleaved; per process, the
 // median of PARSES parses after WARM warm-up ones; per form, the median over the processes and

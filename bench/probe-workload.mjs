@@ -8,7 +8,7 @@
 //   calls     as dormant, with RECON_TRACE_PROBES=calls: probes that see calls only (the
 //             smallest form: no try block, no return capture)
 //   lean      as dormant, with RECON_TRACE_PROBES=lean: no probe in the functions a binding
-//             holds and acorn only calls through it (307 of its 360), full probes in the rest;
+//             holds and acorn only calls through it (308 of its 360), full probes in the rest;
 //             a trace reaches the former by binding swaps (Node 22+; Node 20 falls back to full)
 // A fourth process counts acorn's calls per parse (a handler that counts every probe's entry),
 // so that a time difference reads as ns per call.
