@@ -33,8 +33,9 @@ const OTHERS = ['guard']
 // The live-edit install and cycle scenarios are left out too: about 1.5 and 2 minutes per runtime
 // here (each install or restore blocks for tens to thousands of ms, docs/benchmarks.md §8); name
 // them: `node bench/run.mjs liveedit-install liveedit-cycles`.
-// bench/probe-forms.mjs is a diagnostic (where a dormant probe's cost goes), about 3 minutes.
-const ON_REQUEST = ['snapshot', 'liveedit-install', 'liveedit-cycles', 'probe-forms']
+// bench/probe-forms.mjs is a diagnostic (where a dormant probe's cost goes), about 3 minutes;
+// bench/probe-lean.mjs (the lean form, copies of acorn side by side) about 1.5 minutes.
+const ON_REQUEST = ['snapshot', 'liveedit-install', 'liveedit-cycles', 'probe-forms', 'probe-lean']
 const TIMEOUT_MS = 10 * 60_000
 
 const args = process.argv.slice(2)
@@ -191,6 +192,10 @@ function summary(results) {
   for (const m of ['dormant', 'calls', 'lean']) {
     const r = find(results, 'probe-workload', (x) => x === m)
     if (r) row(`acorn 1 MB, ${forms[m]}, dormant: ratio`, `x${f(r.ratio, 3)} (+${f(r.added_ns)} ns/call)`, '<= 1.02 (issue 14)', r.ratio <= 1.02)
+  }
+  for (const r of results.filter((x) => x.scenario === 'probe-lean' && x.case !== 'plain')) {
+    const what = { twin: 'a second plain copy (the floor)', full: 'full probes', lean: 'the lean form', leanx: 'lean, exports unprobed too (a bound)' }[r.case]
+    row(`acorn 1 MB side by side, ${what}, dormant: ratio`, `x${f(r.ratio, 3)}`, r.case === 'lean' ? '<= 1.02 (issue 14)' : 'report', r.case === 'lean' ? r.ratio <= 1.02 : undefined)
   }
   for (const r of results.filter((x) => x.scenario === 'probe-packages')) {
     const lean = r.case.endsWith(' lean')
