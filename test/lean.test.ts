@@ -1,5 +1,6 @@
-// The preload's lean form (RECON_TRACE_PROBES=lean): functions a binding holds get no probe and
-// are served by binding swaps at trace time, the rest keep their probes. The rewrite itself, the
+// The preload's lean form (RECON_TRACE_PROBES=lean): functions a binding holds, and the file only
+// calls through it, get no probe and are served by binding swaps at trace time; the rest keep
+// their probes. The rewrite itself, the
 // header the binding side reads back, and real processes started with the preload.
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
