@@ -45,9 +45,8 @@ import MagicString from 'magic-string'
 import { buildMap, decodeInput, type RawSourceMap } from './sourcemap.js'
 import { Collector, boundNames, type FnRecord, type N } from './naming.js'
 import { holderOf, type Holder } from './holder.js'
-import { STATE_KEY } from './state.js'
 import { originalSources } from './origin.js'
-import { encodeTable, type FunctionInfo, type FunctionKind, type ProbeInfo, type SkippedInfo } from './registry.js'
+import { REGISTRY_LOOKUP, encodeTable, type FunctionInfo, type FunctionKind, type ProbeInfo, type SkippedInfo } from './registry.js'
 
 export type { FunctionInfo, FunctionKind, ProbeInfo, SkippedInfo, RawSourceMap }
 export { inlineMapComment } from './sourcemap.js'
@@ -342,13 +341,15 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   const collector = new Collector(source, module, inLines, options.inputMap?.names)
   // The original files the input map names (absolute paths): each function says which it is from.
   const sources = options.inputMap && inLines ? originalSources(options.inputMap, options.inputMapURL ?? options.filename) : []
-  collector.values = options.bind === true && inLines === undefined
+  const global = options.runtime === 'global'
+  const bind = options.bind === true && !global
+  collector.values = bind && inLines === undefined
   collector.program(ast)
   // The lean form decides by the names the file runs with (a binding swap reads and writes those),
   // which an input map may have replaced by the original ones (a bundler's `G` is `_Lexer` in
   // marked's map): one more walk of the same tree without the map, its records in the same order.
   let running = collector
-  if (options.bind === true && inLines !== undefined) {
+  if (bind && inLines !== undefined) {
     running = new Collector(source, module, undefined)
     running.values = true
     running.program(ast)
@@ -359,8 +360,6 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
   const T = `${prefix}t`
   const R = `${prefix}r`
   const E = `${prefix}e`
-  const global = options.runtime === 'global'
-  const bind = options.bind === true && !global
   // A global binding rather than a lookup through globalThis: one load the IC keeps constant,
   // and a short text (V8's live edit matches functions by diffing texts: the less inserted, the
   // fewer ways the diff can go astray; see livediff.ts).
@@ -520,8 +519,7 @@ export function instrument(source: string, options: InstrumentOptions): Instrume
     const { pos, needsNewline, afterDirective } = headerPosition(source, ast)
     // The registry in the process-wide state, or (no preload in this thread) an inert stand-in.
     const inert = '{file:(k,n)=>({s:Array(n).fill(0),e(){return 0},r(t,v){return v},x(t,e){return e}})}'
-    const register = (t: string, holder: string) =>
-      `(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||${inert}).file(${key},${probes.length},${t},${holder})`
+    const register = (t: string, holder: string) => `${REGISTRY_LOOKUP}${inert}).file(${key},${probes.length},${t},${holder})`
     // The same header in both formats: the file registers in the body's first statement (an ES
     // module's too: not a data: module that registers it first, one more module record per file
     // cost x1.60 -> x1.42 of a plain start of 200 ES modules on Node 24, bench/esm-header.mjs),

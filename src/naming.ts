@@ -82,16 +82,8 @@ function memberPath(n: N): string[] | undefined {
   return obj && key !== undefined ? [...obj, key] : undefined
 }
 
-/** The identifier a member chain starts from (`pp` of `pp.a.b`), unless it is `this`, `module` or `exports`. */
-function rootOf(left: N): string | undefined {
-  let n = left
-  while (n.type === 'MemberExpression') n = n.object as N
-  return n.type === 'Identifier' && n.name !== 'module' && n.name !== 'exports' ? (n.name as string) : undefined
-}
-
-/** The name an assignment target gives the function assigned to it. */
-function assignedName(left: N): string | undefined {
-  const path = memberPath(left)
+/** The name an assignment target (its `memberPath`) gives the function assigned to it. */
+function assignedName(path: string[] | undefined): string | undefined {
   if (!path) return undefined
   if (path.length === 2 && path[0] === 'module' && path[1] === 'exports') return 'default'
   if (path.length === 3 && path[0] === 'module' && path[1] === 'exports') return path[2]
@@ -390,25 +382,28 @@ export class Collector {
         const name = n.id.type === 'Identifier' ? n.id.name : undefined
         // A declared name is not read (a pattern's defaults are).
         if (name === undefined) this.visit(n.id, ctx, undefined)
-        const inner = ctx.fn === undefined && name ? { ...ctx, top: name } : ctx
         // `var pp = Parser.prototype` in a top scope: `pp.parse` is also `Parser#parse`.
         if (ctx.atTop && name && n.init) {
           const path = memberPath(n.init as N)
           if (path !== undefined && path.length >= 2 && path[0] !== 'this') this.aliases.set(`${ctx.scope} ${name}`, path)
         }
-        this.visit(n.init, ctx.atTop && name ? { ...inner, hold: name } : inner, name)
+        const top = ctx.fn === undefined && name ? name : ctx.top
+        const hold = ctx.atTop && name ? name : ctx.hold
+        this.visit(n.init, top === ctx.top && hold === ctx.hold ? ctx : { ...ctx, top, hold }, name)
         return
       }
       case 'AssignmentExpression': {
-        const name = n.operator === '=' || n.operator === '||=' || n.operator === '??=' ? assignedName(n.left) : undefined
+        const path = n.operator === '=' || n.operator === '||=' || n.operator === '??=' ? memberPath(n.left) : undefined
+        const name = assignedName(path)
         // A name assigned anywhere is no alias: it may hold something else by the time of a trace.
         if (n.left.type === 'Identifier') this.reassigned.add(n.left.name as string)
         // `pp.parse = function`: the key is set, not read.
         if (n.left.type === 'MemberExpression' && !n.left.computed) this.visit(n.left.object, ctx, undefined)
         else this.visit(n.left, ctx, undefined)
-        // In a top scope, `pp.parse = function` is held by the object `pp` holds.
-        const root = ctx.atTop && name !== undefined ? rootOf(n.left) : undefined
-        const held = root !== undefined && name!.startsWith(root) && (name![root.length] === '.' || name![root.length] === '#')
+        // In a top scope, `pp.parse = function` is held by the object `pp` holds (not `this`'s,
+        // nor CommonJS's `module` or `exports`, which name the function without them).
+        const root = ctx.atTop && path !== undefined && path.length >= 2 ? path[0] : undefined
+        const held = root !== undefined && root !== 'this' && root !== 'module' && root !== 'exports'
         this.visit(n.right, held ? { ...ctx, hold: root } : ctx, name)
         return
       }

@@ -12,7 +12,14 @@
  */
 import { fileURLToPath } from 'node:url'
 import type { Matcher } from './match.js'
-import { isBusy, state } from './state.js'
+import { STATE_KEY, isBusy, state } from './state.js'
+
+/**
+ * How a rewritten file's header reaches this thread's registry, the start of the expression whose
+ * `.file(key, n, table, slots)` registers it (then an inert stand-in where no preload runs here):
+ * instrument.ts writes it, installers/binding-plan.ts finds the header by it in a running text.
+ */
+export const REGISTRY_LOOKUP = `(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||`
 
 /** What kind of function a probe sits in. */
 export type FunctionKind = 'function' | 'arrow' | 'method' | 'get' | 'set' | 'constructor'

@@ -681,6 +681,12 @@ export function startTrace(
   const asked = liveEditAsked()
   let binding: { value: string | undefined } | undefined
   const bindingFacts = () => (binding ??= { value: bindingRefusal() }).value
+  /** Why an installer serves its specs, said once per reason. */
+  const why = (kind: InstallerKind, text: string) => {
+    const set = planned.why.get(kind)
+    if (set === undefined) planned.why.set(kind, new Set([text]))
+    else set.add(text)
+  }
   for (const spec of parsed) {
     const label = isPath(spec.module) ? labelOfFile(spec.module) : typeof spec.module === 'string' ? spec.module : 'an object'
     // A file compiled into a bundle or into ES modules: no module's exports are its own to wrap.
@@ -700,14 +706,9 @@ export function startTrace(
       problems.push(`${spec.text}: ${choice.refused}. Start the program with the preload: ${preloadLine()}`)
       continue
     }
-    if (!planned.why.has(choice.installer)) planned.why.set(choice.installer, new Set())
-    planned.why.get(choice.installer)!.add(choice.why)
-    if (choice.installer === 'binding') {
-      if (!planned.why.has('breakpoint')) planned.why.set('breakpoint', new Set())
-      planned.why
-        .get('breakpoint')!
-        .add(`no binding holds them (nested or anonymous functions, private methods, or bindings no closure refers to): their calls only`)
-    }
+    why(choice.installer, choice.why)
+    if (choice.installer === 'binding')
+      why('breakpoint', `no binding holds them (nested or anonymous functions, private methods, or bindings no closure refers to): their calls only`)
     if (choice.installer === 'wrapper') {
       planned.wrapper.push(spec)
       continue
@@ -730,13 +731,8 @@ export function startTrace(
         continue
       }
       planned.debug.push(...bound)
-      for (const [kind, why] of [
-        ['binding', `${label}: the preload's lean form left the functions a binding holds without probes; their bindings are swapped at the first call`],
-        ['breakpoint', `${label}: entry breakpoints see calls to them through other references (calls only)`],
-      ] as const) {
-        if (!planned.why.has(kind)) planned.why.set(kind, new Set())
-        planned.why.get(kind)!.add(why)
-      }
+      why('binding', `${label}: the preload's lean form left the functions a binding holds without probes; their bindings are swapped at the first call`)
+      why('breakpoint', `${label}: entry breakpoints see calls to them through other references (calls only)`)
     }
   }
   throwIfProblems(problems)

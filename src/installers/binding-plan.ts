@@ -10,8 +10,7 @@ import { existsSync } from 'node:fs'
 import { labelOfFile, resolvesFromCwd } from '../modules.js'
 import { fileURLToPath } from 'node:url'
 import { Parser } from 'acorn'
-import { decodeTable, ProbeFile, type ProbeInfo, type Registry } from '../registry.js'
-import { STATE_KEY } from '../state.js'
+import { REGISTRY_LOOKUP, decodeTable, ProbeFile, type ProbeInfo, type Registry } from '../registry.js'
 import type { N } from '../naming.js'
 import { inputMapOf, rewriterModule } from '../register.js'
 import type { TraceSpec } from '../spec.js'
@@ -41,19 +40,17 @@ export interface PreloadHeader {
   readonly probes: readonly ProbeInfo[]
 }
 
-/** What follows `const $rtP` in the header (the prefix, `$rt` or `$rt1`..., never occurs in the original text). */
-const HEADER_REST = `P=(globalThis[Symbol.for(${JSON.stringify(STATE_KEY)})]?.registry||`
-
 /** The preload's header in a running text, if it has one that registers this very file. */
 export function preloadHeader(source: string, filename: string): PreloadHeader | undefined {
   const re = /const (\$rt\d*)P=/g
   for (let m = re.exec(source); m !== null; m = re.exec(source)) {
-    // `const ` and the prefix, then `P=` and the call that registers the file.
-    const at = m.index + 'const '.length + m[1].length
-    if (!source.startsWith(HEADER_REST, at)) continue
+    // `const $rtP=` (the prefix, `$rt` or `$rt1`..., never occurs in the original text), then the
+    // call that registers the file.
+    const at = m.index + m[0].length
+    if (!source.startsWith(REGISTRY_LOOKUP, at)) continue
     try {
       // The expression goes on to `,$rtS=$rtP.s`: a sequence, whose first part is the call.
-      const parsed = Parser.parseExpressionAt(source, at + 'P='.length, { ecmaVersion: 'latest' }) as N
+      const parsed = Parser.parseExpressionAt(source, at, { ecmaVersion: 'latest' }) as N
       const call = parsed.type === 'SequenceExpression' ? (parsed.expressions[0] as N) : parsed
       const args = call.type === 'CallExpression' ? (call.arguments as N[]) : []
       if (args.length < 3 || args[0].type !== 'Literal' || args[2].type !== 'Literal' || typeof args[2].value !== 'string') return undefined
